@@ -1,0 +1,94 @@
+/**
+ * CLI entry: parse argv with yargs, map errors to exit codes at this edge only.
+ * Exit codes: 0 ok, 1 runtime failure, 2 bad command-line input.
+ */
+import { readFileSync } from 'node:fs';
+import yargs from 'yargs';
+import { describeError, isRelayError } from '../errors.js';
+import { scrub } from '../log.js';
+import { connectionOptions, toConfig, type ConnectionArgs } from './options.js';
+import { runProxy } from './proxy.js';
+import { commands } from './commands.js';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+export function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+const EXAMPLES = `Host configuration examples:
+  Claude Desktop (claude_desktop_config.json):
+    "mcpServers": { "example": { "command": "npx", "args": ["-y", "mcp-relay", "https://example.com/mcp"] } }
+  Claude Code:
+    claude mcp add example -- npx -y mcp-relay https://example.com/mcp
+  Cursor / Windsurf / Cline / Roo Code (mcp.json): same "command"/"args" shape as Claude Desktop.
+  VS Code (.vscode/mcp.json):
+    "servers": { "example": { "type": "stdio", "command": "npx", "args": ["-y", "mcp-relay", "https://example.com/mcp"] } }
+  On Windows, write headers without a space after the colon (Authorization:\${AUTH}) because
+  some hosts split arguments on spaces; put "Bearer xyz" in an "env" entry named AUTH.`;
+
+function fail(message: string): never {
+  process.stderr.write(`mcp-relay: ${scrub(message)}\n`);
+  process.exit(EXIT_USAGE);
+}
+
+/** Run the CLI with argv (without node and script). Resolves when the command is done; sets process.exitCode. */
+export async function main(argv: string[]): Promise<void> {
+  const version = packageVersion();
+  const env = process.env;
+  // A stray rejection must be logged, never crash a relay the host depends on.
+  process.on('unhandledRejection', (reason) => {
+    process.stderr.write(`mcp-relay: internal error (please report): ${scrub(describeError(reason))}\n`);
+  });
+  const parser = yargs(argv)
+    .scriptName('mcp-relay')
+    .usage('Usage: $0 <server-url> [options]\n\nRelay a local stdio MCP host to a remote MCP server (Streamable HTTP or legacy SSE), logging in with OAuth when the server asks.')
+    .command(
+      '$0 <server-url>',
+      'Relay stdio to the remote MCP server (what your host app runs)',
+      (y) => connectionOptions(y),
+      async (args) => {
+        const config = withConfig(args as unknown as ConnectionArgs, env);
+        const code = await runProxy(config, { env, stdin: process.stdin, stdout: process.stdout, version, makeAuth: commands.makeAuth });
+        // Keep-alive sockets or a stray timer must not keep a relay alive after its host left.
+        process.exit(code);
+      },
+    )
+    .example('$0 https://example.com/mcp', 'relay to a server, logging in with OAuth when it asks')
+    .example('$0 https://example.com/mcp -H "Authorization: Bearer ${API_TOKEN}"', 'static header from an environment variable')
+    .example('$0 https://example.com/mcp --no-browser', 'over SSH: print the login URL, finish with `mcp-relay login`')
+    .epilogue(EXAMPLES)
+    .strictOptions()
+    .version(version)
+    .help()
+    .alias('help', 'h')
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .fail((msg, err) => {
+      if (err) throw err;
+      fail(`${msg}\nRun 'mcp-relay --help' for usage.`);
+    });
+  commands.register(parser, env, version);
+  try {
+    await parser.parseAsync();
+  } catch (err) {
+    if (isRelayError(err, 'BAD_CONFIG')) fail(`${err.message}\nRun 'mcp-relay --help' for usage.`);
+    process.stderr.write(`mcp-relay: ${scrub(describeError(err))}\n`);
+    process.exitCode = EXIT_FAILURE;
+  }
+}
+
+function withConfig(args: ConnectionArgs, env: NodeJS.ProcessEnv) {
+  try {
+    return toConfig(args, env);
+  } catch (err) {
+    if (isRelayError(err, 'BAD_CONFIG')) fail(`${err.message}\nRun 'mcp-relay --help' for usage.`);
+    throw err;
+  }
+}

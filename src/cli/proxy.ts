@@ -1,0 +1,88 @@
+/**
+ * The default command: relay the host's stdio to the remote server until the host goes away.
+ */
+import { describeError } from '../errors.js';
+import type { Config } from '../config.js';
+import { createLogger, type Logger } from '../log.js';
+import { Relay } from '../relay/relay.js';
+import { StdioHost } from '../relay/stdio.js';
+import { AutoRemote } from '../remote/connect.js';
+import { createFetch, proxyFromEnv } from '../remote/fetch.js';
+import type { AuthHook } from '../remote/types.js';
+
+export interface ProxyDeps {
+  env: NodeJS.ProcessEnv;
+  stdin: NodeJS.ReadableStream;
+  stdout: NodeJS.WritableStream;
+  /** Builds the auth side once the logger exists (absent: static headers only). */
+  makeAuth?: (config: Config, log: Logger) => Promise<ProxyAuth | undefined>;
+  version: string;
+}
+
+export interface ProxyAuth {
+  hook: AuthHook;
+  idle(): Promise<void>;
+  loginHint: string;
+  close(): Promise<void>;
+}
+
+/** Give up on a clean shutdown after this long (a hung DELETE must not keep a zombie relay). */
+const SHUTDOWN_GRACE_MS = 3_000;
+
+export async function runProxy(config: Config, deps: ProxyDeps): Promise<number> {
+  const log = createLogger({ level: config.logLevel, file: config.logFile });
+  const proxy = proxyFromEnv(deps.env);
+  log.info({ server: config.serverUrl.href, transport: config.transport, headers: Object.keys(config.headers), proxy, version: deps.version }, 'mcp-relay starting');
+
+  const auth = await deps.makeAuth?.(config, log);
+  let relay: Relay | undefined;
+  const host = new StdioHost(deps.stdin as never, deps.stdout as never, {
+    message: (msg, raw) => relay!.fromHost(msg, raw),
+    close: () => void stop('the host closed stdin'),
+  }, log);
+  const remote = new AutoRemote(
+    {
+      url: config.serverUrl,
+      headers: config.headers,
+      fetch: createFetch(deps.env),
+      auth: auth?.hook,
+      log,
+      requestTimeoutMs: config.requestTimeoutMs,
+      deliver: (msg, raw) => relay!.fromRemote(msg, raw),
+    },
+    config.transport,
+    (kind) => log.info(`connected to ${config.serverUrl.host} over ${kind === 'http' ? 'Streamable HTTP' : 'legacy HTTP+SSE'}`),
+  );
+  relay = new Relay({ host, remote, log, authIdle: auth?.idle, loginHint: auth?.loginHint });
+
+  let done: (code: number) => void = () => {};
+  const finished = new Promise<number>((resolve) => (done = resolve));
+  let stopping = false;
+  async function stop(reason: string): Promise<void> {
+    if (stopping) return;
+    stopping = true;
+    log.info(`shutting down: ${reason}`);
+    const grace = setTimeout(() => {
+      log.warn('shutdown took too long; exiting anyway');
+      done(0);
+    }, SHUTDOWN_GRACE_MS);
+    grace.unref();
+    try {
+      await relay!.shutdown(reason);
+      await auth?.close();
+    } catch (err) {
+      log.warn(`error during shutdown: ${describeError(err)}`);
+    }
+    clearTimeout(grace);
+    done(0);
+  }
+  const onSignal = (sig: NodeJS.Signals) => void stop(`received ${sig}`);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  process.once('SIGHUP', onSignal);
+
+  host.start();
+  const code = await finished;
+  await new Promise<void>((resolve) => log.flush(() => resolve()));
+  return code;
+}

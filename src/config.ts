@@ -1,0 +1,164 @@
+/**
+ * Config: the validated shape every command runs on, and the pure parsers that build it
+ * from CLI input and the environment. No I/O here except reading `@file` values.
+ */
+import { readFileSync } from 'node:fs';
+import { RelayError } from './errors.js';
+
+export type TransportChoice = 'auto' | 'http' | 'sse';
+
+export interface ClientOptions {
+  clientId?: string | undefined;
+  clientSecret?: string | undefined;
+  /** Full static client information (client_id, client_secret, ...), from `--client-info`. */
+  clientInfo?: Record<string, unknown> | undefined;
+  /** Client ID Metadata Document URL (`--client-metadata-url`). */
+  clientMetadataUrl?: string | undefined;
+}
+
+export interface AuthOptions extends ClientOptions {
+  /** RFC 8707 resource to request; default: the canonical server URL. */
+  resource?: string | undefined;
+  /** Don't send `resource` at all (for authorization servers that reject it). */
+  omitResource: boolean;
+  /** Scopes to request in addition to what discovery suggests. */
+  scope?: string | undefined;
+  callbackPort?: number | undefined;
+  callbackHost: string;
+  authTimeoutMs: number;
+  /** Never try to open a browser: print the URL for the paste flow instead. */
+  noBrowser: boolean;
+}
+
+export interface Config {
+  serverUrl: URL;
+  headers: Record<string, string>;
+  transport: TransportChoice;
+  allowHttp: boolean;
+  auth: AuthOptions;
+  /** Idle time after which a request whose stream went silent is answered with an error. */
+  requestTimeoutMs: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  logFile?: string | undefined;
+  /** Store root override (else MCP_RELAY_HOME, else the user config dir). */
+  storeRoot?: string | undefined;
+}
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+/** True for hosts that never leave this machine (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.toLowerCase();
+  return LOOPBACK_HOSTS.has(h) || /^127(\.\d{1,3}){3}$/.test(h) || h.endsWith('.localhost');
+}
+
+/**
+ * Validate the server URL: http(s) only; https for anything that leaves the machine unless
+ * `allowHttp` (MCP 2025-11-25 authorization, communication security: endpoints MUST be https,
+ * loopback excepted).
+ */
+export function parseServerUrl(raw: string, allowHttp: boolean): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new RelayError('BAD_CONFIG', `server URL "${raw}" is not a valid URL; expected e.g. https://example.com/mcp`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new RelayError('BAD_CONFIG', `server URL must be http(s), got "${url.protocol}" in ${raw}`);
+  }
+  if (url.username || url.password) {
+    throw new RelayError('BAD_CONFIG', 'server URL must not contain a username or password; use --header "Authorization: ..." instead');
+  }
+  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname) && !allowHttp) {
+    throw new RelayError(
+      'BAD_CONFIG',
+      `refusing plain http to non-local host ${url.host}: tokens would travel unencrypted. Use https, or pass --allow-http if you really mean it`,
+    );
+  }
+  url.hash = '';
+  return url;
+}
+
+/** Expand `${NAME}` from env; a missing variable is an error naming it. `$${` escapes a literal `${`. */
+export function expandEnv(value: string, env: NodeJS.ProcessEnv, what: string): string {
+  return value.replace(/\$?\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (match, name: string) => {
+    if (match.startsWith('$$')) return match.slice(1);
+    const v = env[name];
+    if (v === undefined) {
+      throw new RelayError('BAD_CONFIG', `${what} uses \${${name}} but the environment variable ${name} is not set`);
+    }
+    return v;
+  });
+}
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/**
+ * Parse `--header` values: "Name: value" or "Name:value", with ${ENV} expansion in the value.
+ * Header names are validated (RFC 9110 token); values may not contain CR/LF.
+ */
+export function parseHeaders(raw: readonly string[], env: NodeJS.ProcessEnv): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const item of raw) {
+    const idx = item.indexOf(':');
+    if (idx <= 0) {
+      throw new RelayError('BAD_CONFIG', `--header "${redactHeaderArg(item)}" must look like "Name: value"`);
+    }
+    const name = item.slice(0, idx).trim();
+    if (!HEADER_NAME.test(name)) {
+      throw new RelayError('BAD_CONFIG', `--header name "${name}" is not a valid HTTP header name`);
+    }
+    const value = expandEnv(item.slice(idx + 1).trim(), env, `--header ${name}`);
+    if (/[\r\n\0]/.test(value)) {
+      throw new RelayError('BAD_CONFIG', `--header ${name} value contains a line break`);
+    }
+    headers[name] = value;
+  }
+  return headers;
+}
+
+function redactHeaderArg(item: string): string {
+  return item.length > 40 ? `${item.slice(0, 20)}…` : item;
+}
+
+/**
+ * Read a secret-ish option value: `@path` reads the file (trimmed), `env:NAME` reads a variable,
+ * anything else is used as given after ${ENV} expansion. Lets users keep secrets out of `ps`.
+ */
+export function readValue(raw: string, env: NodeJS.ProcessEnv, what: string): string {
+  if (raw.startsWith('@')) {
+    const path = expandEnv(raw.slice(1), env, what);
+    try {
+      return readFileSync(path, 'utf8').trim();
+    } catch (err) {
+      throw new RelayError('BAD_CONFIG', `${what}: cannot read file ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
+    }
+  }
+  if (raw.startsWith('env:')) {
+    const name = raw.slice(4);
+    const v = env[name];
+    if (v === undefined) throw new RelayError('BAD_CONFIG', `${what} names env:${name} but ${name} is not set`);
+    return v;
+  }
+  return expandEnv(raw, env, what);
+}
+
+/** `--client-info @file.json` or inline JSON, with ${ENV} expansion inside string values. */
+export function parseClientInfo(raw: string, env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const text = readValue(raw, env, '--client-info');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new RelayError('BAD_CONFIG', '--client-info is not valid JSON (give @path/to/client.json or a JSON object)');
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed) || typeof (parsed as { client_id?: unknown }).client_id !== 'string') {
+    throw new RelayError('BAD_CONFIG', '--client-info must be a JSON object with a string "client_id"');
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(parsed)) {
+    out[k] = typeof v === 'string' ? expandEnv(v, env, `--client-info ${k}`) : v;
+  }
+  return out;
+}

@@ -1,0 +1,47 @@
+/**
+ * The relay's one error class. Code decides by `code` (never by message text); the edges
+ * (stdio → JSON-RPC error, CLI → exit code) map codes to what the user sees.
+ * Messages name the cause and the next step, and never contain a secret.
+ */
+export type RelayErrorCode =
+  | 'BAD_CONFIG' // CLI input or config file is wrong: exit 2
+  | 'REMOTE_UNAVAILABLE' // could not reach the server (DNS, refused, reset, TLS)
+  | 'REMOTE_TIMEOUT' // the server did not answer in time
+  | 'REMOTE_HTTP' // the server answered with an unexpected HTTP status
+  | 'REMOTE_PROTOCOL' // the server's answer was not valid MCP over HTTP
+  | 'SESSION_EXPIRED' // 404 for a known session
+  | 'AUTH_REQUIRED' // 401 / 403 insufficient_scope from the server
+  | 'AUTH_FAILED' // the login could not be completed
+  | 'AUTH_TIMEOUT' // the user did not finish the login in time
+  | 'DISCOVERY_FAILED' // protected-resource / authorization-server metadata unusable
+  | 'UNSAFE_URL' // a URL from metadata or config that must not be used
+  | 'STORE_IO' // the credential store could not be read or written
+  | 'LOCK_TIMEOUT' // the store lock could not be taken in time
+  | 'SHUTTING_DOWN'; // the relay is closing
+
+export class RelayError extends Error {
+  override readonly name = 'RelayError';
+  readonly code: RelayErrorCode;
+  /** HTTP status when the error came from an HTTP answer. */
+  readonly status: number | undefined;
+
+  constructor(code: RelayErrorCode, message: string, options: { cause?: unknown; status?: number } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.status = options.status;
+  }
+}
+
+export function isRelayError(err: unknown, code?: RelayErrorCode): err is RelayError {
+  return err instanceof RelayError && (code === undefined || err.code === code);
+}
+
+/** A one-line description of any thrown value, for logs and JSON-RPC error messages. */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = (err as { cause?: unknown }).cause;
+    const causeCode = cause && typeof cause === 'object' && 'code' in cause ? String((cause as { code: unknown }).code) : '';
+    return causeCode && !err.message.includes(causeCode) ? `${err.message} (${causeCode})` : err.message;
+  }
+  return String(err);
+}

@@ -1,0 +1,99 @@
+/**
+ * Logging: pino to stderr (pretty when stderr is a TTY, JSON otherwise) and/or a file.
+ * Stdout is the MCP protocol channel: nothing here may ever write to fd 1.
+ * Secrets are removed by configuration (redact paths) plus a scrubber for free text,
+ * not by the care of each call site.
+ */
+import { createWriteStream } from 'node:fs';
+import { pino, type Logger, type LevelWithSilent, type StreamEntry } from 'pino';
+import pretty from 'pino-pretty';
+
+export type { Logger };
+
+export interface LogOptions {
+  level: LevelWithSilent;
+  /** Append JSON lines to this file as well. */
+  file?: string | undefined;
+  /** Force pretty (true) or JSON (false) on stderr; default: pretty when stderr is a TTY. */
+  pretty?: boolean | undefined;
+  /** Don't log to stderr at all (file only). */
+  quietStderr?: boolean | undefined;
+}
+
+/** Field names whose values are always secrets, wherever they appear in a log object. */
+export const SECRET_KEYS = [
+  'access_token',
+  'refresh_token',
+  'id_token',
+  'client_secret',
+  'code',
+  'code_verifier',
+  'codeVerifier',
+  'verifier',
+  'state',
+  'authorization',
+  'Authorization',
+  'password',
+  'assertion',
+  'client_assertion',
+  'token',
+] as const;
+
+const REDACT_PATHS = [
+  ...SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]),
+  'headers.*',
+  '*.headers.*',
+];
+
+/** Query parameters that carry secrets in URLs we might log (callback URLs, token requests). */
+const SECRET_QUERY = /([?&#](?:code|state|access_token|refresh_token|id_token|client_secret|code_verifier|token)=)[^&#\s"']*/gi;
+const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/g;
+
+/** Remove secrets from free text (URLs with codes, bearer tokens). */
+export function scrub(text: string): string {
+  return text.replace(SECRET_QUERY, '$1[redacted]').replace(BEARER, '$1 [redacted]');
+}
+
+export function createLogger(opts: LogOptions): Logger {
+  const streams: StreamEntry[] = [];
+  if (!opts.quietStderr) {
+    const usePretty = opts.pretty ?? process.stderr.isTTY === true;
+    streams.push({
+      level: opts.level as pino.Level,
+      stream: usePretty
+        ? pretty({ destination: 2, sync: true, colorize: process.stderr.isTTY === true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' })
+        : pino.destination({ dest: 2, sync: true }),
+    });
+  }
+  if (opts.file) {
+    streams.push({ level: opts.level as pino.Level, stream: createWriteStream(opts.file, { flags: 'a', mode: 0o600 }) });
+  }
+  return pino(
+    {
+      name: 'mcp-relay',
+      level: opts.level,
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      hooks: {
+        // Free-text messages can carry URLs with codes or tokens: scrub every string argument.
+        logMethod(args, method) {
+          method.apply(
+            this,
+            args.map((a) => (typeof a === 'string' ? scrub(a) : a)) as Parameters<typeof method>,
+          );
+        },
+      },
+      serializers: {
+        err: (err: unknown) => {
+          const e = pino.stdSerializers.err(err as Error);
+          return { ...e, message: scrub(String(e.message ?? '')), stack: e.stack ? scrub(e.stack) : undefined };
+        },
+      },
+    },
+    pino.multistream(streams),
+  );
+}
+
+/** A logger that drops everything (unit tests, library use). */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}

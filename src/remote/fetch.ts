@@ -1,0 +1,42 @@
+/**
+ * The one fetch every outgoing request uses (MCP server, metadata, token endpoint).
+ *
+ * Node 20's built-in fetch ignores HTTPS_PROXY/HTTP_PROXY/NO_PROXY, which corporate networks
+ * need; undici's EnvHttpProxyAgent honours them (both upper and lower case), so when any proxy
+ * variable is set we use undici's fetch with that agent. NODE_EXTRA_CA_CERTS is honoured by
+ * Node's TLS stack for both paths.
+ */
+import { EnvHttpProxyAgent, fetch as undiciFetch } from 'undici';
+
+export type FetchFn = (input: string | URL, init?: RequestInit) => Promise<Response>;
+
+const PROXY_VARS = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'];
+
+/** The proxy URL that applies, if any (for logs: credentials removed). */
+export function proxyFromEnv(env: NodeJS.ProcessEnv): string | undefined {
+  for (const name of PROXY_VARS) {
+    const v = env[name];
+    if (v) {
+      try {
+        const u = new URL(v);
+        u.username = '';
+        u.password = '';
+        return u.href;
+      } catch {
+        return '(unparseable proxy URL)';
+      }
+    }
+  }
+  return undefined;
+}
+
+export function createFetch(env: NodeJS.ProcessEnv = process.env): FetchFn {
+  if (!proxyFromEnv(env)) return (input, init) => fetch(input, init);
+  const agent = new EnvHttpProxyAgent({
+    httpProxy: env.HTTP_PROXY ?? env.http_proxy,
+    httpsProxy: env.HTTPS_PROXY ?? env.https_proxy ?? env.HTTP_PROXY ?? env.http_proxy,
+    noProxy: env.NO_PROXY ?? env.no_proxy,
+  });
+  return (input, init) =>
+    undiciFetch(input, { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher: agent }) as unknown as Promise<Response>;
+}

@@ -1,0 +1,60 @@
+/**
+ * Turn what fetch throws into a RelayError a user can act on. Decided by errno / error code
+ * (never by message text), after get-port's approach of an explicit code list.
+ */
+import { RelayError } from '../errors.js';
+
+const TLS_CODES = new Set([
+  'CERT_HAS_EXPIRED',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'ERR_SSL_WRONG_VERSION_NUMBER',
+  'EPROTO',
+]);
+
+function causeCode(err: unknown): string | undefined {
+  let e: unknown = err;
+  for (let i = 0; i < 4 && e && typeof e === 'object'; i++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** Map a thrown fetch/stream error for `url` to a RelayError (REMOTE_UNAVAILABLE or REMOTE_TIMEOUT). */
+export function networkError(err: unknown, url: URL | string, what = 'the MCP server'): RelayError {
+  if (err instanceof RelayError) return err;
+  const host = typeof url === 'string' ? url : url.host;
+  const code = causeCode(err);
+  if (err instanceof Error && err.name === 'TimeoutError') {
+    return new RelayError('REMOTE_TIMEOUT', `${what} at ${host} did not answer in time`, { cause: err });
+  }
+  if (code && TLS_CODES.has(code)) {
+    return new RelayError(
+      'REMOTE_UNAVAILABLE',
+      `TLS error talking to ${what} at ${host} (${code}). If your network uses its own certificate authority, set NODE_EXTRA_CA_CERTS=/path/to/ca.pem`,
+      { cause: err },
+    );
+  }
+  switch (code) {
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new RelayError('REMOTE_UNAVAILABLE', `cannot resolve ${host} (${code}): check the URL and your network/DNS`, { cause: err });
+    case 'ECONNREFUSED':
+      return new RelayError('REMOTE_UNAVAILABLE', `${what} at ${host} refused the connection (ECONNREFUSED): is it running? The relay retries on the next request`, { cause: err });
+    case 'ECONNRESET':
+    case 'UND_ERR_SOCKET':
+    case 'EPIPE':
+      return new RelayError('REMOTE_UNAVAILABLE', `connection to ${what} at ${host} was reset (${code})`, { cause: err });
+    case 'ETIMEDOUT':
+    case 'UND_ERR_CONNECT_TIMEOUT':
+    case 'UND_ERR_HEADERS_TIMEOUT':
+      return new RelayError('REMOTE_TIMEOUT', `connecting to ${what} at ${host} timed out (${code})`, { cause: err });
+    default:
+      return new RelayError('REMOTE_UNAVAILABLE', `cannot reach ${what} at ${host}${code ? ` (${code})` : ''}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+}
