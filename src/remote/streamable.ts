@@ -64,6 +64,9 @@ export class StreamableHttpRemote implements Remote {
     const request = isRequest(msg);
     for (let attempt = 1; ; attempt++) {
       if (this.closing.signal.aborted) throw new RelayError('SHUTTING_DOWN', 'the relay is shutting down');
+      // A session being re-established (404 seen elsewhere, e.g. on the GET stream) must finish
+      // first, or this request would leave without a session id and get a 400.
+      if (this.recovering && !ex.internal) await this.recovering.catch(() => undefined);
       const authorization = await this.opts.auth?.authorization();
       const sentSession = this.sessionId;
       const res = await this.fetch('POST', raw, authorization);
