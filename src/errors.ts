@@ -38,6 +38,14 @@ export function isRelayError(err: unknown, code?: RelayErrorCode): err is RelayE
 
 /** A one-line description of any thrown value, for logs and JSON-RPC error messages. */
 export function describeError(err: unknown): string {
+  const issues = (err as { issues?: unknown } | undefined)?.issues;
+  if (Array.isArray(issues) && issues.length) {
+    // A schema validation error (zod, from the SDK's metadata parsers): name the fields, not a JSON dump.
+    return issues
+      .slice(0, 3)
+      .map((i: { path?: unknown[]; message?: string }) => `${i.path?.length ? `"${i.path.join('.')}": ` : ''}${i.message ?? 'invalid'}`)
+      .join('; ');
+  }
   if (err instanceof Error) {
     const cause = (err as { cause?: unknown }).cause;
     const causeCode = cause && typeof cause === 'object' && 'code' in cause ? String((cause as { code: unknown }).code) : '';

@@ -15,7 +15,7 @@ export interface ProxyDeps {
   stdin: NodeJS.ReadableStream;
   stdout: NodeJS.WritableStream;
   /** Builds the auth side once the logger exists (absent: static headers only). */
-  makeAuth?: (config: Config, log: Logger) => Promise<ProxyAuth | undefined>;
+  makeAuth?: ((config: Config, log: Logger, env: NodeJS.ProcessEnv) => Promise<ProxyAuth | undefined>) | undefined;
   version: string;
 }
 
@@ -34,7 +34,7 @@ export async function runProxy(config: Config, deps: ProxyDeps): Promise<number>
   const proxy = proxyFromEnv(deps.env);
   log.info({ server: config.serverUrl.href, transport: config.transport, headers: Object.keys(config.headers), proxy, version: deps.version }, 'mcp-relay starting');
 
-  const auth = await deps.makeAuth?.(config, log);
+  const auth = await deps.makeAuth?.(config, log, deps.env);
   let relay: Relay | undefined;
   const host = new StdioHost(deps.stdin as never, deps.stdout as never, {
     message: (msg, raw) => relay!.fromHost(msg, raw),

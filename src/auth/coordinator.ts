@@ -1,0 +1,259 @@
+/**
+ * The auth coordinator: the remote's AuthHook over the shared store.
+ *
+ * - Read-only use of a valid token takes no lock (tokens are cached in memory and re-read from
+ *   the store when they change hands).
+ * - Refresh happens before expiry (REFRESH_MARGIN_MS) and on 401, single-flight in this process
+ *   and under the store lock across processes, re-reading tokens.json first: if another relay
+ *   already rotated the tokens we adopt its result instead of presenting a spent refresh token.
+ * - A 403 insufficient_scope re-authorizes with the union of scopes (step-up) instead of
+ *   refreshing with the old scope.
+ * - invalid_grant drops the tokens and starts a login; an authorization server that is down
+ *   keeps the tokens.
+ */
+import type { Config } from '../config.js';
+import { describeError, isRelayError, RelayError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { FetchFn } from '../remote/fetch.js';
+import type { AuthHook, UnauthorizedInfo } from '../remote/types.js';
+import type { ServerStore, StoredClient, StoredTokens } from '../store/store.js';
+import type { Opener } from './browser.js';
+import { discover, type Discovered } from './discovery.js';
+import { finish, interactiveLogin, usableTokens, type LoginContext } from './login.js';
+import { checkPastedState, parsePasted } from './paste.js';
+import { staticClient } from './registration.js';
+import { expiresSoon, isDeadGrant, refreshTokens } from './tokens.js';
+
+/** After a failed login, refuse to open another browser tab for this long (a retry storm of queued requests). */
+const LOGIN_COOLDOWN_MS = 15_000;
+/** Cached discovery is reused for refreshes for this long. */
+const DISCOVERY_TTL_MS = 24 * 60 * 60_000;
+
+export interface CoordinatorDeps {
+  config: Config;
+  store: ServerStore;
+  fetch: FetchFn;
+  log: Logger;
+  opener: Opener;
+  browser: { ok: boolean; reason?: string | undefined };
+  notify(text: string): void;
+  now?: () => number;
+  /** Running as `mcp-relay login`: instructions say "paste it here". */
+  pasteHere?: boolean;
+}
+
+export class AuthCoordinator implements AuthHook {
+  private tokens: StoredTokens | undefined;
+  private loaded = false;
+  private discovered: Discovered | undefined;
+  private resourceMetadataUrl: string | undefined;
+  private busy: Promise<void> | undefined;
+  private refreshing: Promise<void> | undefined;
+  private failedLogin: { until: number; error: unknown } | undefined;
+  private readonly closing = new AbortController();
+  private readonly now: () => number;
+
+  constructor(private readonly deps: CoordinatorDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  private get log(): Logger {
+    return this.deps.log;
+  }
+
+  async authorization(): Promise<string | undefined> {
+    if (!this.loaded) {
+      this.tokens = await this.deps.store.readTokens();
+      this.loaded = true;
+    }
+    const t = this.tokens;
+    if (t && t.refresh_token && expiresSoon(t, this.now()) && !this.busy) {
+      try {
+        await this.refreshOnce(t.access_token);
+      } catch (err) {
+        // The old token may still be valid for a few seconds; a 401 will bring us back here.
+        this.log.warn(`refreshing before expiry failed: ${describeError(err)}`);
+      }
+    }
+    return this.tokens ? `Bearer ${this.tokens.access_token}` : undefined;
+  }
+
+  unauthorized(info: UnauthorizedInfo): Promise<void> {
+    this.busy ??= this.recover(info).finally(() => {
+      this.busy = undefined;
+    });
+    return this.busy;
+  }
+
+  /** Resolves when no refresh or login is in progress (never rejects). */
+  idle(): Promise<void> {
+    return this.busy ? this.busy.then(() => undefined, () => undefined) : Promise.resolve();
+  }
+
+  async close(): Promise<void> {
+    this.closing.abort();
+  }
+
+  /**
+   * Finish the pending login with what the user pasted (the redirect address or the code).
+   * Used by `mcp-relay login`; every relay waiting on this server picks the tokens up from the store.
+   */
+  async finishPasted(text: string): Promise<StoredTokens> {
+    const pasted = parsePasted(text);
+    const pending = await this.deps.store.readPending();
+    if (!pending || pending.expires_at <= this.now()) {
+      throw new RelayError('AUTH_FAILED', 'no login is waiting for this server (it finished, expired, or was never started); run the login again');
+    }
+    checkPastedState(pasted, pending);
+    const discovered = await this.discovery(false);
+    const tokens = await finish(this.loginContext(discovered, undefined, undefined), pending, pasted.code, pasted.iss);
+    this.tokens = tokens;
+    return tokens;
+  }
+
+  private async recover(info: UnauthorizedInfo): Promise<void> {
+    const rejected = info.rejected?.replace(/^Bearer\s+/i, '');
+    if (info.challenge.resourceMetadata) this.resourceMetadataUrl = info.challenge.resourceMetadata;
+    const stepUp = info.status === 403 && info.challenge.error === 'insufficient_scope';
+    const current = await this.deps.store.readTokens();
+    if (!stepUp && usableTokens(current, rejected, this.now())) {
+      this.log.debug('another relay already has fresh tokens; using them');
+      this.tokens = current;
+      return;
+    }
+    if (!stepUp && current?.refresh_token) {
+      try {
+        if (await this.refreshOnce(rejected)) return;
+      } catch (err) {
+        if (!isDeadGrant(err)) throw err;
+      }
+    }
+    await this.login(info, current, rejected, stepUp);
+  }
+
+  /** Single-flight refresh. Resolves true when usable tokens are in place, false when a login is needed. */
+  private refreshOnce(stale: string | undefined): Promise<boolean> {
+    const run = this.refreshing ?? (this.refreshing = this.refreshLocked(stale).then(() => undefined).finally(() => (this.refreshing = undefined)));
+    return run.then(() => usableTokens(this.tokens, stale, this.now()));
+  }
+
+  private async refreshLocked(stale: string | undefined): Promise<void> {
+    await this.deps.store.withLock(async () => {
+      // Re-read under the lock: another process may have refreshed while we waited.
+      const cur = await this.deps.store.readTokens();
+      if (cur && cur.access_token !== stale && !expiresSoon(cur, this.now())) {
+        this.tokens = cur;
+        return;
+      }
+      if (!cur?.refresh_token) {
+        this.tokens = cur;
+        return;
+      }
+      const discovered = await this.discovery(false);
+      const client = await this.client();
+      if (!client) {
+        this.tokens = undefined;
+        return;
+      }
+      try {
+        const fresh = await refreshTokens({ discovered, client, resource: this.resource(discovered), fetch: this.deps.fetch, now: this.now }, cur);
+        await this.deps.store.writeTokens(fresh);
+        this.tokens = fresh;
+        this.log.info('access token refreshed');
+      } catch (err) {
+        if (isDeadGrant(err)) {
+          // Under the lock and re-read: nobody rotated it behind our back, so the grant is really dead.
+          this.log.warn(`${describeError(err)}; the stored tokens are removed`);
+          await this.deps.store.clearTokens();
+          this.tokens = undefined;
+        }
+        throw err;
+      }
+    });
+  }
+
+  private async login(info: UnauthorizedInfo, current: StoredTokens | undefined, rejected: string | undefined, stepUp: boolean): Promise<void> {
+    if (this.failedLogin && this.now() < this.failedLogin.until) throw this.failedLogin.error;
+    try {
+      const discovered = await this.discovery(true);
+      const scope = this.scope(discovered, info, stepUp ? current : undefined);
+      const tokens = await interactiveLogin(this.loginContext(discovered, scope, rejected ?? (stepUp ? current?.access_token : undefined)));
+      this.tokens = tokens;
+      this.failedLogin = undefined;
+    } catch (err) {
+      this.failedLogin = { until: this.now() + LOGIN_COOLDOWN_MS, error: err };
+      throw isRelayError(err) ? err : new RelayError('AUTH_FAILED', `login failed: ${describeError(err)}`, { cause: err });
+    }
+  }
+
+  private loginContext(discovered: Discovered, scope: string | undefined, stale: string | undefined): LoginContext {
+    return {
+      store: this.deps.store,
+      config: this.deps.config,
+      discovered,
+      scope,
+      resource: this.resource(discovered),
+      fetch: this.deps.fetch,
+      log: this.log,
+      opener: this.deps.opener,
+      browser: this.deps.browser,
+      notify: this.deps.notify,
+      now: this.now,
+      staleAccessToken: stale,
+      signal: this.closing.signal,
+      pasteHere: this.deps.pasteHere,
+    };
+  }
+
+  /**
+   * MCP 2025-11-25 authorization, scope selection: the scope from the challenge, else the
+   * resource metadata's scopes_supported, else none (never invented OpenID scopes). --scope wins;
+   * step-up asks for the union of what we had and what the challenge wants.
+   */
+  private scope(d: Discovered, info: UnauthorizedInfo, previous: StoredTokens | undefined): string | undefined {
+    const base = this.deps.config.auth.scope ?? info.challenge.scope ?? d.resourceMetadata?.scopes_supported?.join(' ');
+    if (!previous) return base || undefined;
+    const union = new Set([...(previous.scope ?? '').split(' '), ...(base ?? '').split(' '), ...(info.challenge.scope ?? '').split(' ')].filter(Boolean));
+    return [...union].join(' ') || undefined;
+  }
+
+  /** RFC 8707 resource: --resource, else the server's declared resource, else the canonical server URL. */
+  private resource(d: Discovered): string | undefined {
+    const a = this.deps.config.auth;
+    if (a.omitResource) return undefined;
+    // MCP 2025-11-25 authorization, resource parameter: clients MUST send it, whether or not the
+    // server published protected resource metadata (the SDK omits it in that case).
+    return a.resource ?? d.resourceMetadata?.resource ?? this.deps.config.serverUrl.href;
+  }
+
+  private async client(): Promise<StoredClient | undefined> {
+    return staticClient(this.deps.config.auth, '', this.now()) ?? (await this.deps.store.readClient());
+  }
+
+  private async discovery(fresh: boolean): Promise<Discovered> {
+    if (this.discovered && !fresh) return this.discovered;
+    if (!fresh) {
+      const cached = await this.deps.store.readDiscovery();
+      if (cached?.authorization_server_metadata && cached.authorization_server_url && this.now() - cached.fetched_at < DISCOVERY_TTL_MS) {
+        this.discovered = {
+          authorizationServerUrl: cached.authorization_server_url,
+          metadata: cached.authorization_server_metadata as unknown as Discovered['metadata'],
+          resourceMetadata: cached.resource_metadata as unknown as Discovered['resourceMetadata'],
+        };
+        return this.discovered;
+      }
+    }
+    const d = await discover({ serverUrl: this.deps.config.serverUrl, resourceMetadataUrl: this.resourceMetadataUrl, allowHttp: this.deps.config.allowHttp, fetch: this.deps.fetch, log: this.log });
+    this.discovered = d;
+    await this.deps.store
+      .writeDiscovery({
+        authorization_server_url: d.authorizationServerUrl,
+        authorization_server_metadata: d.metadata as unknown as Record<string, unknown>,
+        ...(d.resourceMetadata ? { resource_metadata: d.resourceMetadata as unknown as Record<string, unknown> } : {}),
+        ...(this.resourceMetadataUrl ? { resource_metadata_url: this.resourceMetadataUrl } : {}),
+        fetched_at: this.now(),
+      })
+      .catch((err) => this.log.warn(`could not cache discovery metadata: ${describeError(err)}`));
+    return d;
+  }
+}

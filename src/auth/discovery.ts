@@ -1,0 +1,127 @@
+/**
+ * Discovery: RFC 9728 protected resource metadata, then RFC 8414 / OpenID Connect discovery of
+ * the authorization server, via the SDK's fetchers, plus the validation the SDK leaves out
+ * (issuer match, safe endpoint URLs, PKCE S256 support, resource match). Validators are pure.
+ */
+import {
+  discoverAuthorizationServerMetadata,
+  discoverOAuthProtectedResourceMetadata,
+} from '@modelcontextprotocol/sdk/client/auth.js';
+import type { AuthorizationServerMetadata, OAuthProtectedResourceMetadata } from '@modelcontextprotocol/sdk/shared/auth.js';
+import { isLoopbackHost } from '../config.js';
+import { describeError, RelayError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { FetchFn } from '../remote/fetch.js';
+import { assertSafeBrowserUrl } from './browser.js';
+
+export interface Discovered {
+  /** The resource server's metadata, when it publishes RFC 9728 metadata. */
+  resourceMetadata?: OAuthProtectedResourceMetadata | undefined;
+  authorizationServerUrl: string;
+  metadata: AuthorizationServerMetadata;
+}
+
+/**
+ * An endpoint URL from metadata must be https, or http on loopback (MCP 2025-11-25 authorization,
+ * communication security: all authorization server endpoints MUST be served over HTTPS).
+ */
+export function assertSafeEndpoint(raw: unknown, field: string, allowHttp: boolean): string {
+  if (typeof raw !== 'string') throw new RelayError('DISCOVERY_FAILED', `"${field}" in authorization server metadata is missing`);
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new RelayError('UNSAFE_URL', `"${field}" in authorization server metadata is not a valid URL`);
+  }
+  const ok = url.protocol === 'https:' || (url.protocol === 'http:' && (allowHttp || isLoopbackHost(url.hostname)));
+  if (!ok) throw new RelayError('UNSAFE_URL', `"${field}" in authorization server metadata must be an https URL (got scheme "${url.protocol}" for host "${url.host}")`);
+  if (url.username || url.password) throw new RelayError('UNSAFE_URL', `"${field}" in authorization server metadata must not contain credentials`);
+  return url.href;
+}
+
+/** Pure validation of authorization server metadata fetched for `expectedIssuer`. */
+export function validateAuthorizationServerMetadata(metadata: AuthorizationServerMetadata, expectedIssuer: string, allowHttp: boolean): AuthorizationServerMetadata {
+  // RFC 8414 §3.3: the issuer in the metadata MUST be identical to the issuer URL used to fetch it.
+  if (sameUrl(metadata.issuer, expectedIssuer) === false) {
+    throw new RelayError('DISCOVERY_FAILED', `"issuer" in authorization server metadata must equal ${expectedIssuer} (got ${metadata.issuer})`);
+  }
+  // MCP 2025-11-25 authorization, PKCE: if code_challenge_methods_supported is absent or lacks
+  // S256, the client MUST refuse to proceed.
+  if (!metadata.code_challenge_methods_supported?.includes('S256')) {
+    throw new RelayError('DISCOVERY_FAILED', `the authorization server ${expectedIssuer} does not advertise PKCE S256 ("code_challenge_methods_supported"), which MCP requires; refusing to log in`);
+  }
+  try {
+    assertSafeBrowserUrl(metadata.authorization_endpoint, { allowHttp });
+  } catch (err) {
+    throw new RelayError('UNSAFE_URL', `"authorization_endpoint" in authorization server metadata of ${expectedIssuer}: ${describeError(err)}`, { cause: err });
+  }
+  assertSafeEndpoint(metadata.authorization_endpoint, 'authorization_endpoint', allowHttp);
+  assertSafeEndpoint(metadata.token_endpoint, 'token_endpoint', allowHttp);
+  for (const field of ['registration_endpoint', 'revocation_endpoint', 'device_authorization_endpoint'] as const) {
+    const v = (metadata as Record<string, unknown>)[field];
+    if (v !== undefined) assertSafeEndpoint(v, field, allowHttp);
+  }
+  return metadata;
+}
+
+/**
+ * RFC 9728 §3.3: the `resource` in the metadata must identify the server we asked about. Like the
+ * SDK we accept the server URL or a path prefix of it on the same origin.
+ */
+export function validateResourceMetadata(meta: OAuthProtectedResourceMetadata, serverUrl: URL): OAuthProtectedResourceMetadata {
+  let resource: URL;
+  try {
+    resource = new URL(meta.resource);
+  } catch {
+    throw new RelayError('DISCOVERY_FAILED', '"resource" in protected resource metadata is not a URL');
+  }
+  const prefix = resource.pathname.endsWith('/') ? resource.pathname : `${resource.pathname}/`;
+  const path = serverUrl.pathname.endsWith('/') ? serverUrl.pathname : `${serverUrl.pathname}/`;
+  if (resource.origin !== serverUrl.origin || !path.startsWith(prefix)) {
+    throw new RelayError('DISCOVERY_FAILED', `"resource" in protected resource metadata must be ${serverUrl.href} (got ${meta.resource})`);
+  }
+  return meta;
+}
+
+function sameUrl(a: string, b: string): boolean | undefined {
+  try {
+    return new URL(a).href === new URL(b).href;
+  } catch {
+    return false;
+  }
+}
+
+export interface DiscoverOptions {
+  serverUrl: URL;
+  /** From the 401's WWW-Authenticate `resource_metadata`. */
+  resourceMetadataUrl?: string | undefined;
+  allowHttp: boolean;
+  fetch: FetchFn;
+  log: Logger;
+}
+
+/** Fetch and validate everything the login needs. Throws DISCOVERY_FAILED / UNSAFE_URL with the field named. */
+export async function discover(opts: DiscoverOptions): Promise<Discovered> {
+  let resourceMetadata: OAuthProtectedResourceMetadata | undefined;
+  if (opts.resourceMetadataUrl) assertSafeEndpoint(opts.resourceMetadataUrl, 'resource_metadata (WWW-Authenticate)', opts.allowHttp);
+  try {
+    // Header URL first, else the path-aware well-known URL, else the root (RFC 9728 §3.1, MCP 2025-11-25).
+    resourceMetadata = await discoverOAuthProtectedResourceMetadata(opts.serverUrl, { resourceMetadataUrl: opts.resourceMetadataUrl }, opts.fetch);
+  } catch (err) {
+    if (opts.resourceMetadataUrl) throw new RelayError('DISCOVERY_FAILED', `cannot load protected resource metadata from ${opts.resourceMetadataUrl}: ${describeError(err)}`, { cause: err });
+    opts.log.info('the server publishes no protected resource metadata; assuming its origin is the authorization server (pre-2025-06 servers)');
+  }
+  if (resourceMetadata) validateResourceMetadata(resourceMetadata, opts.serverUrl);
+  const asUrl = resourceMetadata?.authorization_servers?.[0] ?? opts.serverUrl.origin;
+  assertSafeEndpoint(asUrl, 'authorization_servers[0]', opts.allowHttp);
+  let metadata: AuthorizationServerMetadata | undefined;
+  try {
+    metadata = await discoverAuthorizationServerMetadata(asUrl, { fetchFn: opts.fetch });
+  } catch (err) {
+    throw new RelayError('DISCOVERY_FAILED', `cannot load authorization server metadata for ${asUrl}: ${describeError(err)}`, { cause: err });
+  }
+  if (!metadata) {
+    throw new RelayError('DISCOVERY_FAILED', `${asUrl} publishes no OAuth authorization server metadata (RFC 8414) or OpenID configuration; the relay cannot log in there`);
+  }
+  return { resourceMetadata, authorizationServerUrl: asUrl, metadata: validateAuthorizationServerMetadata(metadata, asUrl, opts.allowHttp) };
+}

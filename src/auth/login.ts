@@ -1,0 +1,275 @@
+/**
+ * The interactive authorization-code login (OAuth 2.1 + PKCE S256), shared across processes.
+ *
+ * The login in progress lives in the store (pending.json: state, verifier, redirect URI), and
+ * ownership of it is the bound callback port: the kernel frees the port the instant its owner
+ * dies, so a waiter that can bind the pending login's port takes the login over, and the user's
+ * open browser tab still lands somewhere. Ten relays started at once therefore cause one
+ * registration, one browser tab and one code exchange; the others wait for tokens.json.
+ */
+import { randomBytes } from 'node:crypto';
+import { startAuthorization } from '@modelcontextprotocol/sdk/client/auth.js';
+import type { Config } from '../config.js';
+import { RelayError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { FetchFn } from '../remote/fetch.js';
+import type { PendingLogin, ServerStore, StoredClient, StoredTokens } from '../store/store.js';
+import { assertSafeBrowserUrl, isSshSession, type Opener } from './browser.js';
+import { bindAnyCallbackServer, bindCallbackServer, preferredCallbackPort, type CallbackServer } from './callback.js';
+import type { Discovered } from './discovery.js';
+import { obtainClient, staticClient } from './registration.js';
+import { exchangeCode, isExpired } from './tokens.js';
+
+/** How often a waiting relay looks at the store for tokens another process wrote. */
+export const STORE_POLL_MS = 500;
+/** How often a waiter checks whether the login's owner died (its callback port became free). */
+const OWNER_CHECK_MS = 2_000;
+
+export interface LoginContext {
+  store: ServerStore;
+  config: Config;
+  discovered: Discovered;
+  scope: string | undefined;
+  resource: string | undefined;
+  fetch: FetchFn;
+  log: Logger;
+  opener: Opener;
+  /** Whether a browser can reach the user here (false: print instructions for the paste flow). */
+  browser: { ok: boolean; reason?: string | undefined };
+  /** Human-readable instructions (stderr in the relay, the terminal in `login`). */
+  notify(text: string): void;
+  now(): number;
+  /** The access token that failed, so a login another process just finished is recognised. */
+  staleAccessToken?: string | undefined;
+  signal?: AbortSignal | undefined;
+  /** `mcp-relay login` in a terminal reads the pasted address itself: say "paste it here". */
+  pasteHere?: boolean | undefined;
+}
+
+type Outcome = { kind: 'tokens'; tokens: StoredTokens } | { kind: 'code'; code: string; iss?: string | undefined } | { kind: 'retry' } | { kind: 'takeover'; server: CallbackServer };
+
+export function usableTokens(t: StoredTokens | undefined, stale: string | undefined, now: number): t is StoredTokens {
+  return !!t && t.access_token !== stale && !isExpired(t, now);
+}
+
+function portOf(uri: string): number {
+  const u = new URL(uri);
+  return Number(u.port || (u.protocol === 'https:' ? 443 : 80));
+}
+
+function hostOf(uri: string): string {
+  return new URL(uri).hostname.replace(/^\[|\]$/g, '');
+}
+
+/** Run (or join, or take over) the interactive login until tokens exist. */
+export async function interactiveLogin(ctx: LoginContext): Promise<StoredTokens> {
+  const deadline = ctx.now() + ctx.config.auth.authTimeoutMs;
+  for (;;) {
+    if (ctx.now() >= deadline) throw timeoutError(ctx);
+    const tokens = await ctx.store.readTokens();
+    if (usableTokens(tokens, ctx.staleAccessToken, ctx.now())) return tokens;
+    let pending = await ctx.store.readPending();
+    if (pending && pending.expires_at <= ctx.now()) {
+      await ctx.store.clearPending();
+      pending = undefined;
+    }
+    let server: CallbackServer | undefined;
+    if (pending) {
+      server = await bindCallbackServer({ host: hostOf(pending.redirect_uri), port: portOf(pending.redirect_uri), log: ctx.log });
+      if (!server) {
+        ctx.log.info('another mcp-relay process is logging in to this server; waiting for it to finish');
+        const outcome = await waitFor(ctx, undefined, pending, deadline);
+        if (outcome.kind === 'tokens') return outcome.tokens;
+        if (outcome.kind === 'takeover') {
+          server = outcome.server;
+        } else {
+          continue;
+        }
+      }
+      ctx.log.info('the process that started this login is gone; taking it over (the browser tab you have open still works)');
+      pending = { ...pending, pid: process.pid };
+      await ctx.store.writePending(pending);
+      announce(ctx, pending, false);
+    } else {
+      const started = await start(ctx);
+      if (started.kind === 'tokens') return started.tokens;
+      if (started.kind === 'retry') continue;
+      ({ server, pending } = started);
+      announce(ctx, pending, true);
+      if (ctx.browser.ok && !ctx.config.auth.noBrowser) await ctx.opener(pending.authorization_url);
+    }
+    const outcome = await waitFor(ctx, server, pending, deadline);
+    if (outcome.kind === 'tokens') return outcome.tokens;
+    if (outcome.kind === 'code') return finish(ctx, pending, outcome.code, outcome.iss);
+  }
+}
+
+type Started = { kind: 'started'; server: CallbackServer; pending: PendingLogin } | { kind: 'tokens'; tokens: StoredTokens } | { kind: 'retry' };
+
+/** Under the lock: re-check, bind the callback port, pick the client, write pending.json. */
+async function start(ctx: LoginContext): Promise<Started> {
+  return ctx.store.withLock(async () => {
+    const tokens = await ctx.store.readTokens();
+    if (usableTokens(tokens, ctx.staleAccessToken, ctx.now())) return { kind: 'tokens', tokens };
+    if (await ctx.store.readPending()) return { kind: 'retry' };
+    const host = ctx.config.auth.callbackHost;
+    const preferred = ctx.config.auth.callbackPort ?? preferredCallbackPort(ctx.store.key);
+    let server = await bindCallbackServer({ host, port: preferred, log: ctx.log });
+    if (!server) {
+      if (ctx.config.auth.callbackPort !== undefined) {
+        throw new RelayError('AUTH_FAILED', `--callback-port ${preferred} is in use by another program; free it or choose another port`);
+      }
+      server = await bindAnyCallbackServer({ host, exclude: [preferred], log: ctx.log });
+      ctx.log.info(`callback port ${preferred} is busy; using ${server.port} instead`);
+    }
+    try {
+      const client = await obtainClient({ store: ctx.store, auth: ctx.config.auth, discovered: ctx.discovered, redirectUri: server.redirectUri, scope: ctx.scope, fetch: ctx.fetch, log: ctx.log, now: ctx.now });
+      const state = randomBytes(32).toString('base64url');
+      // PKCE S256 (MCP 2025-11-25 authorization: MUST) and resource (RFC 8707: MUST) on the request.
+      const { authorizationUrl, codeVerifier } = await startAuthorization(ctx.discovered.authorizationServerUrl, {
+        metadata: ctx.discovered.metadata,
+        clientInformation: { client_id: client.client_id, ...(client.client_secret ? { client_secret: client.client_secret } : {}) },
+        redirectUrl: server.redirectUri,
+        scope: ctx.scope,
+        state,
+        resource: ctx.resource ? new URL(ctx.resource) : undefined,
+      });
+      const url = assertSafeBrowserUrl(authorizationUrl.href, { allowHttp: ctx.config.allowHttp }).href;
+      const pending: PendingLogin = {
+        state,
+        code_verifier: codeVerifier,
+        redirect_uri: server.redirectUri,
+        authorization_url: url,
+        pid: process.pid,
+        created_at: ctx.now(),
+        expires_at: ctx.now() + ctx.config.auth.authTimeoutMs,
+        issuer: ctx.discovered.metadata.issuer,
+      };
+      if (ctx.scope) pending.scope = ctx.scope;
+      if (ctx.resource) pending.resource = ctx.resource;
+      await ctx.store.writePending(pending);
+      return { kind: 'started', server, pending };
+    } catch (err) {
+      await server.close();
+      throw err;
+    }
+  });
+}
+
+/** Wait for the callback on our listener, tokens written by another process, or the owner's death. */
+async function waitFor(ctx: LoginContext, server: CallbackServer | undefined, pending: PendingLogin, deadline: number): Promise<Outcome> {
+  const stop = new AbortController();
+  const signals = ctx.signal ? AbortSignal.any([stop.signal, ctx.signal]) : stop.signal;
+  const racers: Promise<Outcome>[] = [pollStore(ctx, pending, !server, deadline, signals)];
+  if (server) {
+    racers.push(
+      server
+        .waitForCallback(pending.state, { timeoutMs: Math.max(0, deadline - ctx.now()), signal: signals, retryHint: `run \`mcp-relay login ${ctx.config.serverUrl.href}\`` })
+        .then((r) => ({ kind: 'code' as const, code: r.code, iss: r.iss })),
+    );
+  }
+  try {
+    return await Promise.race(racers);
+  } finally {
+    stop.abort();
+    await server?.close().catch(() => {});
+    await Promise.allSettled(racers);
+  }
+}
+
+async function pollStore(ctx: LoginContext, pending: PendingLogin, watchOwner: boolean, deadline: number, signal: AbortSignal): Promise<Outcome> {
+  let lastOwnerCheck = ctx.now();
+  while (!signal.aborted) {
+    await sleep(STORE_POLL_MS, signal);
+    if (signal.aborted) break;
+    const tokens = await ctx.store.readTokens();
+    if (usableTokens(tokens, ctx.staleAccessToken, ctx.now())) return { kind: 'tokens', tokens };
+    if (ctx.now() >= deadline) throw timeoutError(ctx);
+    if (!watchOwner) continue;
+    const current = await ctx.store.readPending();
+    if (!current || current.state !== pending.state) return { kind: 'retry' };
+    if (ctx.now() - lastOwnerCheck >= OWNER_CHECK_MS) {
+      lastOwnerCheck = ctx.now();
+      const server = await bindCallbackServer({ host: hostOf(pending.redirect_uri), port: portOf(pending.redirect_uri), log: ctx.log });
+      if (server) return { kind: 'takeover', server };
+    }
+  }
+  return { kind: 'retry' };
+}
+
+/** The client the pending login was started with. */
+async function clientFor(ctx: LoginContext, redirectUri: string): Promise<StoredClient> {
+  const fixed = staticClient(ctx.config.auth, redirectUri, ctx.now());
+  if (fixed) return fixed;
+  if (ctx.config.auth.clientMetadataUrl && (ctx.discovered.metadata as { client_id_metadata_document_supported?: boolean }).client_id_metadata_document_supported) {
+    return { client_id: ctx.config.auth.clientMetadataUrl, redirect_uris: [redirectUri], kind: 'metadata-document', registered_at: ctx.now() };
+  }
+  const stored = await ctx.store.readClient();
+  if (!stored) throw new RelayError('AUTH_FAILED', 'the OAuth client registration disappeared during the login; start the login again');
+  return stored;
+}
+
+/**
+ * Exchange the code for tokens under the lock and store them. Exported for `mcp-relay login`,
+ * which finishes a pending login with a pasted redirect URL.
+ */
+export async function finish(ctx: LoginContext, pending: PendingLogin, code: string, iss: string | undefined): Promise<StoredTokens> {
+  // RFC 9207 §2.4: when the authorization response carries `iss`, it MUST match the issuer.
+  if (iss !== undefined && iss !== ctx.discovered.metadata.issuer) {
+    throw new RelayError('AUTH_FAILED', `the authorization response came from issuer ${iss}, expected ${ctx.discovered.metadata.issuer}; refusing it (possible mix-up attack)`);
+  }
+  return ctx.store.withLock(async () => {
+    const tokens = await ctx.store.readTokens();
+    if (usableTokens(tokens, ctx.staleAccessToken, ctx.now())) return tokens;
+    const client = await clientFor(ctx, pending.redirect_uri);
+    const fresh = await exchangeCode({ discovered: ctx.discovered, client, resource: pending.resource ?? ctx.resource, fetch: ctx.fetch, now: ctx.now }, code, pending.code_verifier, pending.redirect_uri);
+    await ctx.store.writeTokens(fresh);
+    await ctx.store.clearPending();
+    ctx.log.info('logged in; tokens stored');
+    return fresh;
+  });
+}
+
+function announce(ctx: LoginContext, pending: PendingLogin, fresh: boolean): void {
+  const server = ctx.config.serverUrl.href;
+  const port = portOf(pending.redirect_uri);
+  const minutes = Math.max(1, Math.round((pending.expires_at - ctx.now()) / 60_000));
+  ctx.log.info({ url: pending.authorization_url }, 'login required: authorization URL');
+  const browserOpens = fresh && ctx.browser.ok && !ctx.config.auth.noBrowser;
+  const lines = [
+    `mcp-relay: ${server} needs you to log in.`,
+    browserOpens ? '  A browser window is opening. If it does not, open this URL yourself:' : '  Open this URL in a browser on any machine:',
+    `    ${pending.authorization_url}`,
+  ];
+  if (!browserOpens) {
+    if (ctx.browser.reason && !ctx.config.auth.noBrowser) lines.push(`  (Not opening a browser here: ${ctx.browser.reason}.)`);
+    lines.push(
+      '  After you approve, the browser goes to an address starting with',
+      `    ${pending.redirect_uri}?...`,
+      '  which may fail to load on another machine. That is expected: copy the whole address',
+      ...(ctx.pasteHere
+        ? ['  from the address bar and paste it here.']
+        : ['  from the address bar, then in a terminal on this machine run', `    mcp-relay login ${server}`, '  and paste it there.']),
+    );
+    if (isSshSession(process.env)) lines.push(`  Or forward the port before opening the URL:  ssh -L ${port}:127.0.0.1:${port} <this-host>`);
+  }
+  lines.push(`  Waiting up to ${minutes} min.`);
+  ctx.notify(lines.join('\n'));
+}
+
+function timeoutError(ctx: LoginContext): RelayError {
+  return new RelayError('AUTH_TIMEOUT', `the login was not finished within ${Math.round(ctx.config.auth.authTimeoutMs / 1000)} s; run \`mcp-relay login ${ctx.config.serverUrl.href}\` in a terminal, then retry`);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
