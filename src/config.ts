@@ -26,6 +26,8 @@ export interface AuthOptions extends ClientOptions {
   callbackPort?: number | undefined;
   callbackHost: string;
   authTimeoutMs: number;
+  /** How long host requests wait for a login before the relay answers them itself. */
+  loginWaitMs: number;
   /** Never try to open a browser: print the URL for the paste flow instead. */
   noBrowser: boolean;
 }
@@ -95,8 +97,12 @@ export function expandEnv(value: string, env: NodeJS.ProcessEnv, what: string): 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /**
- * Parse `--header` values: "Name: value" or "Name:value", with ${ENV} expansion in the value.
- * Header names are validated (RFC 9110 token); values may not contain CR/LF.
+ * Parse `--header` values: "Name: value" or "Name:value" (split at the first colon), with
+ * ${ENV} expansion in the value. Header names are validated (RFC 9110 token) and folded to lower
+ * case (RFC 9110 §5.1: names are case-insensitive), so a name given twice in any spelling is one
+ * header, the last value winning, and the relay's own lower-case headers (content-type, accept,
+ * mcp-session-id) replace a user's rather than being combined with it on the wire.
+ * Values may not contain CR, LF or NUL (RFC 9110 §5.5).
  */
 export function parseHeaders(raw: readonly string[], env: NodeJS.ProcessEnv): Record<string, string> {
   const headers: Record<string, string> = {};
@@ -107,19 +113,28 @@ export function parseHeaders(raw: readonly string[], env: NodeJS.ProcessEnv): Re
     }
     const name = item.slice(0, idx).trim();
     if (!HEADER_NAME.test(name)) {
-      throw new RelayError('BAD_CONFIG', `--header name "${name}" is not a valid HTTP header name`);
+      throw new RelayError('BAD_CONFIG', `--header name ${JSON.stringify(name)} is not a valid HTTP header name`);
     }
     const value = expandEnv(item.slice(idx + 1).trim(), env, `--header ${name}`);
     if (/[\r\n\0]/.test(value)) {
       throw new RelayError('BAD_CONFIG', `--header ${name} value contains a line break`);
     }
-    headers[name] = value;
+    headers[name.toLowerCase()] = value;
   }
   return headers;
 }
 
+/** Longest prefix of a malformed `--header` argument echoed in an error. */
+const HEADER_ARG_ECHO_CHARS = 20;
+
+/**
+ * What of a malformed `--header` argument an error may show: its first word only, because an
+ * argument without a colon is often "Authorization Bearer <token>" and errors never hold secrets.
+ */
 function redactHeaderArg(item: string): string {
-  return item.length > 40 ? `${item.slice(0, 20)}…` : item;
+  const word = item.trim().split(/\s/, 1)[0] ?? '';
+  const shown = word.slice(0, HEADER_ARG_ECHO_CHARS);
+  return shown.length < item.trim().length ? `${shown}…` : shown;
 }
 
 /**
@@ -144,16 +159,24 @@ export function readValue(raw: string, env: NodeJS.ProcessEnv, what: string): st
   return expandEnv(raw, env, what);
 }
 
-/** `--client-info @file.json` or inline JSON, with ${ENV} expansion inside string values. */
+/**
+ * `--client-info @file.json`, `env:NAME` or inline JSON, with ${ENV} expansion inside top-level
+ * string values. Expansion happens after parsing, never on the JSON text: a variable holding a
+ * quote or backslash stays that string, and `$${NAME}` stays a literal `${NAME}`.
+ */
 export function parseClientInfo(raw: string, env: NodeJS.ProcessEnv): Record<string, unknown> {
-  const text = readValue(raw, env, '--client-info');
+  const text = raw.startsWith('@') || raw.startsWith('env:') ? readValue(raw, env, '--client-info') : raw;
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
     throw new RelayError('BAD_CONFIG', '--client-info is not valid JSON (give @path/to/client.json or a JSON object)');
   }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed) || typeof (parsed as { client_id?: unknown }).client_id !== 'string') {
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new RelayError('BAD_CONFIG', '--client-info must be a JSON object with a string "client_id"');
+  }
+  const clientId = (parsed as { client_id?: unknown }).client_id;
+  if (typeof clientId !== 'string' || clientId.trim() === '') {
     throw new RelayError('BAD_CONFIG', '--client-info must be a JSON object with a string "client_id"');
   }
   const out: Record<string, unknown> = {};

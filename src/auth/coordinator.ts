@@ -16,6 +16,7 @@ import { describeError, isRelayError, RelayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { FetchFn } from '../remote/fetch.js';
 import type { AuthHook, UnauthorizedInfo } from '../remote/types.js';
+import type { LoginStatus } from '../relay/login-shield.js';
 import type { ServerStore, StoredClient, StoredTokens } from '../store/store.js';
 import type { Opener } from './browser.js';
 import { discover, type Discovered } from './discovery.js';
@@ -42,7 +43,7 @@ export interface CoordinatorDeps {
   pasteHere?: boolean;
 }
 
-export class AuthCoordinator implements AuthHook {
+export class AuthCoordinator implements AuthHook, LoginStatus {
   private tokens: StoredTokens | undefined;
   private loaded = false;
   private discovered: Discovered | undefined;
@@ -52,6 +53,8 @@ export class AuthCoordinator implements AuthHook {
   private failedLogin: { until: number; error: unknown } | undefined;
   private readonly closing = new AbortController();
   private readonly now: () => number;
+  private waiting = false;
+  private readonly listeners: Array<(event: 'waiting' | 'done') => void> = [];
 
   constructor(private readonly deps: CoordinatorDeps) {
     this.now = deps.now ?? Date.now;
@@ -83,6 +86,24 @@ export class AuthCoordinator implements AuthHook {
       this.busy = undefined;
     });
     return this.busy;
+  }
+
+  waitingForUser(): boolean {
+    return this.waiting;
+  }
+
+  subscribe(listener: (event: 'waiting' | 'done') => void): void {
+    this.listeners.push(listener);
+  }
+
+  async authorizationUrl(): Promise<string | undefined> {
+    const pending = await this.deps.store.readPending();
+    return pending && pending.expires_at > this.now() ? pending.authorization_url : undefined;
+  }
+
+  private emit(event: 'waiting' | 'done'): void {
+    this.waiting = event === 'waiting';
+    for (const l of this.listeners) l(event);
   }
 
   /** Resolves when no refresh or login is in progress (never rejects). */
@@ -183,6 +204,8 @@ export class AuthCoordinator implements AuthHook {
     } catch (err) {
       this.failedLogin = { until: this.now() + LOGIN_COOLDOWN_MS, error: err };
       throw isRelayError(err) ? err : new RelayError('AUTH_FAILED', `login failed: ${describeError(err)}`, { cause: err });
+    } finally {
+      if (this.waiting) this.emit('done');
     }
   }
 
@@ -202,6 +225,9 @@ export class AuthCoordinator implements AuthHook {
       staleAccessToken: stale,
       signal: this.closing.signal,
       pasteHere: this.deps.pasteHere,
+      onWaiting: () => {
+        if (!this.waiting) this.emit('waiting');
+      },
     };
   }
 

@@ -44,6 +44,8 @@ export interface LoginContext {
   signal?: AbortSignal | undefined;
   /** `mcp-relay login` in a terminal reads the pasted address itself: say "paste it here". */
   pasteHere?: boolean | undefined;
+  /** Called when the user is being asked to act (a tab, a paste, or another process's login). */
+  onWaiting?: (() => void) | undefined;
 }
 
 type Outcome = { kind: 'tokens'; tokens: StoredTokens } | { kind: 'code'; code: string; iss?: string | undefined } | { kind: 'retry' } | { kind: 'takeover'; server: CallbackServer };
@@ -78,6 +80,7 @@ export async function interactiveLogin(ctx: LoginContext): Promise<StoredTokens>
       server = await bindCallbackServer({ host: hostOf(pending.redirect_uri), port: portOf(pending.redirect_uri), log: ctx.log });
       if (!server) {
         ctx.log.info('another mcp-relay process is logging in to this server; waiting for it to finish');
+        ctx.onWaiting?.();
         const outcome = await waitFor(ctx, undefined, pending, deadline);
         if (outcome.kind === 'tokens') return outcome.tokens;
         if (outcome.kind === 'takeover') {
@@ -231,6 +234,7 @@ export async function finish(ctx: LoginContext, pending: PendingLogin, code: str
 }
 
 function announce(ctx: LoginContext, pending: PendingLogin, fresh: boolean): void {
+  ctx.onWaiting?.();
   const server = ctx.config.serverUrl.href;
   const port = portOf(pending.redirect_uri);
   const minutes = Math.max(1, Math.round((pending.expires_at - ctx.now()) / 60_000));

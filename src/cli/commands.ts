@@ -6,8 +6,10 @@ import { createCoordinator, openStore, recordServer } from '../auth/setup.js';
 import { createFetch } from '../remote/fetch.js';
 import type { ProxyDeps } from './proxy.js';
 import { registerLoginCommand } from './login.js';
+import { registerDemoCommands } from './demo.js';
+import { LoginShield } from '../relay/login-shield.js';
 
-const makeAuth: ProxyDeps['makeAuth'] = async (config, log, env) => {
+const makeAuth: ProxyDeps['makeAuth'] = async (config, log, env, version) => {
   // A user-supplied Authorization header is the whole story: no OAuth on top of it.
   if (Object.keys(config.headers).some((h) => h.toLowerCase() === 'authorization')) {
     log.info('an Authorization header was given; OAuth login is off for this server');
@@ -21,11 +23,32 @@ const makeAuth: ProxyDeps['makeAuth'] = async (config, log, env) => {
     log,
     notify: (text) => process.stderr.write(`${text}\n`),
   });
+  // Read-modify-write of cache.json, one at a time: initialize and tools/list answers arrive
+  // together and would otherwise each overwrite the other's entry.
+  let writes: Promise<void> = Promise.resolve();
+  const shield = new LoginShield(
+    coordinator,
+    {
+      read: () => server.readCache(),
+      write: (method, result) =>
+        (writes = writes.then(async () => {
+          const cache = (await server.readCache()) ?? { updated_at: 0 };
+          if (JSON.stringify(cache[method]) === JSON.stringify(result)) return;
+          await server.writeCache({ ...cache, [method]: result, updated_at: Date.now() });
+        }).catch((err) => log.debug(`could not update cache.json: ${String(err)}`))),
+    },
+    config.serverUrl.href,
+    version,
+  );
   return {
     hook: coordinator,
+    shield,
     idle: () => coordinator.idle(),
     loginHint: `To log in from a terminal: mcp-relay login ${config.serverUrl.href}`,
-    close: () => coordinator.close(),
+    close: async () => {
+      await writes; // a cache update under way must land before the process exits
+      await coordinator.close();
+    },
   };
 };
 
@@ -36,5 +59,6 @@ export const commands: {
   makeAuth,
   register(parser, env) {
     registerLoginCommand(parser, env);
+    registerDemoCommands(parser, env);
   },
 };

@@ -1,8 +1,9 @@
 /**
  * The options the proxy and `login` share, and the pure step from parsed argv to Config.
  */
+import { isIPv4 } from 'node:net';
 import type { Argv } from 'yargs';
-import { parseClientInfo, parseHeaders, parseServerUrl, readValue, type Config, type TransportChoice } from '../config.js';
+import { isLoopbackHost, parseClientInfo, parseHeaders, parseServerUrl, readValue, type Config, type TransportChoice } from '../config.js';
 import { RelayError } from '../errors.js';
 
 /** Default for --auth-timeout: long enough to find a password manager and approve. */
@@ -46,6 +47,12 @@ export function connectionOptions<T>(y: Argv<T>) {
     .option('callback-port', { type: 'number', describe: 'Port for the OAuth redirect listener (default: a stable port per server, another if busy)', group: 'OAuth:' })
     .option('callback-host', { type: 'string', default: '127.0.0.1', describe: 'Loopback host for the OAuth redirect listener', group: 'OAuth:' })
     .option('auth-timeout', { type: 'number', default: DEFAULT_AUTH_TIMEOUT_S, describe: 'Seconds to wait for a browser login to finish', group: 'OAuth:' })
+    .option('login-wait', {
+      type: 'number',
+      default: 10,
+      describe: 'While you log in, host requests wait this many seconds; then the relay answers them itself (initialize and lists from the last known state, tool calls with the login URL) so the host does not time out',
+      group: 'OAuth:',
+    })
     .option('browser', { type: 'boolean', default: true, describe: 'Open a browser for login; --no-browser prints the URL for `mcp-relay login` instead', group: 'OAuth:' })
     .option('log-level', { choices: LOG_LEVELS, default: 'info' as const, describe: 'Log level (logs go to stderr, never stdout)', group: 'Logging:' })
     .option('log-file', { type: 'string', describe: 'Also append JSON logs to this file', group: 'Logging:' })
@@ -69,15 +76,95 @@ export interface ConnectionArgs {
   callbackPort?: number;
   callbackHost: string;
   authTimeout: number;
+  loginWait: number;
   browser: boolean;
   logLevel: Config['logLevel'];
   logFile?: string;
   debug: boolean;
 }
 
-function nonNegative(n: number, flag: string): number {
-  if (!Number.isFinite(n) || n < 0) throw new RelayError('BAD_CONFIG', `${flag} must be a number of seconds >= 0 (got ${n})`);
-  return n;
+/**
+ * Longest timeout a Node timer honours: past 2^31-1 ms setTimeout fires at once (with a
+ * TimeoutOverflowWarning), which would turn a huge timeout into an immediate one.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Seconds from a flag → milliseconds; `allowZero` for flags where 0 means "never". */
+function seconds(n: number, flag: string, allowZero: boolean): number {
+  const min = allowZero ? '>= 0' : '> 0';
+  if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) {
+    throw new RelayError('BAD_CONFIG', `${flag} must be a number of seconds ${min}${allowZero ? ' (0 = never)' : ''} (got ${n})`);
+  }
+  const ms = Math.ceil(n * 1000);
+  if (ms > MAX_TIMER_MS) {
+    throw new RelayError('BAD_CONFIG', `${flag} must be at most ${Math.floor(MAX_TIMER_MS / 1000)} seconds${allowZero ? ' (0 = never)' : ''} (got ${n})`);
+  }
+  return ms;
+}
+
+/** RFC 8252 §8.3: the redirect listener is loopback only; say so at startup, not mid-login. */
+function checkCallbackHost(host: string): string {
+  const h = host.trim().toLowerCase();
+  const bare = h.startsWith('[') && h.endsWith(']') ? h.slice(1, -1) : h;
+  if (h === 'localhost' || bare === '::1' || (isIPv4(h) && h.startsWith('127.'))) return host;
+  throw new RelayError('BAD_CONFIG', `--callback-host must be a loopback address (127.0.0.1, ::1 or localhost), got ${JSON.stringify(host)}`);
+}
+
+/** RFC 8707 §2: the resource is an absolute URI without a fragment. Kept as given (it is an identity). */
+function checkResource(raw: string): string {
+  parseServerUrl(raw, true);
+  if (raw.includes('#')) throw new RelayError('BAD_CONFIG', `--resource must not contain a fragment (RFC 8707 §2), got ${raw}`);
+  return raw;
+}
+
+/**
+ * A Client ID Metadata Document URL is the client_id itself: https with a path and no fragment
+ * (draft-ietf-oauth-client-id-metadata-document §3); http only on loopback, for local testing.
+ * Kept exactly as given, since the authorization server compares it with the document's client_id.
+ */
+function checkClientMetadataUrl(raw: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  const ok =
+    url !== undefined &&
+    (url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname))) &&
+    !url.username &&
+    !url.password &&
+    !raw.includes('#') &&
+    url.pathname !== '/' &&
+    url.pathname !== '';
+  if (!ok) {
+    throw new RelayError('BAD_CONFIG', `--client-metadata-url must be an https URL with a path and no fragment, e.g. https://app.example.com/oauth/client.json (got ${raw})`);
+  }
+  return raw;
+}
+
+/** The static client from --client-id / --client-secret / --client-info, checked for conflicts. */
+function staticClientOptions(args: ConnectionArgs, env: NodeJS.ProcessEnv): Pick<Config['auth'], 'clientId' | 'clientSecret' | 'clientInfo'> {
+  const clientId = args.clientId !== undefined ? readValue(args.clientId, env, '--client-id') : undefined;
+  const clientSecret = args.clientSecret !== undefined ? readValue(args.clientSecret, env, '--client-secret') : undefined;
+  const clientInfo = args.clientInfo !== undefined ? parseClientInfo(args.clientInfo, env) : undefined;
+  if (clientId !== undefined && clientId.trim() === '') {
+    throw new RelayError('BAD_CONFIG', '--client-id is empty; give the client id your authorization server issued, or leave the flag out to register a client');
+  }
+  if (clientInfo) {
+    // --client-info wins wherever the client is built, so anything else must agree with it or
+    // fill a gap; a flag that would be silently ignored is refused instead.
+    if (clientId !== undefined && clientId !== clientInfo.client_id) {
+      throw new RelayError('BAD_CONFIG', '--client-id names a different client than "client_id" in --client-info; give one of them');
+    }
+    if (clientSecret !== undefined) {
+      if (clientInfo.client_secret !== undefined && clientInfo.client_secret !== clientSecret) {
+        throw new RelayError('BAD_CONFIG', '--client-secret conflicts with "client_secret" in --client-info; give one of them');
+      }
+      clientInfo.client_secret = clientSecret;
+    }
+  }
+  return { clientId, clientSecret, clientInfo };
 }
 
 /** Pure: parsed argv + environment → Config. Throws RelayError('BAD_CONFIG') naming the flag. */
@@ -91,26 +178,25 @@ export function toConfig(args: ConnectionArgs, env: NodeJS.ProcessEnv): Config {
   if (args.clientSecret !== undefined && args.clientId === undefined && args.clientInfo === undefined) {
     throw new RelayError('BAD_CONFIG', '--client-secret needs --client-id');
   }
-  if (args.resource !== undefined) parseServerUrl(args.resource, true);
   return {
     serverUrl,
     headers: parseHeaders(args.header ?? [], env),
     transport: args.transport,
     allowHttp: args.allowHttp,
-    requestTimeoutMs: nonNegative(args.timeout, '--timeout') * 1000,
-    logLevel: args.debug ? 'debug' : args.logLevel,
+    requestTimeoutMs: seconds(args.timeout, '--timeout', true),
+    // --debug raises the level to debug; it never lowers an explicit trace.
+    logLevel: args.debug && args.logLevel !== 'trace' ? 'debug' : args.logLevel,
     logFile: args.logFile,
     auth: {
-      clientId: args.clientId !== undefined ? readValue(args.clientId, env, '--client-id') : undefined,
-      clientSecret: args.clientSecret !== undefined ? readValue(args.clientSecret, env, '--client-secret') : undefined,
-      clientInfo: args.clientInfo !== undefined ? parseClientInfo(args.clientInfo, env) : undefined,
-      clientMetadataUrl: args.clientMetadataUrl,
-      resource: args.resource,
+      ...staticClientOptions(args, env),
+      clientMetadataUrl: args.clientMetadataUrl !== undefined ? checkClientMetadataUrl(args.clientMetadataUrl) : undefined,
+      resource: args.resource !== undefined ? checkResource(args.resource) : undefined,
       omitResource: args.omitResource,
       scope: args.scope,
       callbackPort: args.callbackPort,
-      callbackHost: args.callbackHost,
-      authTimeoutMs: nonNegative(args.authTimeout, '--auth-timeout') * 1000,
+      callbackHost: checkCallbackHost(args.callbackHost),
+      authTimeoutMs: seconds(args.authTimeout, '--auth-timeout', false),
+      loginWaitMs: seconds(args.loginWait ?? 10, '--login-wait', true),
       noBrowser: !args.browser,
     },
   };

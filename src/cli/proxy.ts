@@ -9,18 +9,20 @@ import { StdioHost } from '../relay/stdio.js';
 import { AutoRemote } from '../remote/connect.js';
 import { createFetch, proxyFromEnv } from '../remote/fetch.js';
 import type { AuthHook } from '../remote/types.js';
+import type { LoginShield } from '../relay/login-shield.js';
 
 export interface ProxyDeps {
   env: NodeJS.ProcessEnv;
   stdin: NodeJS.ReadableStream;
   stdout: NodeJS.WritableStream;
   /** Builds the auth side once the logger exists (absent: static headers only). */
-  makeAuth?: ((config: Config, log: Logger, env: NodeJS.ProcessEnv) => Promise<ProxyAuth | undefined>) | undefined;
+  makeAuth?: ((config: Config, log: Logger, env: NodeJS.ProcessEnv, version: string) => Promise<ProxyAuth | undefined>) | undefined;
   version: string;
 }
 
 export interface ProxyAuth {
   hook: AuthHook;
+  shield?: LoginShield | undefined;
   idle(): Promise<void>;
   loginHint: string;
   close(): Promise<void>;
@@ -34,7 +36,7 @@ export async function runProxy(config: Config, deps: ProxyDeps): Promise<number>
   const proxy = proxyFromEnv(deps.env);
   log.info({ server: config.serverUrl.href, transport: config.transport, headers: Object.keys(config.headers), proxy, version: deps.version }, 'mcp-relay starting');
 
-  const auth = await deps.makeAuth?.(config, log, deps.env);
+  const auth = await deps.makeAuth?.(config, log, deps.env, deps.version);
   let relay: Relay | undefined;
   const host = new StdioHost(deps.stdin as never, deps.stdout as never, {
     message: (msg, raw) => relay!.fromHost(msg, raw),
@@ -53,7 +55,7 @@ export async function runProxy(config: Config, deps: ProxyDeps): Promise<number>
     config.transport,
     (kind) => log.info(`connected to ${config.serverUrl.host} over ${kind === 'http' ? 'Streamable HTTP' : 'legacy HTTP+SSE'}`),
   );
-  relay = new Relay({ host, remote, log, authIdle: auth?.idle, loginHint: auth?.loginHint });
+  relay = new Relay({ host, remote, log, authIdle: auth?.idle, loginHint: auth?.loginHint, shield: auth?.shield, loginWaitMs: config.auth.loginWaitMs });
 
   let done: (code: number) => void = () => {};
   const finished = new Promise<number>((resolve) => (done = resolve));

@@ -6,6 +6,7 @@ import { describeError, isRelayError, RelayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Remote } from '../remote/types.js';
 import { errorResponse, isRequest, isResponse, RELAY_ERROR, type JsonRpcId, type JsonRpcMessage } from './jsonrpc.js';
+import { isCachedMethod, type LoginShield } from './login-shield.js';
 
 export interface HostSide {
   send(msg: JsonRpcMessage, raw?: string): void;
@@ -18,8 +19,15 @@ export interface RelayOptions {
   /** Resolves when no login is in progress; messages wait on it so they keep their order. */
   authIdle?: () => Promise<void>;
   /** Advice appended to errors caused by a failed login (e.g. how to run `mcp-relay login`). */
-  loginHint?: string;
+  loginHint?: string | undefined;
+  /** Answers the host while the user logs in (see login-shield.ts). */
+  shield?: LoginShield | undefined;
+  /** How long host requests wait for a login before the shield answers them. */
+  loginWaitMs?: number | undefined;
 }
+
+/** Default for --login-wait: under the 30–60 s after which hosts give up on a request. */
+export const DEFAULT_LOGIN_WAIT_MS = 10_000;
 
 export class Relay {
   /** Host requests forwarded and not yet answered: id → method. */
@@ -27,8 +35,27 @@ export class Relay {
   /** Serialises the start of each forward so messages leave in the order the host sent them. */
   private chain: Promise<void> = Promise.resolve();
   private closed = false;
+  /** Requests whose results are cached for the login shield: id → method. */
+  private readonly cacheable = new Map<JsonRpcId, string>();
+  private initialize: (JsonRpcMessage & { id: JsonRpcId }) | undefined;
+  /** Requests waiting in the chain (not yet forwarded), for the login shield. */
+  private readonly queued = new Map<JsonRpcId, { msg: JsonRpcMessage; skip: boolean }>();
+  private shieldTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly opts: RelayOptions) {}
+  constructor(private readonly opts: RelayOptions) {
+    opts.shield?.status.subscribe((event) => void this.onLoginEvent(event));
+  }
+
+  private onLoginEvent(event: 'waiting' | 'done'): void {
+    if (event === 'waiting') {
+      this.armShield();
+      return;
+    }
+    clearTimeout(this.shieldTimer);
+    this.shieldTimer = undefined;
+    // Lists were answered from the cache: let the host fetch the live ones.
+    for (const method of this.opts.shield!.takeListChanged()) this.opts.host.send({ jsonrpc: '2.0', method });
+  }
 
   /** A message from the host. */
   fromHost(msg: JsonRpcMessage, raw: string): void {
@@ -37,22 +64,67 @@ export class Relay {
       return;
     }
     if (isRequest(msg)) {
+      const shield = this.opts.shield;
+      if (msg.method === 'initialize') this.initialize = msg;
+      if (shield && isCachedMethod(msg.method) && !(msg.params as { cursor?: unknown } | undefined)?.cursor) this.cacheable.set(msg.id, msg.method);
       if (this.pending.has(msg.id)) {
         this.opts.log.warn(`host reused request id ${JSON.stringify(msg.id)} while it was still pending`);
       }
       this.pending.set(msg.id, msg.method);
     }
+    const entry = { msg, skip: false };
+    if (isRequest(msg) && msg.method !== 'initialize') this.queued.set(msg.id, entry);
     this.chain = this.chain.then(async () => {
       if (this.opts.authIdle) await this.opts.authIdle();
+      if (isRequest(msg)) this.queued.delete(msg.id);
+      // Answered by the login shield while waiting: the host saw an answer, so it must not run now.
+      if (entry.skip) return;
       const sent = this.forward(msg, raw);
       // initialize decides the transport and the session: nothing may overtake it.
       if (msg.method === 'initialize') await sent;
     });
+    this.armShield();
+  }
+
+  /** While the user logs in, give waiting host requests an answer after `loginWaitMs` (see login-shield.ts). */
+  private armShield(): void {
+    const shield = this.opts.shield;
+    if (!shield || this.shieldTimer || !shield.status.waitingForUser()) return;
+    this.shieldTimer = setTimeout(() => {
+      this.shieldTimer = undefined;
+      void this.shieldNow();
+    }, this.opts.loginWaitMs ?? DEFAULT_LOGIN_WAIT_MS);
+  }
+
+  private async shieldNow(): Promise<void> {
+    const shield = this.opts.shield!;
+    if (!shield.status.waitingForUser() || this.closed) return;
+    const init = this.initialize;
+    if (init && this.pending.has(init.id)) {
+      // The real initialize still goes to the server after the login; its answer is then dropped.
+      const result = await shield.initializeResult(init);
+      if (this.pending.delete(init.id)) {
+        this.opts.log.info('login in progress: answered the host\'s initialize from the last known server state');
+        this.opts.host.send({ jsonrpc: '2.0', id: init.id, result });
+      }
+    }
+    for (const [id, entry] of [...this.queued]) {
+      if (entry.skip || !this.pending.has(id)) continue;
+      entry.skip = true;
+      this.queued.delete(id);
+      const answer = await shield.answer(entry.msg as JsonRpcMessage & { id: JsonRpcId; method: string });
+      if (this.pending.delete(id)) this.opts.host.send(answer);
+    }
   }
 
   /** A message from the server. */
   fromRemote(msg: JsonRpcMessage, raw?: string): void {
     if (isResponse(msg)) {
+      const method = this.cacheable.get(msg.id);
+      if (method !== undefined) {
+        this.cacheable.delete(msg.id);
+        if (msg.result && typeof msg.result === 'object' && isCachedMethod(method)) this.opts.shield?.remember(method, msg.result as Record<string, unknown>);
+      }
       if (!this.pending.delete(msg.id)) {
         this.opts.log.debug(`server answered unknown or already-answered request ${JSON.stringify(msg.id)}; dropped`);
         return;
@@ -93,6 +165,7 @@ export class Relay {
   async shutdown(reason: string): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.shieldTimer);
     for (const id of [...this.pending.keys()]) this.answerError(id, `request not completed: ${reason}`);
     await this.opts.remote.close();
   }

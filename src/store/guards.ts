@@ -72,6 +72,23 @@ export interface PendingLogin {
   issuer?: string;
 }
 
+/**
+ * cache.json: the server's answers at the last successful connection (no secrets), so a host
+ * can be answered while a login is in progress. Keys are MCP method names.
+ */
+export interface StoredCache {
+  initialize?: Record<string, unknown>;
+  'tools/list'?: Record<string, unknown>;
+  'prompts/list'?: Record<string, unknown>;
+  'resources/list'?: Record<string, unknown>;
+  'resources/templates/list'?: Record<string, unknown>;
+  updated_at: number;
+}
+
+/** The methods whose results cache.json keeps. */
+export const CACHED_METHODS = ['initialize', 'tools/list', 'prompts/list', 'resources/list', 'resources/templates/list'] as const;
+export type CachedMethod = (typeof CACHED_METHODS)[number];
+
 /** layout.json at the store root. */
 export interface StoreLayout {
   version: number;
@@ -204,6 +221,18 @@ export function parsePending(v: unknown): PendingLogin {
     resource: optStr(o, 'resource', f),
     issuer: optStr(o, 'issuer', f),
   });
+}
+
+/** Validate cache.json; throws an Error naming the first bad field. */
+export function parseCache(v: unknown): StoredCache {
+  const f = 'cache.json';
+  const o = object(v, f);
+  const out: StoredCache = { updated_at: num(o, 'updated_at', f) };
+  for (const m of CACHED_METHODS) {
+    const value = optObj(o, m, f);
+    if (value) out[m] = value;
+  }
+  return out;
 }
 
 /** Validate layout.json; throws an Error naming the first bad field. */

@@ -19,12 +19,14 @@ import { RelayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ensurePrivateDir, readJsonFile, removeFile, writeJsonFileAtomic } from './files.js';
 import {
+  parseCache,
   parseClient,
   parseDiscovery,
   parsePending,
   parseServer,
   parseTokens,
   type PendingLogin,
+  type StoredCache,
   type StoredClient,
   type StoredDiscovery,
   type StoredServer,
@@ -34,7 +36,8 @@ import { checkLayout } from './layout.js';
 import { LOCK_NAME, withLock, type WithLockOptions } from './lock.js';
 import { SERVER_KEY_PATTERN } from './paths.js';
 
-export type { PendingLogin, StoredClient, StoredDiscovery, StoredServer, StoredTokens } from './guards.js';
+export type { CachedMethod, PendingLogin, StoredCache, StoredClient, StoredDiscovery, StoredServer, StoredTokens } from './guards.js';
+export { CACHED_METHODS } from './guards.js';
 export { LAYOUT_FILE, LAYOUT_VERSION } from './layout.js';
 
 export const SERVERS_DIR = 'servers';
@@ -45,6 +48,7 @@ const FILES = {
   tokens: 'tokens.json',
   discovery: 'discovery.json',
   pending: 'pending.json',
+  cache: 'cache.json',
 } as const;
 
 export interface ListedServer {
@@ -174,6 +178,13 @@ export class ServerStore {
   }
   writeDiscovery(discovery: StoredDiscovery): Promise<void> {
     return this.write(FILES.discovery, discovery, parseDiscovery);
+  }
+
+  readCache(): Promise<StoredCache | undefined> {
+    return this.read(FILES.cache, parseCache);
+  }
+  writeCache(cache: StoredCache): Promise<void> {
+    return this.write(FILES.cache, cache, parseCache);
   }
 
   readPending(): Promise<PendingLogin | undefined> {

@@ -1,0 +1,116 @@
+/**
+ * What the host sees while the user is logging in. A first login takes minutes; hosts give up on
+ * `initialize` after tens of seconds and mark the server failed. Host requests first wait in order
+ * for the login (a quick login loses nothing); once they have waited --login-wait seconds and the
+ * user is still being asked to act, the relay answers them itself and drops them from the queue
+ * (a tool call the host saw fail must not run later):
+ * - `initialize` from the server's answer at the last successful connection (cache.json), or a
+ *   minimal one declaring list_changed support;
+ * - list requests from the cache (or empty lists), and once the login is done it sends
+ *   `notifications/*\/list_changed` so the host fetches the live lists;
+ * - `tools/call` with a tool error telling the user which URL to open; other requests with a
+ *   JSON-RPC error saying the same; `ping` with an empty result.
+ * The real `initialize` still goes to the server after the login (its answer refreshes the cache).
+ */
+import type { CachedMethod, StoredCache } from '../store/store.js';
+import { errorResponse, RELAY_ERROR, type JsonRpcMessage } from './jsonrpc.js';
+
+/** The auth side's view of a login, as the relay needs it. */
+export interface LoginStatus {
+  /** True while the user is being asked to log in (browser, paste, or another process's login). */
+  waitingForUser(): boolean;
+  /** 'waiting' when the user is asked to act; 'done' when that login ended, either way. */
+  subscribe(listener: (event: 'waiting' | 'done') => void): void;
+  /** The authorization URL the user should open, if a login is pending. */
+  authorizationUrl(): Promise<string | undefined>;
+}
+
+export interface ShieldCache {
+  read(): Promise<StoredCache | undefined>;
+  write(method: CachedMethod, result: Record<string, unknown>): Promise<void>;
+}
+
+const LIST_KEYS: Record<string, string> = {
+  'tools/list': 'tools',
+  'prompts/list': 'prompts',
+  'resources/list': 'resources',
+  'resources/templates/list': 'resourceTemplates',
+};
+
+/** Which list_changed notification tells the host to fetch a list again. */
+export const LIST_CHANGED: Record<string, string> = {
+  'tools/list': 'notifications/tools/list_changed',
+  'prompts/list': 'notifications/prompts/list_changed',
+  'resources/list': 'notifications/resources/list_changed',
+  'resources/templates/list': 'notifications/resources/list_changed',
+};
+
+export function isCachedMethod(method: string): method is CachedMethod {
+  return method === 'initialize' || method in LIST_KEYS;
+}
+
+export class LoginShield {
+  /** Methods answered from the cache during the current login (their live lists may differ). */
+  readonly served = new Set<string>();
+
+  constructor(
+    readonly status: LoginStatus,
+    private readonly cache: ShieldCache,
+    private readonly serverUrl: string,
+    private readonly version: string,
+  ) {}
+
+  /** The host's initialize, answered while the user logs in. */
+  async initializeResult(request: JsonRpcMessage): Promise<Record<string, unknown>> {
+    this.served.add('initialize');
+    const cached = (await this.cache.read().catch(() => undefined))?.initialize;
+    const requested = (request.params as { protocolVersion?: unknown } | undefined)?.protocolVersion;
+    const result: Record<string, unknown> = cached
+      ? structuredClone(cached)
+      : {
+          protocolVersion: typeof requested === 'string' ? requested : '2025-11-25',
+          capabilities: { tools: {}, prompts: {}, resources: {} },
+          serverInfo: { name: 'mcp-relay', version: this.version },
+        };
+    // The host must listen for list_changed, or it would keep the placeholder lists.
+    const caps = (result.capabilities ??= {}) as Record<string, Record<string, unknown> | undefined>;
+    for (const kind of ['tools', 'prompts', 'resources']) {
+      const c = caps[kind];
+      if (c) c.listChanged = true;
+    }
+    result.instructions = `${typeof result.instructions === 'string' ? `${result.instructions}\n\n` : ''}mcp-relay: ${this.serverUrl} is waiting for you to log in; tools appear once the login is finished.`;
+    return result;
+  }
+
+  /** Answer a host request while the user logs in. */
+  async answer(msg: JsonRpcMessage & { id: string | number; method: string }): Promise<JsonRpcMessage> {
+    const url = await this.status.authorizationUrl().catch(() => undefined);
+    const todo = url ? `open ${url} in a browser to log in` : `finish the login (or run \`mcp-relay login ${this.serverUrl}\` in a terminal)`;
+    if (msg.method in LIST_KEYS) {
+      this.served.add(msg.method);
+      const cached = (await this.cache.read().catch(() => undefined))?.[msg.method as CachedMethod];
+      return { jsonrpc: '2.0', id: msg.id, result: cached ? structuredClone(cached) : { [LIST_KEYS[msg.method]!]: [] } };
+    }
+    if (msg.method === 'ping') return { jsonrpc: '2.0', id: msg.id, result: {} };
+    if (msg.method === 'tools/call') {
+      return {
+        jsonrpc: '2.0',
+        id: msg.id,
+        result: { isError: true, content: [{ type: 'text', text: `The MCP server ${this.serverUrl} needs you to log in first: ${todo}. Then try again.` }] },
+      };
+    }
+    return errorResponse(msg.id, RELAY_ERROR, `mcp-relay: ${this.serverUrl} needs you to log in first: ${todo}`);
+  }
+
+  /** The list_changed notifications to send once the login is done. */
+  takeListChanged(): string[] {
+    const out = new Set<string>();
+    for (const m of this.served) if (LIST_CHANGED[m]) out.add(LIST_CHANGED[m]!);
+    this.served.clear();
+    return [...out];
+  }
+
+  remember(method: CachedMethod, result: Record<string, unknown>): void {
+    void this.cache.write(method, result).catch(() => undefined);
+  }
+}

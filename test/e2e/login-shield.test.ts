@@ -1,0 +1,69 @@
+/**
+ * A host whose request timeout is shorter than the login must not fail: the relay answers it
+ * from the last known server state while the user logs in, then tells it to fetch live lists.
+ */
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { followingOpener } from '../../src/demo/browser.js';
+import { browserEnv, browserLaunches, closeDemos, demo, storeDir } from '../helpers/oauth.js';
+import { connectRelay, killAll, tempHome } from '../helpers/relay.js';
+
+afterEach(async () => {
+  await killAll();
+  await closeDemos();
+});
+
+/** Shorter than the login, which only ends when the test approves it. */
+const HOST_TIMEOUT_MS = 5_000;
+
+function text(result: unknown): string {
+  return (result as { content: Array<{ text: string }> }).content.map((c) => c.text).join('');
+}
+
+describe('the host during a login', () => {
+  it('first login: initialize answered, tool calls get the login URL, live tools follow list_changed', async () => {
+    const d = await demo();
+    const home = await tempHome();
+    let listChanged = 0;
+    const { client } = await connectRelay([d.url, '--login-wait', '1'], {
+      home,
+      env: browserEnv(home, 'record-only'),
+      timeoutMs: HOST_TIMEOUT_MS,
+      setup: (c) => c.setNotificationHandler(ToolListChangedNotificationSchema, async () => void listChanged++),
+    });
+    expect((await client.listTools(undefined, { timeout: HOST_TIMEOUT_MS })).tools).toEqual([]);
+    const early = await client.callTool({ name: 'echo', arguments: { text: 'too early' } }, undefined, { timeout: HOST_TIMEOUT_MS });
+    expect(early.isError).toBe(true);
+    const url = browserLaunches(home)[0]!;
+    expect(text(early)).toContain(url);
+
+    await followingOpener()(url); // the user approves in the browser tab the relay opened
+    await expect.poll(() => listChanged, { timeout: 10_000 }).toBeGreaterThan(0);
+    expect((await client.listTools()).tools.map((t) => t.name)).toContain('echo');
+    expect(text(await client.callTool({ name: 'echo', arguments: { text: 'after login' } }))).toBe('after login');
+    expect(d.counters.tokenRequests.authorization_code).toBe(1);
+  });
+
+  it('later logins: initialize and tools/list come from the state cached at the last connection', async () => {
+    const d = await demo();
+    const home = await tempHome();
+    const first = await connectRelay([d.url], { home, env: browserEnv(home) });
+    await first.client.listTools();
+    await first.transport.close();
+    // The user logged out (or the tokens were lost): the next start needs a new login.
+    await rm(join(storeDir(home, d.url), 'tokens.json'));
+    const { client } = await connectRelay([d.url, '--login-wait', '1'], { home, env: browserEnv(home, 'record-only'), timeoutMs: HOST_TIMEOUT_MS });
+    expect(client.getServerVersion()?.name).toBe(first.client.getServerVersion()?.name);
+    const tools = await client.listTools(undefined, { timeout: HOST_TIMEOUT_MS });
+    expect(tools.tools.map((t) => t.name)).toEqual(expect.arrayContaining(['echo', 'add']));
+  });
+
+  it('a login that finishes within --login-wait loses nothing: queued calls are relayed', async () => {
+    const d = await demo();
+    const home = await tempHome();
+    const { client } = await connectRelay([d.url, '--login-wait', '30'], { home, env: browserEnv(home) });
+    expect(text(await client.callTool({ name: 'echo', arguments: { text: 'kept' } }))).toBe('kept');
+  });
+});
