@@ -28,6 +28,8 @@ export interface AuthOptions extends ClientOptions {
   authTimeoutMs: number;
   /** How long host requests wait for a login before the relay answers them itself. */
   loginWaitMs: number;
+  /** Use the RFC 8628 device authorization grant (--device-code). */
+  deviceCode?: boolean | undefined;
   /** Never try to open a browser: print the URL for the paste flow instead. */
   noBrowser: boolean;
 }

@@ -19,6 +19,7 @@ import { bindAnyCallbackServer, bindCallbackServer, preferredCallbackPort, type 
 import type { Discovered } from './discovery.js';
 import { obtainClient, staticClient } from './registration.js';
 import { exchangeCode, isExpired } from './tokens.js';
+import { deviceLogin, wantsDeviceFlow } from './device.js';
 
 /** How often a waiting relay looks at the store for tokens another process wrote. */
 export const STORE_POLL_MS = 500;
@@ -66,6 +67,7 @@ function hostOf(uri: string): string {
 /** Run (or join, or take over) the interactive login until tokens exist. */
 export async function interactiveLogin(ctx: LoginContext): Promise<StoredTokens> {
   const deadline = ctx.now() + ctx.config.auth.authTimeoutMs;
+  if (wantsDeviceFlow(ctx)) return deviceLogin(ctx);
   for (;;) {
     if (ctx.now() >= deadline) throw timeoutError(ctx);
     const tokens = await ctx.store.readTokens();
@@ -76,6 +78,7 @@ export async function interactiveLogin(ctx: LoginContext): Promise<StoredTokens>
       pending = undefined;
     }
     let server: CallbackServer | undefined;
+    if (pending?.kind === 'device') return deviceLogin(ctx);
     if (pending) {
       server = await bindCallbackServer({ host: hostOf(pending.redirect_uri), port: portOf(pending.redirect_uri), log: ctx.log });
       if (!server) {

@@ -52,6 +52,8 @@ export interface ObtainClientOptions {
   fetch: FetchFn;
   log: Logger;
   now: () => number;
+  /** Grant types to register (default: authorization_code + refresh_token). */
+  grantTypes?: string[];
 }
 
 function secretExpired(c: StoredClient, now: number): boolean {
@@ -80,6 +82,7 @@ export async function obtainClient(o: ObtainClientOptions): Promise<StoredClient
     stored.kind === 'dynamic' &&
     (!stored.issuer || stored.issuer === meta.issuer) &&
     stored.redirect_uris.includes(o.redirectUri) &&
+    (o.grantTypes ?? []).every((g) => !Array.isArray(stored.grant_types) || (stored.grant_types as string[]).includes(g)) &&
     !secretExpired(stored, now)
   ) {
     return stored;
@@ -98,7 +101,7 @@ export async function obtainClient(o: ObtainClientOptions): Promise<StoredClient
       clientMetadata: {
         client_name: CLIENT_NAME,
         redirect_uris: redirectUris,
-        grant_types: ['authorization_code', 'refresh_token'],
+        grant_types: o.grantTypes ?? ['authorization_code', 'refresh_token'],
         response_types: ['code'],
         token_endpoint_auth_method: chooseAuthMethod(meta.token_endpoint_auth_methods_supported),
         ...(o.scope ? { scope: o.scope } : {}),

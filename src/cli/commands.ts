@@ -6,6 +6,7 @@ import { createCoordinator, openStore, recordServer } from '../auth/setup.js';
 import { createFetch } from '../remote/fetch.js';
 import type { ProxyDeps } from './proxy.js';
 import { registerLoginCommand } from './login.js';
+import { registerAccountCommands } from './account.js';
 import { registerDemoCommands } from './demo.js';
 import { LoginShield } from '../relay/login-shield.js';
 
@@ -59,6 +60,7 @@ export const commands: {
   makeAuth,
   register(parser, env) {
     registerLoginCommand(parser, env);
+    registerAccountCommands(parser, env);
     registerDemoCommands(parser, env);
   },
 };

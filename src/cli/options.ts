@@ -53,6 +53,12 @@ export function connectionOptions<T>(y: Argv<T>) {
       describe: 'While you log in, host requests wait this many seconds; then the relay answers them itself (initialize and lists from the last known state, tool calls with the login URL) so the host does not time out',
       group: 'OAuth:',
     })
+    .option('device-code', {
+      type: 'boolean',
+      default: false,
+      describe: 'Log in with the OAuth device flow (open a short URL anywhere, type a code); used automatically where no browser can open and the server supports it',
+      group: 'OAuth:',
+    })
     .option('browser', { type: 'boolean', default: true, describe: 'Open a browser for login; --no-browser prints the URL for `mcp-relay login` instead', group: 'OAuth:' })
     .option('log-level', { choices: LOG_LEVELS, default: 'info' as const, describe: 'Log level (logs go to stderr, never stdout)', group: 'Logging:' })
     .option('log-file', { type: 'string', describe: 'Also append JSON logs to this file', group: 'Logging:' })
@@ -77,6 +83,7 @@ export interface ConnectionArgs {
   callbackHost: string;
   authTimeout: number;
   loginWait: number;
+  deviceCode?: boolean;
   browser: boolean;
   logLevel: Config['logLevel'];
   logFile?: string;
@@ -197,6 +204,7 @@ export function toConfig(args: ConnectionArgs, env: NodeJS.ProcessEnv): Config {
       callbackHost: checkCallbackHost(args.callbackHost),
       authTimeoutMs: seconds(args.authTimeout, '--auth-timeout', false),
       loginWaitMs: seconds(args.loginWait ?? 10, '--login-wait', true),
+      deviceCode: args.deviceCode ?? false,
       noBrowser: !args.browser,
     },
   };

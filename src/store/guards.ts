@@ -70,6 +70,11 @@ export interface PendingLogin {
   scope?: string;
   resource?: string;
   issuer?: string;
+  /** "device": an RFC 8628 device login (no redirect; the poller owns it). Absent: browser login. */
+  kind?: 'device';
+  device_code?: string;
+  user_code?: string;
+  interval_s?: number;
 }
 
 /**
@@ -220,6 +225,10 @@ export function parsePending(v: unknown): PendingLogin {
     scope: optStr(o, 'scope', f),
     resource: optStr(o, 'resource', f),
     issuer: optStr(o, 'issuer', f),
+    kind: o.kind === 'device' ? 'device' : undefined,
+    device_code: optStr(o, 'device_code', f),
+    user_code: optStr(o, 'user_code', f),
+    interval_s: optNum(o, 'interval_s', f),
   });
 }
 

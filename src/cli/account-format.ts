@@ -1,0 +1,252 @@
+/**
+ * The pure half of `mcp-relay status` and `logout`: what they show, as functions of what the
+ * store holds, and the checks on what a revocation endpoint answers.
+ * Every field is copied by name: no file is ever spread into the output, so a secret
+ * (access/refresh token, client secret, PKCE verifier, state) can never reach it.
+ */
+import { canonicalUrl } from '../store/paths.js';
+import type { ListedServer, PendingLogin, StoredClient, StoredDiscovery, StoredTokens } from '../store/store.js';
+
+/** Below this, a duration is shown in seconds ("45 s"). */
+const SHOW_SECONDS_BELOW_S = 90;
+/** Below this, in minutes ("12 min"). */
+const SHOW_MINUTES_BELOW_MIN = 90;
+/** Below this, in hours ("5 h"); above, in days. */
+const SHOW_HOURS_BELOW_H = 48;
+/** A difference smaller than this is "now" rather than "in 0 s". */
+const NOW_WITHIN_MS = 1_000;
+
+/** A duration for people: "45 s", "12 min", "5 h", "3 d". */
+export function durationText(ms: number): string {
+  const s = Math.round(Math.abs(ms) / 1000);
+  if (s < SHOW_SECONDS_BELOW_S) return `${s} s`;
+  const min = Math.round(s / 60);
+  if (min < SHOW_MINUTES_BELOW_MIN) return `${min} min`;
+  const h = Math.round(min / 60);
+  if (h < SHOW_HOURS_BELOW_H) return `${h} h`;
+  return `${Math.round(h / 24)} d`;
+}
+
+/** A point in time relative to `now`: "in 12 min", "3 h ago", "now". */
+export function relativeText(at: number, now: number): string {
+  const diff = at - now;
+  if (Math.abs(diff) < NOW_WITHIN_MS) return 'now';
+  return diff > 0 ? `in ${durationText(diff)}` : `${durationText(diff)} ago`;
+}
+
+/** An expiry relative to `now`: "expires in 12 min", "expired 3 h ago". */
+export function expiryText(at: number, now: number): string {
+  return at > now ? `expires in ${durationText(at - now)}` : `expired ${durationText(now - at)} ago`;
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** Everything the store holds for one server, as read from its files (secrets included). */
+export interface StoredEntry extends ListedServer {
+  client?: StoredClient | undefined;
+  tokens?: StoredTokens | undefined;
+  discovery?: StoredDiscovery | undefined;
+  pending?: PendingLogin | undefined;
+}
+
+/** One server in `status --json`. Times are ISO 8601 (UTC); no field ever holds a secret. */
+export interface ServerStatus {
+  /** The server URL from server.json; null when that file is missing or unreadable. */
+  url: string | null;
+  /** The directory name under `<store>/servers/` (identifies the server in `logout <key>`). */
+  key: string;
+  resource: string | null;
+  created_at: string | null;
+  last_used_at: string | null;
+  client: { client_id: string; kind: StoredClient['kind']; token_endpoint_auth_method: string | null; registered_at: string } | null;
+  /** null when no tokens are stored (not logged in). */
+  tokens: {
+    expires_at: string | null;
+    /** Seconds until the access token expires (negative once expired); null when the server gave no lifetime. */
+    expires_in_seconds: number | null;
+    expired: boolean;
+    /** Whether a refresh token is stored (never its value). */
+    refresh_token: boolean;
+    scope: string | null;
+    obtained_at: string;
+  } | null;
+  /** The authorization server (issuer) of the tokens, the client or the cached metadata. */
+  issuer: string | null;
+  /** Whether the authorization server advertises an RFC 7009 revocation endpoint. */
+  revocation_supported: boolean;
+  /** An interactive login in progress (pending.json), without its state or verifier. */
+  pending_login: { started_at: string; pid: number; running: boolean; expires_at: string; expired: boolean } | null;
+}
+
+/** Pure: stored files → the secret-free status of one server. `running(pid)` says whether a process is alive. */
+export function toServerStatus(e: StoredEntry, now: number, running: (pid: number) => boolean): ServerStatus {
+  const meta = e.discovery?.authorization_server_metadata;
+  const metaIssuer = typeof meta?.issuer === 'string' ? meta.issuer : undefined;
+  return {
+    url: e.server?.url ?? null,
+    key: e.key,
+    resource: e.server?.resource ?? e.tokens?.resource ?? null,
+    created_at: e.server ? iso(e.server.created_at) : null,
+    last_used_at: e.server ? iso(e.server.last_used_at) : null,
+    client: e.client
+      ? { client_id: e.client.client_id, kind: e.client.kind, token_endpoint_auth_method: e.client.token_endpoint_auth_method ?? null, registered_at: iso(e.client.registered_at) }
+      : null,
+    tokens: e.tokens
+      ? {
+          expires_at: e.tokens.expires_at !== undefined ? iso(e.tokens.expires_at) : null,
+          expires_in_seconds: e.tokens.expires_at !== undefined ? Math.round((e.tokens.expires_at - now) / 1000) : null,
+          expired: e.tokens.expires_at !== undefined && e.tokens.expires_at <= now,
+          refresh_token: e.tokens.refresh_token !== undefined,
+          scope: e.tokens.scope ?? null,
+          obtained_at: iso(e.tokens.obtained_at),
+        }
+      : null,
+    issuer: e.tokens?.issuer ?? e.client?.issuer ?? metaIssuer ?? null,
+    revocation_supported: typeof meta?.revocation_endpoint === 'string',
+    pending_login: e.pending
+      ? { started_at: iso(e.pending.created_at), pid: e.pending.pid, running: running(e.pending.pid), expires_at: iso(e.pending.expires_at), expired: e.pending.expires_at <= now }
+      : null,
+  };
+}
+
+const CLIENT_KIND_TEXT: Record<StoredClient['kind'], string> = {
+  dynamic: 'dynamic registration',
+  static: 'pre-registered, from the command line',
+  'metadata-document': 'client ID metadata document',
+};
+
+/** A label for a server in messages: its URL, or its key when server.json is gone. */
+export function serverLabel(s: { url: string | null; key: string }): string {
+  return s.url ?? `server ${s.key} (URL unknown)`;
+}
+
+function row(name: string, value: string): string {
+  return `  ${name.padEnd(15)}${value}\n`;
+}
+
+/** Pure: the human-readable `status` text. */
+export function formatStatus(root: string, servers: readonly ServerStatus[], now: number): string {
+  if (servers.length === 0) return `Nothing is stored yet: no logins in the credential store at ${root}.\n`;
+  let out = `Credential store: ${root} (${servers.length} ${servers.length === 1 ? 'server' : 'servers'})\n`;
+  for (const s of servers) {
+    out += `\n${s.url ?? '(unknown)'}\n`;
+    out += row('key', s.key);
+    if (s.resource && s.resource !== s.url) out += row('resource', s.resource);
+    out += row('client', s.client ? `${s.client.client_id} (${CLIENT_KIND_TEXT[s.client.kind]})` : 'none registered yet');
+    const t = s.tokens;
+    if (!t) {
+      out += row('access token', 'none (not logged in)');
+    } else {
+      out += row('access token', t.expires_at ? `${expiryText(Date.parse(t.expires_at), now)} (${t.expires_at})` : `no expiry given (obtained ${relativeText(Date.parse(t.obtained_at), now)})`);
+      out += row('refresh token', t.refresh_token ? 'yes' : 'no');
+      out += row('scope', t.scope ?? '(none recorded)');
+    }
+    if (s.issuer) out += row('issuer', s.issuer);
+    if (s.last_used_at) out += row('last used', `${relativeText(Date.parse(s.last_used_at), now)} (${s.last_used_at})`);
+    const p = s.pending_login;
+    if (p) {
+      const who = `pid ${p.pid}, ${p.running ? 'running' : 'no longer running'}`;
+      out += row('login', `in progress, started ${relativeText(Date.parse(p.started_at), now)} (${p.started_at}; ${who}; ${expiryText(Date.parse(p.expires_at), now)})`);
+    }
+  }
+  return out;
+}
+
+/** What happened to the tokens of one server on logout. */
+export type RevocationOutcome =
+  | 'revoked' // the authorization server accepted the revocation (RFC 7009 §2.2)
+  | 'failed' // it answered with an error or could not be reached
+  | 'skipped' // not attempted: unsafe endpoint, issuer mismatch or no client
+  | 'unsupported' // the authorization server advertises no revocation endpoint
+  | 'no-tokens'; // nothing to revoke
+
+/** One server in `logout --json`. */
+export interface LogoutResult {
+  url: string | null;
+  key: string;
+  revocation: RevocationOutcome;
+  /** Whether the local files are gone. */
+  deleted: boolean;
+  /** Warnings also written to stderr (no secrets). */
+  warnings: string[];
+  /** Why the local files could not be deleted. */
+  error?: string;
+}
+
+const REVOCATION_TEXT: Record<RevocationOutcome, string> = {
+  revoked: 'tokens revoked at the authorization server',
+  failed: 'revoking the tokens at the authorization server failed (see the warning)',
+  skipped: 'tokens not revoked at the authorization server (see the warning)',
+  unsupported: 'the authorization server offers no token revocation, so the tokens stay valid there until they expire',
+  'no-tokens': 'no tokens were stored',
+};
+
+/** Pure: the human-readable line for one server after `logout`. */
+export function formatLogout(r: LogoutResult): string {
+  if (!r.deleted) return `Could not log out of ${serverLabel(r)}: ${r.error ?? 'unknown error'}\n`;
+  return `Logged out of ${serverLabel(r)}: ${REVOCATION_TEXT[r.revocation]}, local credentials deleted\n`;
+}
+
+/**
+ * An RFC 7009 §2.1 revocation request: the form-encoded token and its type hint, with the client
+ * authenticated as at the token endpoint (`method` from the SDK's selectClientAuthMethod).
+ */
+export function revocationRequest(token: string, hint: 'refresh_token' | 'access_token', client: StoredClient, method: string): { headers: Record<string, string>; body: URLSearchParams } {
+  const body = new URLSearchParams({ token, token_type_hint: hint });
+  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
+  if (method === 'client_secret_basic' && client.client_secret) {
+    // Encoded as the SDK does at the token endpoint, so a client that works there works here.
+    headers.authorization = `Basic ${Buffer.from(`${client.client_id}:${client.client_secret}`, 'utf8').toString('base64')}`;
+  } else {
+    body.set('client_id', client.client_id);
+    if (method === 'client_secret_post' && client.client_secret) body.set('client_secret', client.client_secret);
+  }
+  return { headers, body };
+}
+
+/** Longest OAuth error code quoted back from a revocation endpoint (RFC 6749 codes are short). */
+const MAX_ERROR_CODE_LENGTH = 64;
+/** RFC 6749 §5.2: error codes are %x20-21 / %x23-5B / %x5D-7E; anything else is not quoted. */
+const ERROR_CODE_PATTERN = /^[\x20-\x21\x23-\x5B\x5D-\x7E]+$/;
+
+/** The `error` of an RFC 6749 §5.2 error body, when it is one; no other text is ever quoted back. */
+export function oauthErrorCode(body: unknown): string | undefined {
+  const e = typeof body === 'object' && body !== null ? (body as { error?: unknown }).error : undefined;
+  return typeof e === 'string' && e.length <= MAX_ERROR_CODE_LENGTH && ERROR_CODE_PATTERN.test(e) ? e : undefined;
+}
+
+/** A metadata field that must be a list of strings (e.g. `*_auth_methods_supported`), else undefined. */
+export function stringList(v: unknown): string[] | undefined {
+  return Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v as string[]) : undefined;
+}
+
+/** Whether a stored server URL is the same server as an already canonical URL. */
+export function sameUrl(stored: string | undefined, canonical: string | undefined): boolean {
+  if (stored === undefined || canonical === undefined) return false;
+  try {
+    return canonicalUrl(stored) === canonical;
+  } catch {
+    return false;
+  }
+}
+
+/** The message for a server with nothing stored; `others` are the same URL under other identity options. */
+export function nothingStored(target: string, root: string, others: readonly { key: string }[]): string {
+  const hint = others.length
+    ? ` It is stored under another --client-id or --resource (key ${others.map((o) => o.key).join(', ')}): pass the same options, or the key instead of the URL.`
+    : '';
+  return `mcp-relay: nothing is stored for ${target} in ${root}.${hint} Run \`mcp-relay status\` to see what is stored.\n`;
+}
+
+const EXIT_CODES = `Exit codes:
+  0  done
+  1  nothing to do (nothing stored for that server), or a failure
+  2  bad command-line input`;
+
+export const STATUS_EPILOGUE = `Lists each server in the credential store (set MCP_RELAY_HOME to use another store): URL, key, OAuth client, access token expiry, whether a refresh token is stored, scope, issuer, last use and any login in progress. Never prints a token, client secret, state or PKCE verifier. An empty store is not an error (exit 0).
+
+${EXIT_CODES}`;
+
+export const LOGOUT_EPILOGUE = `Revokes the stored tokens at the authorization server when it offers RFC 7009 revocation, then deletes the server's local files. A failed revocation is a warning: the local files are deleted anyway (exit 0). Safe while relays run: they log in again when they next need a token. Give the same --resource / --client-id the relay was started with, or the key shown by \`mcp-relay status\`.
+
+${EXIT_CODES}`;
