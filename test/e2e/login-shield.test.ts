@@ -16,7 +16,7 @@ afterEach(async () => {
 });
 
 /** Shorter than the login, which only ends when the test approves it. */
-const HOST_TIMEOUT_MS = 5_000;
+const HOST_TIMEOUT_MS = 10_000;
 
 function text(result: unknown): string {
   return (result as { content: Array<{ text: string }> }).content.map((c) => c.text).join('');
