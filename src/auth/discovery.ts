@@ -50,12 +50,12 @@ export function validateAuthorizationServerMetadata(metadata: AuthorizationServe
   if (!metadata.code_challenge_methods_supported?.includes('S256')) {
     throw new RelayError('DISCOVERY_FAILED', `the authorization server ${expectedIssuer} does not advertise PKCE S256 ("code_challenge_methods_supported"), which MCP requires; refusing to log in`);
   }
+  assertSafeEndpoint(metadata.authorization_endpoint, 'authorization_endpoint', allowHttp);
   try {
     assertSafeBrowserUrl(metadata.authorization_endpoint, { allowHttp });
   } catch (err) {
     throw new RelayError('UNSAFE_URL', `"authorization_endpoint" in authorization server metadata of ${expectedIssuer}: ${describeError(err)}`, { cause: err });
   }
-  assertSafeEndpoint(metadata.authorization_endpoint, 'authorization_endpoint', allowHttp);
   assertSafeEndpoint(metadata.token_endpoint, 'token_endpoint', allowHttp);
   for (const field of ['registration_endpoint', 'revocation_endpoint', 'device_authorization_endpoint'] as const) {
     const v = (metadata as Record<string, unknown>)[field];

@@ -34,11 +34,13 @@ export function isExpired(t: StoredTokens, now: number): boolean {
 }
 
 /** Token response (relative `expires_in`) → stored tokens (absolute `expires_at`). */
-export function toStored(t: OAuthTokens, now: number, extra: { issuer?: string; resource?: string; previousRefreshToken?: string }): StoredTokens {
+export function toStored(t: OAuthTokens, now: number, extra: { issuer?: string; resource?: string; previousRefreshToken?: string; previousScope?: string }): StoredTokens {
   const out: StoredTokens = { access_token: t.access_token, token_type: t.token_type ?? 'Bearer', obtained_at: now };
   const refresh = t.refresh_token ?? extra.previousRefreshToken;
   if (refresh) out.refresh_token = refresh;
-  if (t.scope) out.scope = t.scope;
+  // RFC 6749 §5.1: a response omits scope when it is unchanged.
+  const scope = t.scope ?? extra.previousScope;
+  if (scope) out.scope = scope;
   if (typeof t.expires_in === 'number' && Number.isFinite(t.expires_in)) out.expires_at = now + t.expires_in * 1000;
   if (extra.issuer) out.issuer = extra.issuer;
   if (extra.resource) out.resource = extra.resource;
@@ -89,7 +91,7 @@ export async function refreshTokens(base: TokenCallBase, current: StoredTokens):
       resource: base.resource,
       fetchFn: base.fetch,
     });
-    return toStored(t, base.now(), { issuer: base.discovered.metadata.issuer, resource: base.resource, previousRefreshToken: current.refresh_token });
+    return toStored(t, base.now(), { issuer: base.discovered.metadata.issuer, resource: base.resource, previousRefreshToken: current.refresh_token, previousScope: current.scope });
   } catch (err) {
     throw classify(err, 'refreshing the access token');
   }

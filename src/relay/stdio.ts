@@ -10,7 +10,7 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from '../log.js';
-import { asMessage, errorResponse, INVALID_REQUEST, PARSE_ERROR, type JsonRpcMessage } from './jsonrpc.js';
+import { asMessage, errorResponse, INVALID_REQUEST, PARSE_ERROR, type JsonRpcId, type JsonRpcMessage } from './jsonrpc.js';
 
 /** A single host message larger than this is refused (answered with a parse error) to bound memory. */
 export const MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
@@ -22,38 +22,64 @@ export interface StdioHostEvents {
   close(): void;
 }
 
+export interface StdioHostOptions {
+  /** Longest accepted line in bytes (default {@link MAX_MESSAGE_BYTES}). */
+  maxMessageBytes?: number;
+}
+
+/** A raw text that would not reach the host as one line: LF, or CR (Node's readline ends lines at a lone CR too). */
+const LINE_BREAK = /[\r\n]/;
+
 export class StdioHost {
   private chunks: Buffer[] = [];
   private pendingBytes = 0;
   private discarding = false;
+  /** The close event was emitted (stdin ended or failed, or stdout failed). */
   private closed = false;
+  /** stdout failed (EPIPE: the host is gone): nothing more can be written. */
+  private outputFailed = false;
   private readonly decoder = new TextDecoder('utf-8', { fatal: true });
+  private readonly maxMessageBytes: number;
 
   constructor(
     private readonly input: Readable,
     private readonly output: Writable,
     private readonly events: StdioHostEvents,
     private readonly log: Logger,
-  ) {}
+    opts: StdioHostOptions = {},
+  ) {
+    this.maxMessageBytes = opts.maxMessageBytes ?? MAX_MESSAGE_BYTES;
+  }
 
   start(): void {
     this.input.on('data', (chunk: Buffer) => this.onData(chunk));
-    this.input.on('end', () => this.onEnd());
+    this.input.on('end', () => {
+      // A last message without its newline is still a message: answer it rather than drop it.
+      if (this.chunks.length > 0 || this.discarding) this.flushLine();
+      this.onEnd();
+    });
     this.input.on('error', (err) => {
       this.log.warn({ err }, 'stdin failed; treating the host as gone');
       this.onEnd();
     });
+    this.input.on('close', () => this.onEnd());
     // A host that exits closes our stdout; writing then raises EPIPE, which must not crash us.
     this.output.on('error', (err) => {
       this.log.debug({ err }, 'stdout closed');
+      this.outputFailed = true;
       this.onEnd();
     });
   }
 
-  /** Write one message to the host. `raw` (already-serialised JSON without newlines) skips a stringify. */
+  /**
+   * Write one message to the host as one line. `raw` (the message as received) is written as is
+   * unless it holds a line break, in which case the message is re-serialised.
+   * Still writes after stdin ended: a host that closed its end of stdin may still read our
+   * stdout, and shutdown answers every pending request (MCP 2025-11-25 lifecycle, stdio shutdown).
+   */
   send(msg: JsonRpcMessage, raw?: string): void {
-    if (this.closed) return;
-    const text = raw !== undefined && !raw.includes('\n') ? raw : JSON.stringify(msg);
+    if (this.outputFailed || this.output.destroyed || this.output.writableEnded) return;
+    const text = raw !== undefined && !LINE_BREAK.test(raw) ? raw : JSON.stringify(msg);
     this.output.write(text + '\n');
   }
 
@@ -72,7 +98,7 @@ export class StdioHost {
   private push(part: Buffer): void {
     if (this.discarding) return;
     this.pendingBytes += part.length;
-    if (this.pendingBytes > MAX_MESSAGE_BYTES) {
+    if (this.pendingBytes > this.maxMessageBytes) {
       this.discarding = true;
       this.chunks = [];
       return;
@@ -84,7 +110,7 @@ export class StdioHost {
     if (this.discarding) {
       this.discarding = false;
       this.pendingBytes = 0;
-      this.reject(`message larger than ${MAX_MESSAGE_BYTES} bytes`);
+      this.reject(`message larger than ${this.maxMessageBytes} bytes`);
       return;
     }
     const buf = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.pendingBytes);
@@ -108,8 +134,9 @@ export class StdioHost {
     }
     const msg = asMessage(value);
     if (!msg) {
-      // JSON-RPC 2.0 §5: a valid JSON value that is not a request object → -32600, id null.
-      this.send(errorResponse(null, INVALID_REQUEST, 'Invalid Request: expected a JSON-RPC 2.0 object (batches are not supported by MCP 2025-11-25)'));
+      // JSON-RPC 2.0 §5: a valid JSON value that is not a request object → -32600, with the
+      // request's id when it can be read (so the host's request is answered), else id null.
+      this.send(errorResponse(requestIdOf(value), INVALID_REQUEST, 'Invalid Request: expected a JSON-RPC 2.0 object with "jsonrpc": "2.0" (batches are not supported by MCP 2025-11-25)'));
       this.log.warn('host sent JSON that is not a JSON-RPC 2.0 message; answered -32600');
       return;
     }
@@ -126,4 +153,11 @@ export class StdioHost {
     this.closed = true;
     this.events.close();
   }
+}
+
+/** The id of something shaped like a request (an object with a method), else null. */
+function requestIdOf(value: unknown): JsonRpcId | null {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return null;
+  const { id, method } = value as { id?: unknown; method?: unknown };
+  return typeof method === 'string' && (typeof id === 'string' || typeof id === 'number') ? id : null;
 }

@@ -14,75 +14,108 @@ export interface BearerChallenge {
   errorDescription?: string;
 }
 
-interface Challenge {
+/** One challenge of a WWW-Authenticate value: `scheme token68` or `scheme name=value, ...`. */
+export interface Challenge {
+  /** Lower-cased (RFC 9110 §11.1: schemes are case-insensitive). */
   scheme: string;
+  /** Lower-cased names (RFC 9110 §11.2); a prototype-less object, so any name is safe. */
   params: Record<string, string>;
+  /** The opaque token68 form (e.g. `Negotiate abc==`), when the challenge has one. */
+  token68?: string;
 }
 
-/** Parse every challenge in a WWW-Authenticate value. Tolerant: junk yields fewer params, never a throw. */
+/** RFC 9110 §5.6.2 tchar: what a scheme or parameter name is made of. */
+const TCHAR = /[!#$%&'*+.^_`|~0-9A-Za-z-]/;
+/** RFC 9110 §11.2 token68 characters (before its trailing "=" padding). */
+const TOKEN68_CHAR = /[A-Za-z0-9\-._~+/]/;
+
+/**
+ * Parse every challenge in a WWW-Authenticate value (RFC 9110 §11.6.1):
+ * `#challenge`, `challenge = auth-scheme [ 1*SP ( token68 / #auth-param ) ]`,
+ * `auth-param = token BWS "=" BWS ( token / quoted-string )`.
+ * Tolerant: junk yields fewer or odd challenges, never a throw. A parameter given twice in one
+ * challenge keeps its first value. Unquoted values run to the next comma or whitespace, so an
+ * unquoted URL (not a valid token, but sent by some servers) is read whole.
+ */
 export function parseChallenges(header: string): Challenge[] {
   const out: Challenge[] = [];
-  let i = 0;
   const n = header.length;
+  let i = 0;
+  const isWs = (c: string | undefined) => c === ' ' || c === '\t';
   const skipWs = () => {
-    while (i < n && (header[i] === ' ' || header[i] === '\t')) i++;
+    while (i < n && isWs(header[i])) i++;
+  };
+  /** Skip whitespace and the commas of empty list elements (RFC 9110 §5.6.1). */
+  const skipSeparators = () => {
+    while (i < n && (isWs(header[i]) || header[i] === ',')) i++;
   };
   const token = () => {
     const start = i;
-    while (i < n && /[!#$%&'*+.^_`|~0-9A-Za-z-]/.test(header[i]!)) i++;
+    while (i < n && TCHAR.test(header[i]!)) i++;
     return header.slice(start, i);
   };
-  while (i < n) {
-    skipWs();
-    while (i < n && header[i] === ',') {
-      i++;
-      skipWs();
+  /** A token68 at i, i.e. its characters, "=" padding, then the end or a comma; else undefined and i unchanged. */
+  const token68 = () => {
+    const start = i;
+    let j = i;
+    while (j < n && TOKEN68_CHAR.test(header[j]!)) j++;
+    if (j === start) return undefined;
+    while (j < n && header[j] === '=') j++;
+    const end = j;
+    while (j < n && isWs(header[j])) j++;
+    if (j < n && header[j] !== ',') return undefined;
+    i = j;
+    return header.slice(start, end);
+  };
+  const value = () => {
+    if (header[i] !== '"') {
+      const start = i;
+      while (i < n && header[i] !== ',' && !isWs(header[i])) i++;
+      return header.slice(start, i);
     }
+    i++; // opening quote
+    let v = '';
+    while (i < n && header[i] !== '"') {
+      if (header[i] === '\\' && i + 1 < n) i++; // quoted-pair
+      v += header[i];
+      i++;
+    }
+    i++; // closing quote (or past the end of an unterminated string)
+    return v;
+  };
+
+  while (i < n) {
+    skipSeparators();
+    if (i >= n) break;
     const scheme = token();
     if (!scheme) {
-      i++;
+      i++; // not a challenge: skip the character and resynchronise
       continue;
     }
-    const challenge: Challenge = { scheme: scheme.toLowerCase(), params: {} };
+    const challenge: Challenge = { scheme: scheme.toLowerCase(), params: Object.create(null) as Record<string, string> };
     out.push(challenge);
     skipWs();
-    // auth-params: name=value pairs separated by commas, until the next scheme token (a token not followed by '=').
+    const t68 = token68();
+    if (t68 !== undefined) {
+      challenge.token68 = t68;
+      continue;
+    }
     while (i < n) {
-      skipWs();
+      skipSeparators();
       const save = i;
       const name = token();
       skipWs();
       if (!name || header[i] !== '=') {
+        // Not name=value: the next challenge's scheme (or junk the outer loop skips).
         i = save;
-        // token68 (e.g. Basic's blob) or the start of the next challenge
-        if (name && header[i] !== ',') break;
-        if (!name && header[i] === ',') {
-          i++;
-          continue;
-        }
-        if (name) break;
-        i++;
-        continue;
+        break;
       }
       i++; // '='
       skipWs();
-      let value = '';
-      if (header[i] === '"') {
-        i++;
-        while (i < n && header[i] !== '"') {
-          if (header[i] === '\\' && i + 1 < n) i++;
-          value += header[i];
-          i++;
-        }
-        i++; // closing quote
-      } else {
-        const start = i;
-        while (i < n && header[i] !== ',' && header[i] !== ' ') i++;
-        value = header.slice(start, i);
-      }
-      challenge.params[name.toLowerCase()] = value;
+      const v = value();
+      const key = name.toLowerCase();
+      if (!(key in challenge.params)) challenge.params[key] = v;
       skipWs();
-      if (header[i] === ',') i++;
     }
   }
   return out;
