@@ -2,7 +2,7 @@
  * The relay as a host sees it: the built CLI spawned over stdio, against real SDK servers.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { restartTestServer, startTestServer, type ServerKind, type TestServer } from '../helpers/mcp-servers.js';
 import { connectRelay, INIT, killAll, spawnRelay, tempHome } from '../helpers/relay.js';
 
@@ -72,6 +72,26 @@ describe('protocol behaviour through the relay', () => {
     expect(text(await client.callTool({ name: 'sample', arguments: { prompt: 'hi' } }))).toContain('sampled!');
     expect(text(await client.callTool({ name: 'ask', arguments: { question: 'answer?' } }))).toContain('forty-two');
     expect(text(await client.callTool({ name: 'roots', arguments: {} }))).toContain('file:///work');
+  });
+
+  it('opens the standalone GET stream and relays notifications the server sends on it', async () => {
+    const s = await server('stateful');
+    let changed = 0;
+    const { client } = await connectRelay([s.url], {
+      home: await tempHome(),
+      setup: (c) => c.setNotificationHandler(ToolListChangedNotificationSchema, async () => void changed++),
+    });
+    await expect.poll(() => s.counters.get, { timeout: 10_000 }).toBeGreaterThan(0);
+    // list_changed goes out on the GET stream (not on the tool call's own stream).
+    await expect
+      .poll(
+        async () => {
+          await client.callTool({ name: 'notify_list_changed', arguments: {} });
+          return changed;
+        },
+        { timeout: 10_000 },
+      )
+      .toBeGreaterThan(0);
   });
 
   it('starts a new session transparently when the server restarts mid-session (404 → re-initialize)', async () => {
