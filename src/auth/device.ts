@@ -15,6 +15,7 @@ import type { LoginContext } from './login.js';
 import { usableTokens } from './login.js';
 import { obtainClient } from './registration.js';
 import { toStored } from './tokens.js';
+import { sleep } from '../sleep.js';
 
 export const DEVICE_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:device_code';
 /** RFC 8628 §3.2: default polling interval when the server names none. */
@@ -157,17 +158,4 @@ async function poll(ctx: LoginContext, client: StoredClient, pending: PendingLog
         throw new RelayError('AUTH_FAILED', `the token endpoint answered HTTP ${status}${json.error ? ` "${String(json.error)}"` : ''} while polling the device login`);
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }

@@ -20,6 +20,7 @@ import type { Discovered } from './discovery.js';
 import { obtainClient, staticClient } from './registration.js';
 import { exchangeCode, isExpired } from './tokens.js';
 import { deviceLogin, wantsDeviceFlow } from './device.js';
+import { sleep } from '../sleep.js';
 
 /** How often a waiting relay looks at the store for tokens another process wrote. */
 export const STORE_POLL_MS = 500;
@@ -266,17 +267,4 @@ function announce(ctx: LoginContext, pending: PendingLogin, fresh: boolean): voi
 
 function timeoutError(ctx: LoginContext): RelayError {
   return new RelayError('AUTH_TIMEOUT', `the login was not finished within ${Math.round(ctx.config.auth.authTimeoutMs / 1000)} s; run \`mcp-relay login ${ctx.config.serverUrl.href}\` in a terminal, then retry`);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

@@ -18,6 +18,7 @@ import { bearerChallenge } from './challenge.js';
 import { networkError } from './net-errors.js';
 import { readSseStream } from './sse-reader.js';
 import type { Remote, RemoteOptions } from './types.js';
+import { sleep } from '../sleep.js';
 
 /** Resume a broken answer stream at most this often before answering with an error. */
 const MAX_STREAM_RESUMES = 3;
@@ -359,17 +360,4 @@ async function httpError(res: Response, url: URL): Promise<RelayError> {
         ? ' (a server-side failure; the relay keeps running)'
         : '';
   return new RelayError('REMOTE_HTTP', `${url.host} answered HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}${detail ? `: ${detail}` : ''}${hint}`, { status: res.status });
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
