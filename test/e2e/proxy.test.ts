@@ -1,0 +1,66 @@
+/**
+ * Corporate networks: HTTP(S)_PROXY and NO_PROXY are honoured (Node 20's fetch ignores them;
+ * the relay uses undici's EnvHttpProxyAgent). A real CONNECT proxy on loopback counts tunnels.
+ */
+import { createServer, type Server } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../helpers/mcp-servers.js';
+import { connectRelay, killAll, tempHome } from '../helpers/relay.js';
+
+let proxy: Server | undefined;
+let mcp: TestServer | undefined;
+
+afterEach(async () => {
+  await killAll();
+  await mcp?.close();
+  proxy?.closeAllConnections();
+  await new Promise<void>((r) => (proxy ? proxy.close(() => r()) : r()));
+  proxy = undefined;
+  mcp = undefined;
+});
+
+/** A minimal forward proxy: CONNECT tunnels and absolute-URI requests are both counted. */
+async function startProxy(): Promise<{ url: string; seen: string[] }> {
+  const seen: string[] = [];
+  proxy = createServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    res.writeHead(502).end('this test proxy only tunnels');
+  });
+  proxy.on('connect', (req, client, head) => {
+    seen.push(`CONNECT ${req.url}`);
+    const [host, port] = (req.url ?? '').split(':');
+    const upstream = connect(Number(port), host, () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    upstream.on('error', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+  });
+  await new Promise<void>((r) => proxy!.listen(0, '127.0.0.1', () => r()));
+  return { url: `http://127.0.0.1:${(proxy!.address() as AddressInfo).port}`, seen };
+}
+
+function text(result: unknown): string {
+  return (result as { content: Array<{ text: string }> }).content.map((c) => c.text).join('');
+}
+
+describe('proxies', () => {
+  it('sends every request through HTTP_PROXY', async () => {
+    const p = await startProxy();
+    mcp = await startTestServer({ kind: 'stateful' });
+    const { client } = await connectRelay([mcp.url], { home: await tempHome(), env: { HTTP_PROXY: p.url } });
+    expect(text(await client.callTool({ name: 'echo', arguments: { text: 'via proxy' } }))).toBe('via proxy');
+    expect(p.seen.some((s) => s.includes(`127.0.0.1:${mcp!.port}`))).toBe(true);
+  });
+
+  it('bypasses the proxy for hosts in NO_PROXY', async () => {
+    const p = await startProxy();
+    mcp = await startTestServer({ kind: 'stateful' });
+    const { client } = await connectRelay([mcp.url], { home: await tempHome(), env: { HTTP_PROXY: p.url, NO_PROXY: '127.0.0.1' } });
+    expect(text(await client.callTool({ name: 'echo', arguments: { text: 'direct' } }))).toBe('direct');
+    expect(p.seen).toEqual([]);
+  });
+});
