@@ -3,6 +3,7 @@
  * from CLI input and the environment. No I/O here except reading `@file` values.
  */
 import { readFileSync } from 'node:fs';
+import type { KeyObject } from 'node:crypto';
 import { RelayError } from './errors.js';
 
 export type TransportChoice = 'auto' | 'http' | 'sse';
@@ -14,6 +15,28 @@ export interface ClientOptions {
   clientInfo?: Record<string, unknown> | undefined;
   /** Client ID Metadata Document URL (`--client-metadata-url`). */
   clientMetadataUrl?: string | undefined;
+  /**
+   * Machine-to-machine login (`--client-credentials`): the OAuth client credentials grant
+   * (RFC 6749 §4.4) with the static client above; never a browser.
+   */
+  clientCredentials?: boolean | undefined;
+  /** private_key_jwt client authentication (RFC 7523), from `--client-key-file`. */
+  clientKey?: ClientKey | undefined;
+}
+
+/** A private key the relay signs client assertions with (RFC 7523 §2.2, `private_key_jwt`). */
+export interface ClientKey {
+  /**
+   * The parsed key. A KeyObject never serializes its material (JSON.stringify gives `{}`,
+   * util.inspect shows only the key type), so a Config that reaches a log cannot leak it.
+   */
+  key: KeyObject;
+  /** JWS algorithm (RFC 7518 §3.1), e.g. RS256 or ES256. */
+  alg: string;
+  /** The `kid` header naming the key among those registered for the client. */
+  keyId?: string | undefined;
+  /** Where the key came from (a path or env:NAME), for messages. */
+  source: string;
 }
 
 export interface AuthOptions extends ClientOptions {

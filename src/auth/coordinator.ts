@@ -10,6 +10,8 @@
  *   refreshing with the old scope.
  * - invalid_grant drops the tokens and starts a login; an authorization server that is down
  *   keeps the tokens.
+ * - With --client-credentials there is no person: the client credentials grant replaces the
+ *   login and the refresh alike (before expiry, on 401, under the same lock), never a browser.
  */
 import type { Config } from '../config.js';
 import { describeError, isRelayError, RelayError } from '../errors.js';
@@ -22,6 +24,7 @@ import type { Opener } from './browser.js';
 import { discover, type Discovered } from './discovery.js';
 import { finish, interactiveLogin, usableTokens, type LoginContext } from './login.js';
 import { checkPastedState, parsePasted } from './paste.js';
+import { clientCredentialsLogin, isClientCredentialsTokens } from './client-credentials.js';
 import { staticClient } from './registration.js';
 import { expiresSoon, isDeadGrant, refreshTokens } from './tokens.js';
 
@@ -66,11 +69,11 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
 
   async authorization(): Promise<string | undefined> {
     if (!this.loaded) {
-      this.tokens = await this.deps.store.readTokens();
+      this.tokens = this.own(await this.deps.store.readTokens());
       this.loaded = true;
     }
     const t = this.tokens;
-    if (t && t.refresh_token && expiresSoon(t, this.now()) && !this.busy) {
+    if (t && (t.refresh_token || this.machine) && expiresSoon(t, this.now()) && !this.busy) {
       try {
         await this.refreshOnce(t.access_token);
       } catch (err) {
@@ -132,15 +135,29 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
     return tokens;
   }
 
+  /** --client-credentials: the relay is a service identity, not a person. */
+  private get machine(): boolean {
+    return this.deps.config.auth.clientCredentials === true;
+  }
+
+  /** In client credentials mode, tokens from a person's login (same store key) are not ours to use. */
+  private own(t: StoredTokens | undefined): StoredTokens | undefined {
+    return !this.machine || isClientCredentialsTokens(t) ? t : undefined;
+  }
+
   private async recover(info: UnauthorizedInfo): Promise<void> {
     const rejected = info.rejected?.replace(/^Bearer\s+/i, '');
     if (info.challenge.resourceMetadata) this.resourceMetadataUrl = info.challenge.resourceMetadata;
     const stepUp = info.status === 403 && info.challenge.error === 'insufficient_scope';
-    const current = await this.deps.store.readTokens();
+    const current = this.own(await this.deps.store.readTokens());
     if (!stepUp && usableTokens(current, rejected, this.now())) {
       this.log.debug('another relay already has fresh tokens; using them');
       this.tokens = current;
       return;
+    }
+    if (this.machine) {
+      const scope = (d: Discovered) => this.scope(d, info, stepUp ? current : undefined, current?.scope);
+      return this.machineLogin(scope, rejected ?? (stepUp ? current?.access_token : undefined), !current);
     }
     if (!stepUp && current?.refresh_token) {
       try {
@@ -159,6 +176,11 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
   }
 
   private async refreshLocked(stale: string | undefined): Promise<void> {
+    if (this.machine) {
+      // No refresh token in this grant: renewing is asking again, for the scope we hold.
+      const held = this.tokens?.scope;
+      return this.machineLogin((d) => this.deps.config.auth.scope ?? held ?? d.resourceMetadata?.scopes_supported?.join(' '), stale, false);
+    }
     await this.deps.store.withLock(async () => {
       // Re-read under the lock: another process may have refreshed while we waited.
       const cur = await this.deps.store.readTokens();
@@ -209,6 +231,25 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
     }
   }
 
+  /**
+   * The client credentials grant, after a 401/403 or before expiry: never a browser or
+   * pending.json. A failure is an AUTH_FAILED naming what to check; for LOGIN_COOLDOWN_MS it is
+   * answered again rather than sent to the authorization server once per queued request.
+   */
+  private async machineLogin(scope: (d: Discovered) => string | undefined, stale: string | undefined, freshDiscovery: boolean): Promise<void> {
+    if (this.failedLogin && this.now() < this.failedLogin.until) throw this.failedLogin.error;
+    try {
+      const discovered = await this.discovery(freshDiscovery);
+      const { store, fetch, log, config } = this.deps;
+      const c = { store, fetch, log, auth: config.auth, discovered, scope: scope(discovered), resource: this.resource(discovered), now: this.now, staleAccessToken: stale };
+      this.tokens = await clientCredentialsLogin(c);
+      this.failedLogin = undefined;
+    } catch (err) {
+      this.failedLogin = { until: this.now() + LOGIN_COOLDOWN_MS, error: err };
+      throw isRelayError(err) ? err : new RelayError('AUTH_FAILED', `client credentials login failed: ${describeError(err)}`, { cause: err });
+    }
+  }
+
   private loginContext(discovered: Discovered, scope: string | undefined, stale: string | undefined): LoginContext {
     return {
       store: this.deps.store,
@@ -234,10 +275,11 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
   /**
    * MCP 2025-11-25 authorization, scope selection: the scope from the challenge, else the
    * resource metadata's scopes_supported, else none (never invented OpenID scopes). --scope wins;
-   * step-up asks for the union of what we had and what the challenge wants.
+   * step-up asks for the union of what we had and what the challenge wants. `held` (the scope of
+   * tokens being replaced without step-up) comes before the metadata's list.
    */
-  private scope(d: Discovered, info: UnauthorizedInfo, previous: StoredTokens | undefined): string | undefined {
-    const base = this.deps.config.auth.scope ?? info.challenge.scope ?? d.resourceMetadata?.scopes_supported?.join(' ');
+  private scope(d: Discovered, info: UnauthorizedInfo, previous: StoredTokens | undefined, held?: string): string | undefined {
+    const base = this.deps.config.auth.scope ?? info.challenge.scope ?? held ?? d.resourceMetadata?.scopes_supported?.join(' ');
     if (!previous) return base || undefined;
     const union = new Set([...(previous.scope ?? '').split(' '), ...(base ?? '').split(' '), ...(info.challenge.scope ?? '').split(' ')].filter(Boolean));
     return [...union].join(' ') || undefined;

@@ -40,7 +40,10 @@ export function chooseAuthMethod(supported: string[] | undefined): string {
   if (list.includes('none')) return 'none'; // a public client with PKCE: no secret to leak
   if (list.includes('client_secret_basic')) return 'client_secret_basic';
   if (list.includes('client_secret_post')) return 'client_secret_post';
-  return list[0] ?? 'none';
+  // The SDK authenticates a registered client with basic, post or none only: registering as
+  // private_key_jwt / tls_client_auth would succeed and every token request then fail. Ask for
+  // a public PKCE client; the server accepts it or refuses the registration clearly (RFC 7591 §3.2.2).
+  return 'none';
 }
 
 export interface ObtainClientOptions {

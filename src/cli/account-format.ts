@@ -69,6 +69,8 @@ export interface ServerStatus {
     refresh_token: boolean;
     scope: string | null;
     obtained_at: string;
+    /** The grant that obtained the tokens; null when the store did not record it (older logins). */
+    grant: NonNullable<StoredTokens['grant']> | null;
   } | null;
   /** The authorization server (issuer) of the tokens, the client or the cached metadata. */
   issuer: string | null;
@@ -99,6 +101,7 @@ export function toServerStatus(e: StoredEntry, now: number, running: (pid: numbe
           refresh_token: e.tokens.refresh_token !== undefined,
           scope: e.tokens.scope ?? null,
           obtained_at: iso(e.tokens.obtained_at),
+          grant: e.tokens.grant ?? null,
         }
       : null,
     issuer: e.tokens?.issuer ?? e.client?.issuer ?? metaIssuer ?? null,
@@ -113,6 +116,12 @@ const CLIENT_KIND_TEXT: Record<StoredClient['kind'], string> = {
   dynamic: 'dynamic registration',
   static: 'pre-registered, from the command line',
   'metadata-document': 'client ID metadata document',
+};
+
+const GRANT_TEXT: Record<NonNullable<StoredTokens['grant']>, string> = {
+  authorization_code: 'authorization code (browser login)',
+  client_credentials: 'client credentials (machine-to-machine, no user)',
+  device_code: 'device code (login on another device)',
 };
 
 /** A label for a server in messages: its URL, or its key when server.json is gone. */
@@ -138,6 +147,7 @@ export function formatStatus(root: string, servers: readonly ServerStatus[], now
       out += row('access token', 'none (not logged in)');
     } else {
       out += row('access token', t.expires_at ? `${expiryText(Date.parse(t.expires_at), now)} (${t.expires_at})` : `no expiry given (obtained ${relativeText(Date.parse(t.obtained_at), now)})`);
+      out += row('grant', t.grant ? GRANT_TEXT[t.grant] : 'not recorded (an interactive login)');
       out += row('refresh token', t.refresh_token ? 'yes' : 'no');
       out += row('scope', t.scope ?? '(none recorded)');
     }
@@ -243,7 +253,7 @@ const EXIT_CODES = `Exit codes:
   1  nothing to do (nothing stored for that server), or a failure
   2  bad command-line input`;
 
-export const STATUS_EPILOGUE = `Lists each server in the credential store (set MCP_RELAY_HOME to use another store): URL, key, OAuth client, access token expiry, whether a refresh token is stored, scope, issuer, last use and any login in progress. Never prints a token, client secret, state or PKCE verifier. An empty store is not an error (exit 0).
+export const STATUS_EPILOGUE = `Lists each server in the credential store (set MCP_RELAY_HOME to use another store): URL, key, OAuth client, access token expiry, the grant that obtained it (browser login, client credentials or device code), whether a refresh token is stored, scope, issuer, last use and any login in progress. Never prints a token, client secret, state or PKCE verifier. An empty store is not an error (exit 0).
 
 ${EXIT_CODES}`;
 

@@ -4,6 +4,7 @@
 import { isIPv4 } from 'node:net';
 import type { Argv } from 'yargs';
 import { isLoopbackHost, parseClientInfo, parseHeaders, parseServerUrl, readValue, type Config, type TransportChoice } from '../config.js';
+import { CLIENT_KEY_ALGS, parseClientKey } from '../auth/client-credentials.js';
 import { RelayError } from '../errors.js';
 
 /** Default for --auth-timeout: long enough to find a password manager and approve. */
@@ -40,6 +41,23 @@ export function connectionOptions<T>(y: Argv<T>) {
     .option('client-id', { type: 'string', describe: 'Pre-registered OAuth client id (skips registration)', group: 'OAuth:' })
     .option('client-secret', { type: 'string', describe: 'Client secret for --client-id; @file or env:NAME keeps it out of `ps`', group: 'OAuth:' })
     .option('client-info', { type: 'string', describe: 'Static client as JSON or @file.json ({"client_id": ..., "client_secret": ...})', group: 'OAuth:' })
+    .option('client-credentials', {
+      type: 'boolean',
+      default: false,
+      describe: 'Machine-to-machine login: the OAuth client credentials grant with --client-id and --client-secret or --client-key-file; never opens a browser (CI, agents, servers)',
+      group: 'OAuth:',
+    })
+    .option('client-key-file', {
+      type: 'string',
+      describe: 'PEM private key for private_key_jwt client authentication (RFC 7523) with --client-credentials; a path, or env:NAME holding the PEM',
+      group: 'OAuth:',
+    })
+    .option('client-key-id', { type: 'string', describe: 'Key id ("kid" header) of --client-key-file as registered at the authorization server', group: 'OAuth:' })
+    .option('client-key-alg', {
+      choices: CLIENT_KEY_ALGS,
+      describe: 'Signing algorithm for --client-key-file (default: from the key: RS256 for RSA, ES256/ES384/ES512 for EC, EdDSA for Ed25519)',
+      group: 'OAuth:',
+    })
     .option('client-metadata-url', { type: 'string', describe: 'HTTPS URL of a Client ID Metadata Document to use as client_id when the server supports it', group: 'OAuth:' })
     .option('resource', { type: 'string', describe: 'RFC 8707 resource to request (default: the server URL)', group: 'OAuth:' })
     .option('omit-resource', { type: 'boolean', default: false, describe: 'Do not send the resource parameter (for authorization servers that reject it)', group: 'OAuth:' })
@@ -76,6 +94,10 @@ export interface ConnectionArgs {
   clientSecret?: string;
   clientInfo?: string;
   clientMetadataUrl?: string;
+  clientCredentials?: boolean;
+  clientKeyFile?: string;
+  clientKeyId?: string;
+  clientKeyAlg?: string;
   resource?: string;
   omitResource: boolean;
   scope?: string;
@@ -174,6 +196,37 @@ function staticClientOptions(args: ConnectionArgs, env: NodeJS.ProcessEnv): Pick
   return { clientId, clientSecret, clientInfo };
 }
 
+/**
+ * --client-credentials and its key options, checked against the static client: a client id,
+ * and exactly one credential (a secret, or a private key for private_key_jwt).
+ */
+function clientCredentialsOptions(args: ConnectionArgs, env: NodeJS.ProcessEnv, client: Pick<Config['auth'], 'clientId' | 'clientSecret' | 'clientInfo'>): Pick<Config['auth'], 'clientCredentials' | 'clientKey'> {
+  if (!args.clientCredentials) {
+    if (args.clientKeyFile !== undefined) throw new RelayError('BAD_CONFIG', '--client-key-file is used with --client-credentials only; add --client-credentials');
+    if (args.clientKeyId !== undefined || args.clientKeyAlg !== undefined) throw new RelayError('BAD_CONFIG', '--client-key-id and --client-key-alg go with --client-key-file and --client-credentials');
+    return { clientCredentials: false };
+  }
+  if (args.deviceCode) throw new RelayError('BAD_CONFIG', '--client-credentials and --device-code are two different logins; give one of them');
+  if (args.clientMetadataUrl !== undefined) throw new RelayError('BAD_CONFIG', '--client-metadata-url is for interactive logins; --client-credentials needs a pre-registered --client-id');
+  if (client.clientId === undefined && client.clientInfo === undefined) {
+    throw new RelayError('BAD_CONFIG', '--client-credentials needs the pre-registered client: --client-id (with --client-secret or --client-key-file) or --client-info');
+  }
+  if ((args.clientKeyId !== undefined || args.clientKeyAlg !== undefined) && args.clientKeyFile === undefined) {
+    throw new RelayError('BAD_CONFIG', '--client-key-id and --client-key-alg need --client-key-file');
+  }
+  const secret = client.clientSecret ?? (client.clientInfo?.client_secret as string | undefined);
+  if (args.clientKeyFile === undefined) {
+    if (!secret) throw new RelayError('BAD_CONFIG', '--client-credentials needs a credential: --client-secret (env:NAME or @file keeps it out of `ps`) or --client-key-file');
+    return { clientCredentials: true };
+  }
+  if (secret) throw new RelayError('BAD_CONFIG', 'give either a client secret or --client-key-file for --client-credentials, not both');
+  const raw = args.clientKeyFile;
+  // A path, or env:NAME for keys kept in CI secrets; ${VAR} expands in a path.
+  const pem = readValue(raw.startsWith('env:') ? raw : `@${raw}`, env, '--client-key-file');
+  const keyId = args.clientKeyId !== undefined ? readValue(args.clientKeyId, env, '--client-key-id') : undefined;
+  return { clientCredentials: true, clientKey: parseClientKey(pem, { alg: args.clientKeyAlg, keyId, source: raw }) };
+}
+
 /** Pure: parsed argv + environment → Config. Throws RelayError('BAD_CONFIG') naming the flag. */
 export function toConfig(args: ConnectionArgs, env: NodeJS.ProcessEnv): Config {
   const rawUrl = args.serverUrl ?? args['server-url'];
@@ -185,6 +238,7 @@ export function toConfig(args: ConnectionArgs, env: NodeJS.ProcessEnv): Config {
   if (args.clientSecret !== undefined && args.clientId === undefined && args.clientInfo === undefined) {
     throw new RelayError('BAD_CONFIG', '--client-secret needs --client-id');
   }
+  const client = staticClientOptions(args, env);
   return {
     serverUrl,
     headers: parseHeaders(args.header ?? [], env),
@@ -195,7 +249,8 @@ export function toConfig(args: ConnectionArgs, env: NodeJS.ProcessEnv): Config {
     logLevel: args.debug && args.logLevel !== 'trace' ? 'debug' : args.logLevel,
     logFile: args.logFile,
     auth: {
-      ...staticClientOptions(args, env),
+      ...client,
+      ...clientCredentialsOptions(args, env, client),
       clientMetadataUrl: args.clientMetadataUrl !== undefined ? checkClientMetadataUrl(args.clientMetadataUrl) : undefined,
       resource: args.resource !== undefined ? checkResource(args.resource) : undefined,
       omitResource: args.omitResource,

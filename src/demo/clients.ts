@@ -1,15 +1,25 @@
 /**
  * The demo authorization server's clients: pre-registered (static), dynamically registered
  * (RFC 7591) and Client ID Metadata Document clients; redirect URI matching and client
- * authentication at the token and revocation endpoints.
+ * authentication at the token and revocation endpoints (secrets, or RFC 7523 private_key_jwt
+ * assertions verified with the client's registered public keys).
  */
+import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { Logger } from '../log.js';
 import { fetchClientMetadataDocument, isClientIdUrl } from './cimd.js';
 import { HttpError, isLoopbackHttpUrl, parseBasicAuth, randomToken, safeEqual, tryParseUrl } from './http.js';
 import type { StaticClient } from './types.js';
 
-export type AuthMethod = 'none' | 'client_secret_post' | 'client_secret_basic';
+export type AuthMethod = 'none' | 'client_secret_post' | 'client_secret_basic' | 'private_key_jwt';
+/** Methods a client may register dynamically (private_key_jwt needs keys known in advance: static clients only). */
 export const AUTH_METHODS: readonly AuthMethod[] = ['none', 'client_secret_post', 'client_secret_basic'];
+
+/** RFC 7523 §2.2: the client_assertion_type of a JWT client assertion. */
+export const JWT_BEARER_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+/** Asymmetric JWS algorithms accepted for client assertions (never "none", never a shared secret). */
+const ASSERTION_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
+/** An assertion may not live longer than this: it bounds how long each jti is remembered. */
+const MAX_ASSERTION_LIFETIME_MS = 60 * 60_000;
 
 /** How long a fetched client metadata document is trusted before it is fetched again. */
 const CIMD_CACHE_TTL_MS = 5 * 60_000;
@@ -22,6 +32,8 @@ export interface ClientRecord {
   authMethods: AuthMethod[];
   client_name?: string;
   kind: 'static' | 'registered' | 'metadata-document';
+  /** Public keys for private_key_jwt (static clients with `jwks`). */
+  keys?: JWTVerifyGetKey;
 }
 
 export interface ClientRegistryDeps {
@@ -72,14 +84,24 @@ function validateRedirectUris(value: unknown): string[] {
 export class ClientRegistry {
   private readonly clients = new Map<string, ClientRecord>();
   private readonly documents = new Map<string, { client: ClientRecord; fetchedAt: number }>();
+  /** "client jti" → when the assertion expires (ms): RFC 7523 §3 item 7, each jti is used once. */
+  private readonly usedJtis = new Map<string, number>();
 
   constructor(private readonly deps: ClientRegistryDeps) {}
 
+  /** Throws when the options contradict themselves (a method without the credential it needs). */
   addStatic(c: StaticClient): void {
+    const methods: AuthMethod[] = c.token_endpoint_auth_method
+      ? [c.token_endpoint_auth_method]
+      : [...(c.client_secret ? (['client_secret_basic', 'client_secret_post'] as const) : []), ...(c.jwks ? (['private_key_jwt'] as const) : [])];
+    if (methods.length === 0) methods.push('none');
+    if (methods.some((m) => m.startsWith('client_secret')) && !c.client_secret) throw new Error(`static client ${c.client_id}: ${methods.join(', ')} needs client_secret`);
+    if (methods.includes('private_key_jwt') && !c.jwks) throw new Error(`static client ${c.client_id}: private_key_jwt needs jwks`);
     this.clients.set(c.client_id, {
       client_id: c.client_id,
       kind: 'static',
-      authMethods: c.client_secret ? ['client_secret_basic', 'client_secret_post'] : ['none'],
+      authMethods: methods,
+      ...(c.jwks ? { keys: createLocalJWKSet(c.jwks as unknown as JSONWebKeySet) } : {}),
       ...(c.client_secret ? { client_secret: c.client_secret } : {}),
       ...(c.redirect_uris ? { redirect_uris: [...c.redirect_uris] } : {}),
       ...(c.client_name ? { client_name: c.client_name } : {}),
@@ -159,10 +181,17 @@ export class ClientRegistry {
 
   /**
    * Authenticate the client of a token or revocation request with the method it registered
-   * (RFC 6749 §2.3). Throws HttpError 401 invalid_client (RFC 6749 §5.2).
+   * (RFC 6749 §2.3). Throws HttpError 401 invalid_client (RFC 6749 §5.2). `audiences` are the
+   * values a client assertion's `aud` may hold (this server's issuer and the endpoint's URL);
+   * without them assertions are refused.
    */
-  async authenticate(authorization: string | undefined, form: Map<string, string>): Promise<ClientRecord> {
+  async authenticate(authorization: string | undefined, form: Map<string, string>, opts: { audiences?: string[] } = {}): Promise<ClientRecord> {
     const usedBasic = /^Basic\s/i.test(authorization ?? '');
+    if (form.has('client_assertion') || form.has('client_assertion_type')) {
+      // RFC 6749 §2.3: the client MUST NOT use more than one authentication method per request.
+      if (usedBasic || form.has('client_secret')) throw new HttpError(400, 'invalid_request', 'client authenticated with a client assertion and a secret');
+      return this.verifyAssertion(form, opts.audiences ?? []);
+    }
     const fail = (description: string): HttpError =>
       new HttpError(401, 'invalid_client', description, usedBasic ? { 'WWW-Authenticate': 'Basic realm="mcp-relay-demo"' } : {});
     const basic = parseBasicAuth(authorization);
@@ -186,6 +215,51 @@ export class ClientRegistry {
     if (method !== 'none' && !(client.client_secret !== undefined && secret !== undefined && safeEqual(secret, client.client_secret))) {
       throw fail('client authentication failed');
     }
+    return client;
+  }
+
+  /**
+   * private_key_jwt (RFC 7523 §2.2, §3): a JWT signed with one of the client's registered keys,
+   * iss = sub = client_id, aud naming this server, unexpired, with a jti never seen before.
+   */
+  private async verifyAssertion(form: Map<string, string>, audiences: string[]): Promise<ClientRecord> {
+    const fail = (description: string): HttpError => new HttpError(401, 'invalid_client', description);
+    if (form.get('client_assertion_type') !== JWT_BEARER_ASSERTION_TYPE) throw fail(`client_assertion_type must be ${JWT_BEARER_ASSERTION_TYPE}`);
+    const assertion = form.get('client_assertion');
+    if (!assertion) throw fail('client_assertion is missing');
+    let sub: unknown;
+    try {
+      sub = decodeJwt(assertion).sub;
+    } catch {
+      throw fail('client_assertion is not a JWT');
+    }
+    if (typeof sub !== 'string' || sub === '') throw fail('client_assertion has no "sub" (the client_id)');
+    const bodyId = form.get('client_id');
+    if (bodyId !== undefined && bodyId !== sub) throw fail('client_id differs from the "sub" of client_assertion');
+    const client = this.clients.get(sub);
+    if (!client?.keys || !client.authMethods.includes('private_key_jwt')) throw fail(`client ${sub} has no keys registered for private_key_jwt`);
+    if (audiences.length === 0) throw fail('client assertions are accepted at the token endpoint only');
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(assertion, client.keys, {
+        issuer: sub,
+        subject: sub,
+        audience: audiences,
+        algorithms: ASSERTION_ALGS,
+        requiredClaims: ['exp', 'jti'],
+        currentDate: new Date(this.deps.now()),
+      }));
+    } catch (err) {
+      this.deps.log.info({ client_id: sub, reason: err instanceof Error ? err.message : String(err) }, 'demo AS: client assertion rejected');
+      throw fail(`client_assertion rejected: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const now = this.deps.now();
+    const expiresAt = payload.exp! * 1000;
+    if (expiresAt - now > MAX_ASSERTION_LIFETIME_MS) throw fail(`client_assertion must expire within ${MAX_ASSERTION_LIFETIME_MS / 60_000} minutes`);
+    for (const [k, exp] of this.usedJtis) if (exp <= now) this.usedJtis.delete(k);
+    const used = `${sub} ${payload.jti}`;
+    if (this.usedJtis.has(used)) throw fail('client_assertion was already used (its jti was seen before)');
+    this.usedJtis.set(used, expiresAt);
     return client;
   }
 }

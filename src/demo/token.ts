@@ -78,7 +78,7 @@ function refreshGrant(ctx: DemoContext, client: ClientRecord, form: Map<string, 
 
 function clientCredentialsGrant(ctx: DemoContext, client: ClientRecord, form: Map<string, string>): TokenResponse {
   if (client.authMethods.includes('none')) {
-    throw new HttpError(400, 'unauthorized_client', 'client_credentials needs a confidential client (one with a secret)');
+    throw new HttpError(400, 'unauthorized_client', 'client_credentials needs a confidential client (one with a secret or registered keys)');
   }
   const presented = form.get('resource');
   checkResource(ctx, presented, { required: false });
@@ -102,7 +102,9 @@ export async function handleToken(ctx: DemoContext, req: IncomingMessage, res: S
     grantType = form.get('grant_type');
     const counter = grantType === undefined ? undefined : GRANT_COUNTER[grantType];
     if (counter) ctx.counters.tokenRequests[counter]++;
-    const client = await ctx.clients.authenticate(req.headers.authorization, form);
+    // RFC 7523 §3: an assertion's aud names this server: its issuer, or this endpoint's URL.
+    const audiences = [ctx.issuer, `${ctx.issuer}${new URL(req.url ?? '/', ctx.issuer).pathname}`];
+    const client = await ctx.clients.authenticate(req.headers.authorization, form, { audiences });
     clientId = client.client_id;
     let out: TokenResponse;
     if (grantType === 'authorization_code') out = codeGrant(ctx, client, form);

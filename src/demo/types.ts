@@ -13,6 +13,16 @@ export interface StaticClient {
   /** Undefined: any loopback http redirect URI is allowed (RFC 8252 §7.3). */
   redirect_uris?: string[];
   client_name?: string;
+  /**
+   * The client's public keys (an RFC 7517 JWK set, as RFC 7591 `jwks`): the client may then
+   * authenticate with private_key_jwt (RFC 7523 §2.2) at the token endpoint.
+   */
+  jwks?: { keys: Array<Record<string, unknown>> };
+  /**
+   * RFC 7591 §2: the one method the client must use at the token endpoint. Default: both
+   * client_secret_basic and client_secret_post with a secret, private_key_jwt with jwks, none otherwise.
+   */
+  token_endpoint_auth_method?: 'none' | 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
 }
 
 export interface DemoServerOptions {

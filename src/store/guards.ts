@@ -19,7 +19,13 @@ export interface StoredTokens {
   resource?: string;
   /** When the tokens were obtained, ms since the epoch. */
   obtained_at: number;
+  /** The grant that obtained them (what `status` shows); absent in stores written before it was recorded. */
+  grant?: TokenGrant;
 }
+
+/** How tokens were obtained: a browser/paste login, the machine-to-machine grant, or the device flow. */
+export type TokenGrant = 'authorization_code' | 'client_credentials' | 'device_code';
+const TOKEN_GRANTS: ReadonlySet<string> = new Set<TokenGrant>(['authorization_code', 'client_credentials', 'device_code']);
 
 /** client.json: the OAuth client the relay uses with this server's authorization server. */
 export interface StoredClient {
@@ -152,7 +158,14 @@ export function parseTokens(v: unknown): StoredTokens {
     issuer: optStr(o, 'issuer', f),
     resource: optStr(o, 'resource', f),
     obtained_at: num(o, 'obtained_at', f),
+    grant: optGrant(o, f),
   });
+}
+
+function optGrant(o: Obj, file: string): TokenGrant | undefined {
+  const v = optStr(o, 'grant', file);
+  if (v !== undefined && !TOKEN_GRANTS.has(v)) throw new Error(`"grant" in ${file} must be one of ${[...TOKEN_GRANTS].join(', ')}`);
+  return v as TokenGrant | undefined;
 }
 
 const CLIENT_KINDS: ReadonlySet<string> = new Set(['dynamic', 'static', 'metadata-document']);
