@@ -311,7 +311,7 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
         return this.discovered;
       }
     }
-    const d = await discover({ serverUrl: this.deps.config.serverUrl, resourceMetadataUrl: this.resourceMetadataUrl, allowHttp: this.deps.config.allowHttp, fetch: this.deps.fetch, log: this.log });
+    const d = await discover({ serverUrl: this.deps.config.serverUrl, resourceMetadataUrl: this.resourceMetadataUrl, allowHttp: this.deps.config.allowHttp, fetch: this.deps.fetch, log: this.log, requirePkce: !this.deps.config.auth.clientCredentials });
     this.discovered = d;
     await this.deps.store
       .writeDiscovery({

@@ -133,7 +133,7 @@ async function poll(ctx: LoginContext, client: StoredClient, pending: PendingLog
     if (ctx.now() >= pending.expires_at) throw new RelayError('AUTH_TIMEOUT', `the device login was not approved in time; restart the relay or run \`mcp-relay login ${ctx.config.serverUrl.href}\``);
     const { status, json } = await post(ctx, ctx.discovered.metadata.token_endpoint, client, { grant_type: DEVICE_GRANT_TYPE, device_code: pending.device_code, resource: ctx.resource });
     if (status === 200 && typeof json.access_token === 'string') {
-      const tokens = toStored(json as never, ctx.now(), { issuer: ctx.discovered.metadata.issuer, resource: ctx.resource });
+      const tokens = toStored(json as never, ctx.now(), { issuer: ctx.discovered.metadata.issuer, resource: ctx.resource, grant: 'device_code' });
       await ctx.store.withLock(async () => {
         await ctx.store.writeTokens(tokens);
         await ctx.store.clearPending();

@@ -40,14 +40,15 @@ export function assertSafeEndpoint(raw: unknown, field: string, allowHttp: boole
 }
 
 /** Pure validation of authorization server metadata fetched for `expectedIssuer`. */
-export function validateAuthorizationServerMetadata(metadata: AuthorizationServerMetadata, expectedIssuer: string, allowHttp: boolean): AuthorizationServerMetadata {
+export function validateAuthorizationServerMetadata(metadata: AuthorizationServerMetadata, expectedIssuer: string, allowHttp: boolean, requirePkce = true): AuthorizationServerMetadata {
   // RFC 8414 §3.3: the issuer in the metadata MUST be identical to the issuer URL used to fetch it.
   if (sameUrl(metadata.issuer, expectedIssuer) === false) {
     throw new RelayError('DISCOVERY_FAILED', `"issuer" in authorization server metadata must equal ${expectedIssuer} (got ${metadata.issuer})`);
   }
   // MCP 2025-11-25 authorization, PKCE: if code_challenge_methods_supported is absent or lacks
   // S256, the client MUST refuse to proceed.
-  if (!metadata.code_challenge_methods_supported?.includes('S256')) {
+  // (The client credentials grant has no authorization request, so no PKCE to refuse over.)
+  if (requirePkce && !metadata.code_challenge_methods_supported?.includes('S256')) {
     throw new RelayError('DISCOVERY_FAILED', `the authorization server ${expectedIssuer} does not advertise PKCE S256 ("code_challenge_methods_supported"), which MCP requires; refusing to log in`);
   }
   assertSafeEndpoint(metadata.authorization_endpoint, 'authorization_endpoint', allowHttp);
@@ -98,6 +99,8 @@ export interface DiscoverOptions {
   allowHttp: boolean;
   fetch: FetchFn;
   log: Logger;
+  /** False for the client credentials grant, which sends no authorization request. */
+  requirePkce?: boolean;
 }
 
 /** Fetch and validate everything the login needs. Throws DISCOVERY_FAILED / UNSAFE_URL with the field named. */
@@ -123,5 +126,5 @@ export async function discover(opts: DiscoverOptions): Promise<Discovered> {
   if (!metadata) {
     throw new RelayError('DISCOVERY_FAILED', `${asUrl} publishes no OAuth authorization server metadata (RFC 8414) or OpenID configuration; the relay cannot log in there`);
   }
-  return { resourceMetadata, authorizationServerUrl: asUrl, metadata: validateAuthorizationServerMetadata(metadata, asUrl, opts.allowHttp) };
+  return { resourceMetadata, authorizationServerUrl: asUrl, metadata: validateAuthorizationServerMetadata(metadata, asUrl, opts.allowHttp, opts.requirePkce ?? true) };
 }

@@ -34,8 +34,13 @@ export function isExpired(t: StoredTokens, now: number): boolean {
 }
 
 /** Token response (relative `expires_in`) → stored tokens (absolute `expires_at`). */
-export function toStored(t: OAuthTokens, now: number, extra: { issuer?: string; resource?: string; previousRefreshToken?: string; previousScope?: string }): StoredTokens {
+export function toStored(
+  t: OAuthTokens,
+  now: number,
+  extra: { issuer?: string; resource?: string; previousRefreshToken?: string; previousScope?: string; grant?: StoredTokens['grant'] },
+): StoredTokens {
   const out: StoredTokens = { access_token: t.access_token, token_type: t.token_type ?? 'Bearer', obtained_at: now };
+  if (extra.grant) out.grant = extra.grant;
   const refresh = t.refresh_token ?? extra.previousRefreshToken;
   if (refresh) out.refresh_token = refresh;
   // RFC 6749 §5.1: a response omits scope when it is unchanged.
@@ -91,7 +96,7 @@ export async function refreshTokens(base: TokenCallBase, current: StoredTokens):
       resource: base.resource,
       fetchFn: base.fetch,
     });
-    return toStored(t, base.now(), { issuer: base.discovered.metadata.issuer, resource: base.resource, previousRefreshToken: current.refresh_token, previousScope: current.scope });
+    return toStored(t, base.now(), { issuer: base.discovered.metadata.issuer, resource: base.resource, previousRefreshToken: current.refresh_token, previousScope: current.scope, grant: current.grant });
   } catch (err) {
     throw classify(err, 'refreshing the access token');
   }
@@ -108,7 +113,7 @@ export async function exchangeCode(base: TokenCallBase, code: string, codeVerifi
       resource: base.resource,
       fetchFn: base.fetch,
     });
-    return toStored(t, base.now(), { issuer: base.discovered.metadata.issuer, resource: base.resource });
+    return toStored(t, base.now(), { issuer: base.discovered.metadata.issuer, resource: base.resource, grant: 'authorization_code' });
   } catch (err) {
     const e = classify(err, 'exchanging the authorization code');
     throw new RelayError('AUTH_FAILED', e.message, { cause: err });

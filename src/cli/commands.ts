@@ -45,7 +45,9 @@ const makeAuth: ProxyDeps['makeAuth'] = async (config, log, env, version) => {
     hook: coordinator,
     shield,
     idle: () => coordinator.idle(),
-    loginHint: `To log in from a terminal: mcp-relay login ${config.serverUrl.href}`,
+    loginHint: config.auth.clientCredentials
+      ? 'Check --client-id and --client-secret / --client-key-file, and that the client may use the client_credentials grant'
+      : `To log in from a terminal: mcp-relay login ${config.serverUrl.href}`,
     close: async () => {
       await writes; // a cache update under way must land before the process exits
       await coordinator.close();

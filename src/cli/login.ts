@@ -59,7 +59,8 @@ export async function runLogin(config: Config, env: NodeJS.ProcessEnv, force: bo
   }
   const coordinator = createCoordinator(config, server, { env, fetch, log, notify: (t) => io.err(`${t}\n`), pasteHere: true });
   const done = new AbortController();
-  const pasted = readPastes(io, (text) => coordinator.finishPasted(text), done.signal);
+  // Machine-to-machine logins have nothing to paste.
+  const pasted = config.auth.clientCredentials ? new Promise<void>(() => {}) : readPastes(io, (text) => coordinator.finishPasted(text), done.signal);
   try {
     await Promise.race([coordinator.unauthorized({ status: 401, challenge: probe.challenge, rejected: current ? `Bearer ${current.access_token}` : undefined }), pasted]);
   } catch (err) {

@@ -30,6 +30,7 @@ describe('device authorization grant', () => {
     expect(JSON.stringify(answer)).toContain('via device code');
     expect(d.counters.tokenRequests.device_code).toBeGreaterThanOrEqual(1);
     expect(d.counters.tokenRequests.authorization_code).toBe(0);
+    expect((await readStoreJson<{ grant: string }>(home, d.url, 'tokens.json'))!.grant).toBe('device_code');
     expect(relay.stderr()).not.toMatch(/"device_code"\s*:/);
   });
 

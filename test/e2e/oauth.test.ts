@@ -36,8 +36,9 @@ describe('OAuth login through the relay', () => {
     expect(d.counters.registrations).toBe(1);
     expect(browserLaunches(home)).toHaveLength(1);
     expect(d.counters.tokenRequests.authorization_code).toBe(1);
-    const tokens = await readStoreJson<{ expires_at: number; access_token: string; resource: string }>(home, d.url, 'tokens.json');
+    const tokens = await readStoreJson<{ expires_at: number; access_token: string; resource: string; grant: string }>(home, d.url, 'tokens.json');
     expect(tokens!.expires_at).toBeGreaterThan(Date.now());
+    expect(tokens!.grant).toBe('authorization_code');
     expect(tokens!.resource).toBe(d.url);
     // The authorization request carried PKCE S256 and the RFC 8707 resource.
     const authUrl = new URL(browserLaunches(home)[0]!);

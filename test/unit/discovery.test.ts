@@ -72,6 +72,11 @@ describe('validateAuthorizationServerMetadata', () => {
     thrown(() => validateAuthorizationServerMetadata(metadata({ code_challenge_methods_supported: methods }), ISSUER, false), 'DISCOVERY_FAILED');
   });
 
+  it('does not demand PKCE for the client credentials grant (no authorization request)', () => {
+    const m = metadata({ code_challenge_methods_supported: undefined });
+    expect(validateAuthorizationServerMetadata(m, ISSUER, false, false)).toBe(m);
+  });
+
   it('accepts S256 among other methods', () => {
     expect(() => validateAuthorizationServerMetadata(metadata({ code_challenge_methods_supported: ['plain', 'S256'] }), ISSUER, false)).not.toThrow();
   });
