@@ -5,8 +5,14 @@
  * not by the care of each call site.
  */
 import { createWriteStream } from 'node:fs';
+import { createRequire } from 'node:module';
 import { pino, type Logger, type LevelWithSilent, type StreamEntry } from 'pino';
-import pretty from 'pino-pretty';
+import type PinoPretty from 'pino-pretty';
+
+/** pino-pretty is only for a person at a terminal; hosts pipe stderr, so load it on demand. */
+function loadPretty(): typeof PinoPretty {
+  return createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
+}
 
 export type { Logger };
 
@@ -61,7 +67,7 @@ export function createLogger(opts: LogOptions): Logger {
     streams.push({
       level: opts.level as pino.Level,
       stream: usePretty
-        ? pretty({ destination: 2, sync: true, colorize: process.stderr.isTTY === true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' })
+        ? loadPretty()({ destination: 2, sync: true, colorize: process.stderr.isTTY === true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' })
         : pino.destination({ dest: 2, sync: true }),
     });
   }

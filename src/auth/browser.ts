@@ -10,7 +10,6 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import open from 'open';
 import { RelayError } from '../errors.js';
 import type { Logger } from '../log.js';
 
@@ -172,6 +171,7 @@ export function systemOpener(log: Logger, env: NodeJS.ProcessEnv = process.env, 
       return launched(child, file, log);
     }
     try {
+      const { default: open } = await import('open'); // loaded only when a browser is really opened
       const child = await open(url, { wait: false });
       // open() has resolved on 'spawn'; a later 'error' must not become an uncaught exception.
       child.on('error', (err: NodeJS.ErrnoException) => {

@@ -12,26 +12,10 @@ import type { FetchFn } from '../remote/fetch.js';
 import type { StoredClient, StoredTokens } from '../store/store.js';
 import type { Discovered } from './discovery.js';
 
-/** Refresh this long before expiry so a request never races the deadline. */
-export const REFRESH_MARGIN_MS = 60_000;
+export { expiresSoon, isExpired, REFRESH_MARGIN_MS } from './expiry.js';
 
 /** OAuth error codes meaning the grant itself is dead: log in again (RFC 6749 §5.2). */
 const DEAD_GRANT_CODES = new Set(['invalid_grant', 'invalid_client', 'unauthorized_client']);
-
-/**
- * True when the token should be refreshed now: within REFRESH_MARGIN_MS of expiry, or past half
- * its lifetime for short-lived tokens (a 30 s token must not count as "expiring" from birth).
- */
-export function expiresSoon(t: StoredTokens, now: number, margin = REFRESH_MARGIN_MS): boolean {
-  if (t.expires_at === undefined) return false;
-  const lifetime = t.expires_at - t.obtained_at;
-  const effective = lifetime > 0 ? Math.min(margin, lifetime / 2) : margin;
-  return t.expires_at - now <= effective;
-}
-
-export function isExpired(t: StoredTokens, now: number): boolean {
-  return t.expires_at !== undefined && t.expires_at <= now;
-}
 
 /** Token response (relative `expires_in`) → stored tokens (absolute `expires_at`). */
 export function toStored(

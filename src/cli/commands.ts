@@ -1,68 +1,17 @@
 /**
- * The account and demo commands beside the proxy, and the auth factory the proxy uses.
+ * The commands beside the proxy (login, status, logout, demo, demo-server). main.ts loads this
+ * module only when one of them (or --help) is asked for, so a relay started by a host never
+ * loads the demo server or the account code.
  */
 import type { Argv } from 'yargs';
-import { createCoordinator, openStore, recordServer } from '../auth/setup.js';
-import { createFetch } from '../remote/fetch.js';
-import type { ProxyDeps } from './proxy.js';
 import { registerLoginCommand } from './login.js';
 import { registerAccountCommands } from './account.js';
 import { registerDemoCommands } from './demo.js';
-import { LoginShield } from '../relay/login-shield.js';
 
-const makeAuth: ProxyDeps['makeAuth'] = async (config, log, env, version) => {
-  // A user-supplied Authorization header is the whole story: no OAuth on top of it.
-  if (Object.keys(config.headers).some((h) => h.toLowerCase() === 'authorization')) {
-    log.info('an Authorization header was given; OAuth login is off for this server');
-    return undefined;
-  }
-  const { server } = openStore(config, env, log);
-  await recordServer(server, config, log);
-  const coordinator = createCoordinator(config, server, {
-    env,
-    fetch: createFetch(env),
-    log,
-    notify: (text) => process.stderr.write(`${text}\n`),
-  });
-  // Read-modify-write of cache.json, one at a time: initialize and tools/list answers arrive
-  // together and would otherwise each overwrite the other's entry.
-  let writes: Promise<void> = Promise.resolve();
-  const shield = new LoginShield(
-    coordinator,
-    {
-      read: () => server.readCache(),
-      write: (method, result) =>
-        (writes = writes.then(async () => {
-          const cache = (await server.readCache()) ?? { updated_at: 0 };
-          if (JSON.stringify(cache[method]) === JSON.stringify(result)) return;
-          await server.writeCache({ ...cache, [method]: result, updated_at: Date.now() });
-        }).catch((err) => log.debug(`could not update cache.json: ${String(err)}`))),
-    },
-    config.serverUrl.href,
-    version,
-  );
-  return {
-    hook: coordinator,
-    shield,
-    idle: () => coordinator.idle(),
-    loginHint: config.auth.clientCredentials
-      ? 'Check --client-id and --client-secret / --client-key-file, and that the client may use the client_credentials grant'
-      : `To log in from a terminal: mcp-relay login ${config.serverUrl.href}`,
-    close: async () => {
-      await writes; // a cache update under way must land before the process exits
-      await coordinator.close();
-    },
-  };
-};
+export const SUBCOMMANDS = ['login', 'status', 'logout', 'demo', 'demo-server'];
 
-export const commands: {
-  makeAuth: ProxyDeps['makeAuth'];
-  register(parser: Argv, env: NodeJS.ProcessEnv, version: string): void;
-} = {
-  makeAuth,
-  register(parser, env) {
-    registerLoginCommand(parser, env);
-    registerAccountCommands(parser, env);
-    registerDemoCommands(parser, env);
-  },
-};
+export function registerCommands(parser: Argv, env: NodeJS.ProcessEnv): void {
+  registerLoginCommand(parser, env);
+  registerAccountCommands(parser, env);
+  registerDemoCommands(parser, env);
+}

@@ -8,7 +8,9 @@ import { describeError, isRelayError } from '../errors.js';
 import { scrub } from '../log.js';
 import { connectionOptions, toConfig, type ConnectionArgs } from './options.js';
 import { runProxy } from './proxy.js';
-import { commands } from './commands.js';
+
+/** Must match SUBCOMMANDS in commands.ts (checked by a test); kept here so the proxy path need not load it. */
+export const SUBCOMMAND_WORDS = new Set(['login', 'status', 'logout', 'demo', 'demo-server']);
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -56,7 +58,8 @@ export async function main(argv: string[]): Promise<void> {
       (y) => connectionOptions(y),
       async (args) => {
         const config = withConfig(args as unknown as ConnectionArgs, env);
-        const code = await runProxy(config, { env, stdin: process.stdin, stdout: process.stdout, version, makeAuth: commands.makeAuth });
+        const { makeAuth } = await import('./proxy-auth.js');
+        const code = await runProxy(config, { env, stdin: process.stdin, stdout: process.stdout, version, makeAuth });
         // Keep-alive sockets or a stray timer must not keep a relay alive after its host left.
         process.exit(code);
       },
@@ -74,7 +77,10 @@ export async function main(argv: string[]): Promise<void> {
       if (err) throw err;
       fail(`${msg}\nRun 'mcp-relay --help' for usage.`);
     });
-  commands.register(parser, env, version);
+  // The other commands are registered (and their modules loaded) only when asked for.
+  if (argv.length === 0 || SUBCOMMAND_WORDS.has(argv[0]!) || argv.some((a) => a === '--help' || a === '-h')) {
+    (await import('./commands.js')).registerCommands(parser, env);
+  }
   try {
     await parser.parseAsync();
   } catch (err) {

@@ -1,0 +1,57 @@
+/**
+ * The auth side of the proxy command: the coordinator over this server's store, and the login
+ * shield with its cache.json. Loaded by main.ts only when the proxy runs.
+ */
+import { LazyAuth } from '../auth/lazy.js';
+import { openStore, recordServer } from '../store/open.js';
+import { createFetch } from '../remote/fetch.js';
+import type { ProxyDeps } from './proxy.js';
+import { LoginShield } from '../relay/login-shield.js';
+
+export const makeAuth: ProxyDeps['makeAuth'] = async (config, log, env, version) => {
+  // A user-supplied Authorization header is the whole story: no OAuth on top of it.
+  if (Object.keys(config.headers).some((h) => h.toLowerCase() === 'authorization')) {
+    log.info('an Authorization header was given; OAuth login is off for this server');
+    return undefined;
+  }
+  const { server } = openStore(config, env, log);
+  await recordServer(server, config, log);
+  const load = async () =>
+    (await import('../auth/setup.js')).createCoordinator(config, server, {
+      env,
+      fetch: createFetch(env),
+      log,
+      notify: (text) => process.stderr.write(`${text}\n`),
+    });
+  // Client credentials decide which stored tokens count (see the coordinator): no shortcut there.
+  const coordinator = config.auth.clientCredentials ? await load() : new LazyAuth(load, server);
+  // Read-modify-write of cache.json, one at a time: initialize and tools/list answers arrive
+  // together and would otherwise each overwrite the other's entry.
+  let writes: Promise<void> = Promise.resolve();
+  const shield = new LoginShield(
+    coordinator,
+    {
+      read: () => server.readCache(),
+      write: (method, result) =>
+        (writes = writes.then(async () => {
+          const cache = (await server.readCache()) ?? { updated_at: 0 };
+          if (JSON.stringify(cache[method]) === JSON.stringify(result)) return;
+          await server.writeCache({ ...cache, [method]: result, updated_at: Date.now() });
+        }).catch((err) => log.debug(`could not update cache.json: ${String(err)}`))),
+    },
+    config.serverUrl.href,
+    version,
+  );
+  return {
+    hook: coordinator,
+    shield,
+    idle: () => coordinator.idle(),
+    loginHint: config.auth.clientCredentials
+      ? 'Check --client-id and --client-secret / --client-key-file, and that the client may use the client_credentials grant'
+      : `To log in from a terminal: mcp-relay login ${config.serverUrl.href}`,
+    close: async () => {
+      await writes; // a cache update under way must land before the process exits
+      await coordinator.close();
+    },
+  };
+};

@@ -1,0 +1,25 @@
+/**
+ * Opening the store for one configured server: the same key for the proxy, `login` and the
+ * account commands.
+ */
+import type { Config } from '../config.js';
+import { describeError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { defaultStoreRoot, serverKey } from './paths.js';
+import { CredentialStore, type ServerStore } from './store.js';
+
+export function openStore(config: Config, env: NodeJS.ProcessEnv, log: Logger): { store: CredentialStore; server: ServerStore } {
+  const store = new CredentialStore(config.storeRoot ?? defaultStoreRoot(env), log);
+  const key = serverKey({ serverUrl: config.serverUrl.href, resource: config.auth.resource, clientId: config.auth.clientId ?? (config.auth.clientInfo?.client_id as string | undefined) });
+  return { store, server: store.server(key) };
+}
+
+/** Record the server in server.json (what `status` lists) and its last use. Best effort. */
+export async function recordServer(server: ServerStore, config: Config, log: Logger, now = Date.now()): Promise<void> {
+  try {
+    const existing = await server.readServer();
+    await server.writeServer({ url: config.serverUrl.href, created_at: existing?.created_at ?? now, last_used_at: now, ...(config.auth.resource ? { resource: config.auth.resource } : {}) });
+  } catch (err) {
+    log.warn(`could not record the server in the store: ${describeError(err)}`);
+  }
+}
