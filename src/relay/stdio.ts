@@ -28,7 +28,8 @@ export interface StdioHostOptions {
 }
 
 /** A raw text that would not reach the host as one line: LF, or CR (Node's readline ends lines at a lone CR too). */
-const LINE_BREAK = /[\r\n]/;
+/** Above this, a message and its newline are written separately instead of concatenated. */
+const LARGE_MESSAGE_CHARS = 64 * 1024;
 
 export class StdioHost {
   private chunks: Buffer[] = [];
@@ -79,8 +80,14 @@ export class StdioHost {
    */
   send(msg: JsonRpcMessage, raw?: string): void {
     if (this.outputFailed || this.output.destroyed || this.output.writableEnded) return;
-    const text = raw !== undefined && !LINE_BREAK.test(raw) ? raw : JSON.stringify(msg);
-    this.output.write(text + '\n');
+    const text = raw !== undefined && raw.indexOf('\n') === -1 && raw.indexOf('\r') === -1 ? raw : JSON.stringify(msg);
+    // Large messages: two writes rather than a concatenated copy of several MiB.
+    if (text.length > LARGE_MESSAGE_CHARS) {
+      this.output.write(text);
+      this.output.write('\n');
+    } else {
+      this.output.write(text + '\n');
+    }
   }
 
   private onData(chunk: Buffer): void {
