@@ -8,6 +8,7 @@ import { createWriteStream } from 'node:fs';
 import { createRequire } from 'node:module';
 import { pino, type Logger, type LevelWithSilent, type StreamEntry } from 'pino';
 import type PinoPretty from 'pino-pretty';
+import { stderrWriter } from './stderr.js';
 
 /** pino-pretty is only for a person at a terminal; hosts pipe stderr, so load it on demand. */
 function loadPretty(): typeof PinoPretty {
@@ -52,12 +53,21 @@ const REDACT_PATHS = [
 ];
 
 /** Query parameters that carry secrets in URLs we might log (callback URLs, token requests). */
-const SECRET_QUERY = /([?&#](?:code|state|access_token|refresh_token|id_token|client_secret|code_verifier|token)=)[^&#\s"']*/gi;
+const SECRET_QUERY = /((?:^|[?&#\s"',;(])(?:code|state|access_token|refresh_token|id_token|client_secret|code_verifier|token|client_assertion|device_code)=)[^&#\s"',;)]*/gi;
 const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/g;
 
-/** Remove secrets from free text (URLs with codes, bearer tokens). */
+/** JSON-style `"refresh_token": "…"` (an error page echoing a request body). */
+const SECRET_JSON = /("(?:code|state|access_token|refresh_token|id_token|client_secret|code_verifier|token|client_assertion|device_code|authorization|password)"\s*:\s*)"(?:[^"\\]|\\.)*"/gi;
+/** Header-style `authorization: …` up to the end of the line or quote. */
+const AUTH_HEADER = /(\bauthorization\s*[:=]\s*)(?!\[redacted\])[^\r\n"',}]+/gi;
+
+/** Remove secrets from free text (URLs and form bodies with codes, bearer tokens, echoed JSON or headers). */
 export function scrub(text: string): string {
-  return text.replace(SECRET_QUERY, '$1[redacted]').replace(BEARER, '$1 [redacted]');
+  return text
+    .replace(SECRET_QUERY, '$1[redacted]')
+    .replace(SECRET_JSON, '$1"[redacted]"')
+    .replace(BEARER, '$1 [redacted]')
+    .replace(AUTH_HEADER, '$1[redacted]');
 }
 
 export function createLogger(opts: LogOptions): Logger {
@@ -68,7 +78,7 @@ export function createLogger(opts: LogOptions): Logger {
       level: opts.level as pino.Level,
       stream: usePretty
         ? loadPretty()({ destination: 2, sync: true, colorize: process.stderr.isTTY === true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' })
-        : pino.destination({ dest: 2, sync: true }),
+        : stderrWriter(),
     });
   }
   if (opts.file) {

@@ -27,9 +27,15 @@ import { checkPastedState, parsePasted } from './paste.js';
 import { clientCredentialsLogin, isClientCredentialsTokens } from './client-credentials.js';
 import { staticClient } from './registration.js';
 import { expiresSoon, isDeadGrant, refreshTokens } from './tokens.js';
+import { readTokensOrWarn } from '../store/open.js';
+import { sleep } from '../sleep.js';
 
 /** After a failed login, refuse to open another browser tab for this long (a retry storm of queued requests). */
 const LOGIN_COOLDOWN_MS = 15_000;
+/** Attempts at a token request that failed for a passing reason (5xx, temporarily_unavailable, network). */
+const TRANSIENT_ATTEMPTS = 3;
+/** Backoff step between those attempts (1 s, then 2 s): under the lock, so kept short. */
+const TRANSIENT_BACKOFF_MS = 1_000;
 /** Cached discovery is reused for refreshes for this long. */
 const DISCOVERY_TTL_MS = 24 * 60 * 60_000;
 
@@ -69,7 +75,7 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
 
   async authorization(): Promise<string | undefined> {
     if (!this.loaded) {
-      this.tokens = this.own(await this.deps.store.readTokens());
+      this.tokens = this.own(await readTokensOrWarn(this.deps.store, this.log));
       this.loaded = true;
     }
     const t = this.tokens;
@@ -199,7 +205,7 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
         return;
       }
       try {
-        const fresh = await refreshTokens({ discovered, client, resource: this.resource(discovered), fetch: this.deps.fetch, now: this.now }, cur);
+        const fresh = await this.withTransientRetry(() => refreshTokens({ discovered, client, resource: this.resource(discovered), fetch: this.deps.fetch, now: this.now }, cur));
         await this.deps.store.writeTokens(fresh);
         this.tokens = fresh;
         this.log.info('access token refreshed');
@@ -213,6 +219,23 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
         throw err;
       }
     });
+  }
+
+  /**
+   * An authorization server that blips (503, temporarily_unavailable, a reset) gets a couple of
+   * retries with backoff before the request fails; the stored tokens are kept throughout. A dead
+   * grant is not retried.
+   */
+  private async withTransientRetry<T>(call: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await call();
+      } catch (err) {
+        if (isDeadGrant(err) || attempt >= TRANSIENT_ATTEMPTS || this.closing.signal.aborted) throw err;
+        this.log.warn(`${describeError(err)}; retrying in ${TRANSIENT_BACKOFF_MS * attempt} ms`);
+        await sleep(TRANSIENT_BACKOFF_MS * attempt, this.closing.signal);
+      }
+    }
   }
 
   private async login(info: UnauthorizedInfo, current: StoredTokens | undefined, rejected: string | undefined, stepUp: boolean): Promise<void> {

@@ -9,6 +9,8 @@ import type { LoginStatus } from '../relay/login-shield.js';
 import type { ServerStore, StoredTokens } from '../store/store.js';
 import type { AuthCoordinator } from './coordinator.js';
 import { expiresSoon } from './expiry.js';
+import { readTokensOrWarn } from '../store/open.js';
+import type { Logger } from '../log.js';
 
 type Listener = (event: 'waiting' | 'done') => void;
 
@@ -22,6 +24,7 @@ export class LazyAuth implements AuthHook, LoginStatus {
   constructor(
     private readonly load: () => Promise<AuthCoordinator>,
     private readonly store: ServerStore,
+    private readonly log: Logger,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -37,7 +40,7 @@ export class LazyAuth implements AuthHook, LoginStatus {
   async authorization(): Promise<string | undefined> {
     if (this.coordinator) return this.coordinator.authorization();
     if (!this.read) {
-      this.tokens = await this.store.readTokens();
+      this.tokens = await readTokensOrWarn(this.store, this.log);
       this.read = true;
     }
     const t = this.tokens;

@@ -54,12 +54,18 @@ function isRelayError(err: unknown): err is RelayError {
   return err instanceof RelayError;
 }
 
+/** The SDK appends the token endpoint's raw body to some errors; it can echo our request (secrets). */
+function withoutRawBody(text: string): string {
+  const i = text.indexOf('Raw body:');
+  return (i >= 0 ? text.slice(0, i) : text).trim().replace(/[.\s]+$/, '');
+}
+
 function classify(err: unknown, what: string): RelayError {
   if (err instanceof OAuthError && DEAD_GRANT_CODES.has(err.errorCode)) {
     return new RelayError('AUTH_REQUIRED', `${what}: the authorization server answered "${err.errorCode}"; a new login is needed`, { cause: err });
   }
   const code = err instanceof OAuthError ? ` ("${err.errorCode}")` : '';
-  return new RelayError('AUTH_FAILED', `${what} failed${code}: ${describeError(err)}. The stored login is kept; the relay retries on the next request`, { cause: err });
+  return new RelayError('AUTH_FAILED', `${what} failed${code}: ${withoutRawBody(describeError(err))}. The stored login is kept; the relay retries on the next request`, { cause: err });
 }
 
 export interface TokenCallBase {

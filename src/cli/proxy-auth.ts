@@ -3,6 +3,7 @@
  * shield with its cache.json. Loaded by main.ts only when the proxy runs.
  */
 import { LazyAuth } from '../auth/lazy.js';
+import { stderrWriter } from '../stderr.js';
 import { openStore, recordServer } from '../store/open.js';
 import { createFetch } from '../remote/fetch.js';
 import type { ProxyDeps } from './proxy.js';
@@ -21,10 +22,10 @@ export const makeAuth: ProxyDeps['makeAuth'] = async (config, log, env, version)
       env,
       fetch: createFetch(env),
       log,
-      notify: (text) => process.stderr.write(`${text}\n`),
+      notify: (text) => stderrWriter().write(`${text}\n`),
     });
   // Client credentials decide which stored tokens count (see the coordinator): no shortcut there.
-  const coordinator = config.auth.clientCredentials ? await load() : new LazyAuth(load, server);
+  const coordinator = config.auth.clientCredentials ? await load() : new LazyAuth(load, server, log);
   // Read-modify-write of cache.json, one at a time: initialize and tools/list answers arrive
   // together and would otherwise each overwrite the other's entry.
   let writes: Promise<void> = Promise.resolve();

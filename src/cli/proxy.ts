@@ -5,6 +5,7 @@ import { describeError } from '../errors.js';
 import type { Config } from '../config.js';
 import { createLogger, type Logger } from '../log.js';
 import { Relay } from '../relay/relay.js';
+import { drainStderr } from '../stderr.js';
 import { StdioHost } from '../relay/stdio.js';
 import { AutoRemote } from '../remote/connect.js';
 import { createFetch, proxyFromEnv } from '../remote/fetch.js';
@@ -30,6 +31,8 @@ export interface ProxyAuth {
 
 /** Give up on a clean shutdown after this long (a hung DELETE must not keep a zombie relay). */
 const SHUTDOWN_GRACE_MS = 3_000;
+/** Longest wait for log lines to reach stderr or the log file at exit. */
+const LOG_FLUSH_MAX_MS = 1_000;
 
 export async function runProxy(config: Config, deps: ProxyDeps): Promise<number> {
   const log = createLogger({ level: config.logLevel, file: config.logFile });
@@ -85,6 +88,8 @@ export async function runProxy(config: Config, deps: ProxyDeps): Promise<number>
 
   host.start();
   const code = await finished;
-  await new Promise<void>((resolve) => log.flush(() => resolve()));
+  // Flush logs, but never wait long for a host that does not read our stderr.
+  await Promise.race([new Promise<void>((resolve) => log.flush(() => resolve())), new Promise<void>((resolve) => setTimeout(resolve, LOG_FLUSH_MAX_MS).unref())]);
+  await drainStderr(LOG_FLUSH_MAX_MS);
   return code;
 }

@@ -3,7 +3,7 @@
  * that every host request gets exactly one answer (the server's, or an error saying what failed).
  */
 import { describeError, isRelayError, RelayError } from '../errors.js';
-import type { Logger } from '../log.js';
+import { scrub, type Logger } from '../log.js';
 import type { Remote } from '../remote/types.js';
 import { errorResponse, isRequest, isResponse, RELAY_ERROR, type JsonRpcId, type JsonRpcMessage } from './jsonrpc.js';
 import { isCachedMethod, type LoginShield } from './login-shield.js';
@@ -155,7 +155,8 @@ export class Relay {
   private answerError(id: JsonRpcId, message: string, err?: unknown): void {
     if (!this.pending.delete(id)) return;
     const data = err instanceof RelayError ? { relay: { code: err.code, ...(err.status ? { status: err.status } : {}) } } : undefined;
-    this.opts.host.send(errorResponse(id, RELAY_ERROR, `mcp-relay: ${message}`, data));
+    // The edge to the host: whatever a server or authorization server echoed, no secret passes.
+    this.opts.host.send(errorResponse(id, RELAY_ERROR, scrub(`mcp-relay: ${message}`), data));
   }
 
   /**

@@ -3,10 +3,10 @@
  * account commands.
  */
 import type { Config } from '../config.js';
-import { describeError } from '../errors.js';
+import { describeError, isRelayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { defaultStoreRoot, serverKey } from './paths.js';
-import { CredentialStore, type ServerStore } from './store.js';
+import { CredentialStore, type ServerStore, type StoredTokens } from './store.js';
 
 export function openStore(config: Config, env: NodeJS.ProcessEnv, log: Logger): { store: CredentialStore; server: ServerStore } {
   const store = new CredentialStore(config.storeRoot ?? defaultStoreRoot(env), log);
@@ -21,5 +21,20 @@ export async function recordServer(server: ServerStore, config: Config, log: Log
     await server.writeServer({ url: config.serverUrl.href, created_at: existing?.created_at ?? now, last_used_at: now, ...(config.auth.resource ? { resource: config.auth.resource } : {}) });
   } catch (err) {
     log.warn(`could not record the server in the store: ${describeError(err)}`);
+  }
+}
+
+/**
+ * Tokens for the first request. A broken store (unreadable, not a directory) must not stop a
+ * relay to a server that needs no login: warn and go on without tokens. A server that then asks
+ * for a login gets the store's own clear error from the login path.
+ */
+export async function readTokensOrWarn(store: ServerStore, log: Logger): Promise<StoredTokens | undefined> {
+  try {
+    return await store.readTokens();
+  } catch (err) {
+    if (!isRelayError(err, 'STORE_IO')) throw err;
+    log.warn(`credential store unusable, continuing without stored login: ${describeError(err)}`);
+    return undefined;
   }
 }
