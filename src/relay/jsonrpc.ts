@@ -23,6 +23,8 @@ export interface JsonRpcMessage {
 /** JSON-RPC 2.0 §5.1 */
 export const PARSE_ERROR = -32700;
 export const INVALID_REQUEST = -32600;
+export const METHOD_NOT_FOUND = -32601;
+export const INVALID_PARAMS = -32602;
 /** The SDK's codes for a relay-side failure (ErrorCode.ConnectionClosed / RequestTimeout). */
 export const RELAY_ERROR = -32000;
 export const REQUEST_TIMEOUT = -32001;

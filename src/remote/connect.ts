@@ -1,13 +1,24 @@
 /**
- * Transport choice: Streamable HTTP first, legacy HTTP+SSE when the server is too old.
- * MCP 2025-11-25 transports, backwards compatibility: POST the InitializeRequest; if it fails
- * with 400, 404 or 405, GET the URL expecting an SSE stream whose first event is `endpoint`.
- * Decided by status code, never by error text.
+ * Transport and era choice.
+ * - Era (MCP 2026-07-28 streamable-http, Backward Compatibility; basic/versioning): when the host
+ *   opens with `initialize` (a 2025 host) or with a modern message (a 2026-07-28 host), POST a
+ *   `server/discover` probe first. Modern evidence → 2026-07-28 (ModernRemote translates for a
+ *   2025 host, PassthroughRemote carries a modern host's messages); otherwise the 2025 flow. The
+ *   verdict is a property of the server, kept for the process lifetime.
+ * - Transport (MCP 2025-11-25 transports, backwards compatibility): in the 2025 flow, Streamable
+ *   HTTP first; if its initialize POST fails with 400, 404 or 405, GET the URL expecting an SSE
+ *   stream whose first event is `endpoint` (legacy HTTP+SSE).
+ * Decided by status and JSON-RPC codes, never by error text.
  */
-import { isRelayError } from '../errors.js';
-import type { JsonRpcMessage } from '../relay/jsonrpc.js';
+import { isRelayError, RelayError } from '../errors.js';
+import { isRequest, type JsonRpcMessage } from '../relay/jsonrpc.js';
 import type { TransportChoice } from '../config.js';
 import { LegacySseRemote } from './legacy-sse.js';
+import { ModernHttp } from './modern-http.js';
+import { ModernRemote } from './modern.js';
+import { PassthroughRemote } from './modern-passthrough.js';
+import { probeEra } from './modern-probe.js';
+import { discoverProbe, isModernHostMessage, RELAY_CLIENT_INFO } from './modern-wire.js';
 import { StreamableHttpRemote } from './streamable.js';
 import type { Remote, RemoteOptions } from './types.js';
 
@@ -15,6 +26,12 @@ const LEGACY_FALLBACK_STATUSES = new Set([400, 404, 405]);
 
 export class AutoRemote implements Remote {
   private active: Remote | undefined;
+  /** The server's era once probed (versioning.mdx: clients SHOULD cache it for the process lifetime). */
+  private era: 'modern' | 'legacy' | undefined;
+  /** A probe in flight: every message waits for its verdict. */
+  private deciding: Promise<void> | undefined;
+  private probing: ModernHttp | undefined;
+  private closed = false;
 
   constructor(
     private readonly opts: RemoteOptions,
@@ -28,6 +45,76 @@ export class AutoRemote implements Remote {
   }
 
   async send(msg: JsonRpcMessage, raw: string): Promise<void> {
+    if (this.deciding) await this.deciding;
+    const opensEra = this.choice !== 'sse' && this.era === undefined && (msg.method === 'initialize' || isModernHostMessage(msg));
+    if (!opensEra) return this.dispatch(msg, raw);
+    if (this.deciding) return this.send(msg, raw); // another message started a probe meanwhile
+    const run = this.decide(msg, raw);
+    this.deciding = run.then(
+      () => undefined,
+      () => undefined,
+    ).finally(() => {
+      this.deciding = undefined;
+    });
+    return run;
+  }
+
+  /** Probe the server with the host's first message, settle the era, then send that message. */
+  private async decide(msg: JsonRpcMessage, raw: string): Promise<void> {
+    const hostModern = isModernHostMessage(msg);
+    const http = new ModernHttp(this.opts);
+    this.probing = http;
+    // A modern host's own server/discover is the probe, so the server sees it once.
+    const probe = hostModern && msg.method === 'server/discover' && isRequest(msg) ? msg : discoverProbe(msg, RELAY_CLIENT_INFO);
+    let outcome;
+    try {
+      outcome = await probeEra(http, probe, this.opts.requestTimeoutMs);
+    } catch (err) {
+      http.close();
+      throw err;
+    } finally {
+      this.probing = undefined;
+    }
+    if (this.closed) {
+      http.close();
+      throw new RelayError('SHUTTING_DOWN', 'the relay is shutting down');
+    }
+    if (outcome.era === 'legacy') {
+      http.close();
+      this.era = 'legacy';
+      this.opts.log.info(`the server speaks MCP 2025-11-25 or older (${outcome.reason}); using the initialize handshake`);
+      return this.dispatch(msg, raw);
+    }
+    this.era = 'modern';
+    await this.active?.close(); // a legacy remote opened by messages that came before the era was known
+    if (hostModern) {
+      this.active = new PassthroughRemote(this.opts, http);
+      this.opts.log.info('the server and the host both speak MCP 2026-07-28; passing messages through');
+      this.onChosen?.('http');
+      if (probe === msg) return this.opts.deliver(outcome.answer, outcome.raw);
+      return this.active.send(msg, raw);
+    }
+    this.active = new ModernRemote(this.opts, http, outcome.answer.result as Record<string, unknown>);
+    this.opts.log.info('the server speaks MCP 2026-07-28; translating the host\'s 2025 session to it');
+    await this.active.send(msg, raw);
+    this.onChosen?.('http');
+  }
+
+  private async dispatch(msg: JsonRpcMessage, raw: string): Promise<void> {
+    if (this.era === 'modern') return this.active!.send(msg, raw);
+    if (this.era === 'legacy' && isModernHostMessage(msg)) {
+      // Not supported yet: a 2026-07-28 host in front of a 2025 server. An error (not silence)
+      // lets a dual-era host fall back to initialize, which then takes the 2025 path below.
+      if (!isRequest(msg)) return;
+      throw new RelayError(
+        'REMOTE_PROTOCOL',
+        `the server at ${this.opts.url.host} only speaks MCP 2025-11-25 or older, and mcp-relay cannot yet bridge a 2026-07-28 host to it; start the session with initialize (2025-11-25)`,
+      );
+    }
+    return this.sendLegacy(msg, raw);
+  }
+
+  private async sendLegacy(msg: JsonRpcMessage, raw: string): Promise<void> {
     if (!this.active) {
       this.active = this.choice === 'sse' ? new LegacySseRemote(this.opts) : new StreamableHttpRemote(this.opts);
     }
@@ -52,6 +139,8 @@ export class AutoRemote implements Remote {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    this.probing?.close();
     await this.active?.close();
   }
 }

@@ -15,6 +15,7 @@ import { RelayError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { errorResponse, isRequest, isResponse, RELAY_ERROR, REQUEST_TIMEOUT, type JsonRpcId, type JsonRpcMessage } from '../relay/jsonrpc.js';
 import { bearerChallenge } from './challenge.js';
+import { httpError } from './http-error.js';
 import { networkError } from './net-errors.js';
 import { readSseStream } from './sse-reader.js';
 import type { Remote, RemoteOptions } from './types.js';
@@ -344,20 +345,4 @@ export class StreamableHttpRemote implements Remote {
     const a = await this.opts.auth?.authorization().catch(() => undefined);
     return a ? { authorization: a } : {};
   }
-}
-
-async function httpError(res: Response, url: URL): Promise<RelayError> {
-  let detail = '';
-  try {
-    detail = (await res.text()).replace(/\s+/g, ' ').trim().slice(0, 200);
-  } catch {
-    // body unreadable: the status says enough
-  }
-  const hint =
-    res.status === 401 || res.status === 403
-      ? ' (the server wants credentials: add --header "Authorization: Bearer ${TOKEN}" or check the server\'s OAuth setup)'
-      : res.status >= 500
-        ? ' (a server-side failure; the relay keeps running)'
-        : '';
-  return new RelayError('REMOTE_HTTP', `${url.host} answered HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}${detail ? `: ${detail}` : ''}${hint}`, { status: res.status });
 }

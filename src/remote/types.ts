@@ -1,6 +1,7 @@
 /**
  * The remote side behind one small interface, so the stdio side never knows which transport
- * (Streamable HTTP 2025-11-25, legacy HTTP+SSE, later 2026-07-28) carries the messages.
+ * (Streamable HTTP 2025-11-25, legacy HTTP+SSE, or 2026-07-28 Streamable HTTP: modern.ts, whose
+ * kind is also 'http') carries the messages.
  */
 import type { Logger } from '../log.js';
 import type { JsonRpcMessage } from '../relay/jsonrpc.js';

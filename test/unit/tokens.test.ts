@@ -220,6 +220,7 @@ describe('refreshTokens and exchangeCode against a real token endpoint', () => {
       obtained_at: NOW,
       issuer: as.url,
       resource: 'https://mcp.example.com/mcp',
+      grant: 'authorization_code',
     });
   });
 

@@ -1,0 +1,32 @@
+/**
+ * The RelayError for an HTTP answer the relay cannot use, shared by the Streamable HTTP clients
+ * (2025-11-25 streamable.ts and 2026-07-28 modern-http.ts): the status, a short excerpt of the
+ * body, and a hint at what to do.
+ */
+import { RelayError } from '../errors.js';
+
+/** At most this much of an error body goes into the message (bodies can be whole HTML pages). */
+const DETAIL_MAX_CHARS = 200;
+
+/** Consume `res`'s body and describe it as REMOTE_HTTP with `status` set. */
+export async function httpError(res: Response, url: URL): Promise<RelayError> {
+  let body = '';
+  try {
+    body = await res.text();
+  } catch {
+    // body unreadable: the status says enough
+  }
+  return httpErrorFromText(res.status, res.statusText, body, url);
+}
+
+/** The same, for a body already read. */
+export function httpErrorFromText(status: number, statusText: string, body: string, url: URL): RelayError {
+  const detail = body.replace(/\s+/g, ' ').trim().slice(0, DETAIL_MAX_CHARS);
+  const hint =
+    status === 401 || status === 403
+      ? ' (the server wants credentials: add --header "Authorization: Bearer ${TOKEN}" or check the server\'s OAuth setup)'
+      : status >= 500
+        ? ' (a server-side failure; the relay keeps running)'
+        : '';
+  return new RelayError('REMOTE_HTTP', `${url.host} answered HTTP ${status}${statusText ? ` ${statusText}` : ''}${detail ? `: ${detail}` : ''}${hint}`, { status });
+}

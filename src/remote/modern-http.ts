@@ -1,0 +1,176 @@
+/**
+ * One MCP 2026-07-28 HTTP exchange (basic/transports/streamable-http): POST one JSON-RPC request,
+ * read the answer as JSON or as an SSE stream of related notifications ending with the response.
+ * There are no sessions, no GET stream, no Last-Event-ID: a stream that breaks before the answer
+ * is reported as `broken`, and the caller re-issues the request under a new id.
+ */
+import { describeError, RelayError } from '../errors.js';
+import { asMessage, isResponse, type JsonRpcMessage } from '../relay/jsonrpc.js';
+import { bearerChallenge } from './challenge.js';
+import { httpError, httpErrorFromText } from './http-error.js';
+import { networkError } from './net-errors.js';
+import { readSseStream } from './sse-reader.js';
+import type { RemoteOptions } from './types.js';
+
+/** A 401 right after fresh credentials: try this many times before giving up (as streamable.ts). */
+const MAX_AUTH_ATTEMPTS = 3;
+
+export interface PostOptions {
+  /** The metadata headers for this message (see modern-headers.ts). */
+  headers: Record<string, string>;
+  /** Aborting it closes the answer stream, which the server MUST treat as cancellation. */
+  signal?: AbortSignal | undefined;
+  /** Silence on the answer stream this long ends the exchange as `idle` (0 = never). */
+  idleMs: number;
+  /** Ask the auth hook for fresh credentials on 401/403 (false: fail instead, e.g. for background streams). */
+  authRetry?: boolean;
+  /** The server took the request (response headers are in); called at most once. */
+  onAccepted?: () => void;
+  /** A notification on the answer stream (progress, log message, list_changed on a listen stream). */
+  onNotification?: (msg: JsonRpcMessage, raw: string | undefined) => void;
+}
+
+export type PostOutcome =
+  /** The JSON-RPC response to the request (a result, or an error, whatever the HTTP status). */
+  | { kind: 'answer'; msg: JsonRpcMessage & { id: string | number }; raw: string | undefined; status: number }
+  /** The answer stream ended or broke before the response. */
+  | { kind: 'broken'; reason: string }
+  /** The answer stream stayed silent for `idleMs`. */
+  | { kind: 'idle' }
+  /** `signal` aborted. */
+  | { kind: 'aborted' };
+
+/**
+ * POST requests to one MCP endpoint. Static headers, Authorization from the auth hook, and the
+ * 401/403 → `auth.unauthorized` → retry loop are the same contract as streamable.ts.
+ */
+export class ModernHttp {
+  private readonly closing = new AbortController();
+
+  constructor(private readonly opts: RemoteOptions) {}
+
+  /** host[:port] of the endpoint, for messages. */
+  get host(): string {
+    return this.opts.url.host;
+  }
+
+  /**
+   * Send `msg` (a request) and wait for its answer. Throws a RelayError when the server did not
+   * take it: network failure, an HTTP error without a JSON-RPC body, refused credentials, shutdown.
+   */
+  async post(msg: JsonRpcMessage & { id: string | number }, o: PostOptions): Promise<PostOutcome> {
+    const body = JSON.stringify(msg);
+    const stop = o.signal ? AbortSignal.any([o.signal, this.closing.signal]) : this.closing.signal;
+    for (let attempt = 1; ; attempt++) {
+      if (this.closing.signal.aborted) throw new RelayError('SHUTTING_DOWN', 'the relay is shutting down');
+      if (o.signal?.aborted) return { kind: 'aborted' };
+      const authorization = await this.opts.auth?.authorization();
+      let res: Response;
+      try {
+        res = await this.fetch(body, o.headers, authorization, stop);
+      } catch (err) {
+        if (o.signal?.aborted && !this.closing.signal.aborted) return { kind: 'aborted' };
+        throw err;
+      }
+      const challenge = res.status === 401 || res.status === 403 ? bearerChallenge(res.headers) : undefined;
+      if (challenge && this.opts.auth && o.authRetry !== false && (res.status === 401 || challenge.error === 'insufficient_scope')) {
+        await res.body?.cancel().catch(() => {});
+        if (attempt >= MAX_AUTH_ATTEMPTS) {
+          throw new RelayError('AUTH_FAILED', `the server keeps refusing fresh credentials (HTTP ${res.status}); run \`mcp-relay logout ${this.opts.url.href}\` and try again`, { status: res.status });
+        }
+        await this.opts.auth.unauthorized({ status: res.status as 401 | 403, challenge, rejected: authorization });
+        continue;
+      }
+      return this.readAnswer(res, msg.id, o, stop);
+    }
+  }
+
+  private async readAnswer(res: Response, id: string | number, o: PostOptions, stop: AbortSignal): Promise<PostOutcome> {
+    const type = (res.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type === 'text/event-stream' && res.ok && res.body) {
+      o.onAccepted?.();
+      let answer: PostOutcome | undefined;
+      // The final response SHOULD terminate the stream; stop reading once it is in either way.
+      const answered = new AbortController();
+      const outcome = await readSseStream(res.body as never, {
+        idleMs: o.idleMs,
+        signal: AbortSignal.any([stop, answered.signal]),
+        onMessage: (m, raw) => {
+          if (answer) return;
+          if (isResponse(m) && m.id === id) {
+            answer = { kind: 'answer', msg: m, raw, status: res.status };
+            answered.abort();
+          } else if (m.method !== undefined && m.id === undefined) {
+            o.onNotification?.(m, raw);
+          } else {
+            // 2026-07-28 streamable-http: "The server MUST NOT send independent JSON-RPC requests on this stream."
+            this.opts.log.warn(`server sent ${m.method ? `a ${m.method} request` : 'an unrelated response'} on an answer stream; ignored`);
+          }
+        },
+        onBadEvent: (reason) => this.opts.log.warn(`server sent ${reason}; ignored`),
+      });
+      if (answer) return answer;
+      if (o.signal?.aborted) return { kind: 'aborted' };
+      if (this.closing.signal.aborted) throw new RelayError('SHUTTING_DOWN', 'the relay is shutting down');
+      if (outcome.idle) return { kind: 'idle' };
+      const why = outcome.error ? `the connection broke (${describeError(networkError(outcome.error, this.opts.url))})` : 'the server closed the stream';
+      return { kind: 'broken', reason: why };
+    }
+    if (type === 'application/json') {
+      let text: string;
+      try {
+        text = await res.text();
+      } catch (err) {
+        if (o.signal?.aborted) return { kind: 'aborted' };
+        if (res.ok) return { kind: 'broken', reason: `the connection broke (${describeError(networkError(err, this.opts.url))})` };
+        throw networkError(err, this.opts.url);
+      }
+      const msg = parseMessage(text);
+      // A modern server answers errors with a JSON-RPC body and a 4xx status (-32022 with 400,
+      // -32601 with 404 …): that body is the answer. An error body without an id (e.g. a 403 from
+      // an Origin check) is taken as the answer to this request too.
+      if (msg && (isResponse(msg) || (msg.error && msg.id === null))) {
+        o.onAccepted?.();
+        return { kind: 'answer', msg: { ...msg, id } as JsonRpcMessage & { id: string | number }, raw: msg.id === id ? text : undefined, status: res.status };
+      }
+      if (!res.ok) throw httpErrorFromText(res.status, res.statusText, text, this.opts.url);
+      throw new RelayError('REMOTE_PROTOCOL', 'the server answered with JSON that is not a JSON-RPC response');
+    }
+    if (!res.ok) throw await httpError(res, this.opts.url);
+    await res.body?.cancel().catch(() => {});
+    throw new RelayError('REMOTE_PROTOCOL', `the server answered with content type "${type || 'none'}"; expected application/json or text/event-stream`);
+  }
+
+  private async fetch(body: string, extra: Record<string, string>, authorization: string | undefined, signal: AbortSignal): Promise<Response> {
+    // 2026-07-28 streamable-http "Sending Messages": Accept MUST list both types, and every POST
+    // carries the request metadata headers; authorization/index: the token on every request.
+    const headers: Record<string, string> = { ...this.opts.headers, 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...extra };
+    if (authorization) headers.authorization = authorization;
+    // The timeout covers the wait for the response headers only: a flowing answer stream is
+    // watched by the SSE reader's idle timer instead.
+    const headersDeadline = new AbortController();
+    const timer = this.opts.requestTimeoutMs
+      ? setTimeout(() => headersDeadline.abort(new DOMException('no response headers in time', 'TimeoutError')), this.opts.requestTimeoutMs)
+      : undefined;
+    try {
+      return await this.opts.fetch(this.opts.url, { method: 'POST', headers, body, signal: AbortSignal.any([signal, headersDeadline.signal]) });
+    } catch (err) {
+      if (this.closing.signal.aborted) throw new RelayError('SHUTTING_DOWN', 'the relay is shutting down', { cause: err });
+      throw networkError(headersDeadline.signal.aborted ? headersDeadline.signal.reason : err, this.opts.url);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  close(): void {
+    this.closing.abort();
+  }
+}
+
+function parseMessage(text: string): JsonRpcMessage | undefined {
+  try {
+    return asMessage(JSON.parse(text));
+  } catch {
+    return undefined;
+  }
+}
