@@ -8,7 +8,7 @@ import { Relay } from '../relay/relay.js';
 import { drainStderr } from '../stderr.js';
 import { StdioHost } from '../relay/stdio.js';
 import { AutoRemote } from '../remote/connect.js';
-import { createFetch, proxyFromEnv } from '../remote/fetch.js';
+import { createMcpFetch, proxyFromEnv } from '../remote/fetch.js';
 import type { AuthHook } from '../remote/types.js';
 import type { LoginShield } from '../relay/login-shield.js';
 
@@ -49,7 +49,7 @@ export async function runProxy(config: Config, deps: ProxyDeps): Promise<number>
     {
       url: config.serverUrl,
       headers: config.headers,
-      fetch: createFetch(deps.env),
+      fetch: createMcpFetch(deps.env),
       auth: auth?.hook,
       log,
       requestTimeoutMs: config.requestTimeoutMs,

@@ -43,3 +43,28 @@ export function createFetch(env: NodeJS.ProcessEnv = process.env): FetchFn {
   });
   return async (input, init) => (await proxied)(input, init);
 }
+
+/** Sockets per origin for MCP traffic; more in-flight requests queue for a free one. */
+export const MAX_CONNECTIONS = 128;
+
+/**
+ * The fetch for MCP traffic (every message to the server). Node's global fetch pools without a
+ * limit: 10,000 requests written at once opened one socket each (EMFILE under a 1024-descriptor
+ * limit, resets on a loaded machine). This one is undici's fetch over one Agent holding at most
+ * MAX_CONNECTIONS sockets per origin (an EnvHttpProxyAgent with the same limit behind a proxy).
+ */
+export function createMcpFetch(env: NodeJS.ProcessEnv = process.env): FetchFn {
+  const ready = import('undici').then(({ Agent, EnvHttpProxyAgent, fetch: undiciFetch }) => {
+    const dispatcher = proxyFromEnv(env)
+      ? new EnvHttpProxyAgent({
+          connections: MAX_CONNECTIONS,
+          httpProxy: env.HTTP_PROXY ?? env.http_proxy,
+          httpsProxy: env.HTTPS_PROXY ?? env.https_proxy ?? env.HTTP_PROXY ?? env.http_proxy,
+          noProxy: env.NO_PROXY ?? env.no_proxy,
+        })
+      : new Agent({ connections: MAX_CONNECTIONS });
+    return (input: string | URL, init?: RequestInit) =>
+      undiciFetch(input, { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher }) as unknown as Promise<Response>;
+  });
+  return async (input, init) => (await ready)(input, init);
+}

@@ -97,6 +97,8 @@ export class StreamableHttpRemote implements Remote {
       if (res.status === 202 || !request) {
         await res.body?.cancel().catch(() => {});
         if (msg.method === 'notifications/initialized') this.openGetStream();
+        // A request must be answered: 202 is only for notifications and responses (MCP 2025-11-25 transports).
+        if (request) throw new RelayError('REMOTE_PROTOCOL', `the server accepted the request with HTTP ${res.status} but sent no answer`, { status: res.status });
         return;
       }
       await this.readAnswer(res, msg.id as JsonRpcId);
@@ -122,7 +124,13 @@ export class StreamableHttpRemote implements Remote {
         throw new RelayError('REMOTE_PROTOCOL', 'the server answered with invalid JSON');
       }
       const list = Array.isArray(value) ? value : [value];
-      for (const item of list) this.onServerMessage(item as JsonRpcMessage, list.length === 1 ? text : undefined);
+      let answered = false;
+      for (const item of list) {
+        const m = item as JsonRpcMessage;
+        if (m && typeof m === 'object' && isResponse(m) && m.id === id) answered = true;
+        this.onServerMessage(m, list.length === 1 ? text : undefined);
+      }
+      if (!answered) throw new RelayError('REMOTE_PROTOCOL', 'the server answered with JSON that holds no response to this request');
       return;
     }
     if (type === 'text/event-stream' && res.body) {
