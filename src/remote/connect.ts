@@ -13,7 +13,6 @@
 import { isRelayError, RelayError } from '../errors.js';
 import { isRequest, type JsonRpcMessage } from '../relay/jsonrpc.js';
 import type { TransportChoice } from '../config.js';
-import { LegacySseRemote } from './legacy-sse.js';
 import { ModernHttp } from './modern-http.js';
 import { ModernRemote } from './modern.js';
 import { PassthroughRemote } from './modern-passthrough.js';
@@ -21,6 +20,12 @@ import { probeEra } from './modern-probe.js';
 import { discoverProbe, isModernHostMessage, RELAY_CLIENT_INFO } from './modern-wire.js';
 import { StreamableHttpRemote } from './streamable.js';
 import type { Remote, RemoteOptions } from './types.js';
+
+/** The legacy transport (the SDK's SSE client and its schemas) is loaded only for old servers. */
+async function legacySse(opts: RemoteOptions): Promise<Remote> {
+  const { LegacySseRemote } = await import('./legacy-sse.js');
+  return new LegacySseRemote(opts);
+}
 
 const LEGACY_FALLBACK_STATUSES = new Set([400, 404, 405]);
 
@@ -116,7 +121,7 @@ export class AutoRemote implements Remote {
 
   private async sendLegacy(msg: JsonRpcMessage, raw: string): Promise<void> {
     if (!this.active) {
-      this.active = this.choice === 'sse' ? new LegacySseRemote(this.opts) : new StreamableHttpRemote(this.opts);
+      this.active = this.choice === 'sse' ? await legacySse(this.opts) : new StreamableHttpRemote(this.opts);
     }
     try {
       await this.active.send(msg, raw);
@@ -132,7 +137,7 @@ export class AutoRemote implements Remote {
       if (!fallback) throw err;
       this.opts.log.info(`server answered HTTP ${(err as { status?: number }).status} to a Streamable HTTP initialize; trying the legacy HTTP+SSE transport`);
       await this.active.close();
-      this.active = new LegacySseRemote(this.opts);
+      this.active = await legacySse(this.opts);
       await this.active.send(msg, raw);
       this.onChosen?.('sse');
     }
