@@ -221,7 +221,13 @@ async function clientFor(ctx: LoginContext, redirectUri: string): Promise<Stored
  * which finishes a pending login with a pasted redirect URL.
  */
 export async function finish(ctx: LoginContext, pending: PendingLogin, code: string, iss: string | undefined): Promise<StoredTokens> {
-  // RFC 9207 §2.4: when the authorization response carries `iss`, it MUST match the issuer.
+  // RFC 9207 §2.4 (required by MCP 2026-07-28, applied to every era): a server that advertises
+  // authorization_response_iss_parameter_supported MUST send iss; when iss is present it MUST
+  // equal the recorded issuer, compared as plain strings.
+  const issRequired = (ctx.discovered.metadata as { authorization_response_iss_parameter_supported?: unknown }).authorization_response_iss_parameter_supported === true;
+  if (iss === undefined && issRequired) {
+    throw new RelayError('AUTH_FAILED', `the authorization response carries no "iss", which ${ctx.discovered.metadata.issuer} promises to send; refusing it (possible mix-up attack). If you pasted only the code, paste the whole address instead`);
+  }
   if (iss !== undefined && iss !== ctx.discovered.metadata.issuer) {
     throw new RelayError('AUTH_FAILED', `the authorization response came from issuer ${iss}, expected ${ctx.discovered.metadata.issuer}; refusing it (possible mix-up attack)`);
   }

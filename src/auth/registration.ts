@@ -103,12 +103,15 @@ export async function obtainClient(o: ObtainClientOptions): Promise<StoredClient
       metadata: o.discovered.metadata,
       clientMetadata: {
         client_name: CLIENT_NAME,
+        // MCP 2026-07-28 authorization (client registration): clients MUST send an appropriate
+        // application_type; a CLI with a loopback redirect is "native". Harmless for older servers.
+        application_type: 'native',
         redirect_uris: redirectUris,
         grant_types: o.grantTypes ?? ['authorization_code', 'refresh_token'],
         response_types: ['code'],
         token_endpoint_auth_method: chooseAuthMethod(meta.token_endpoint_auth_methods_supported),
         ...(o.scope ? { scope: o.scope } : {}),
-      },
+      } as Parameters<typeof registerClient>[1]['clientMetadata'],
       fetchFn: o.fetch,
     });
   } catch (err) {

@@ -58,6 +58,19 @@ describe('headless login with the paste flow', () => {
     expect(existsSync(join(storeDir(home, d.url), 'pending.json'))).toBe(false);
   });
 
+  it('a server that promises iss (RFC 9207): a pasted code without it is refused, the full address works', async () => {
+    const d = await demo({ metadataOverrides: { authorization_response_iss_parameter_supported: true } });
+    const home = await tempHome();
+    const login = spawnRelay(['login', d.url, '--no-browser'], { home });
+    const pending = await waitForPending(home, d.url);
+    const redirected = new URL(await approveElsewhere(pending.authorization_url));
+    expect(redirected.searchParams.get('iss')).toBeTruthy();
+    login.sendRaw(`${redirected.searchParams.get('code')}\n`); // just the code: no iss
+    await expect.poll(() => login.stderr(), { timeout: 5_000 }).toContain('carries no "iss"');
+    login.sendRaw(`${redirected.href}\n`);
+    expect((await login.exited).code).toBe(0);
+  });
+
   it('`mcp-relay login` on its own starts the login and stores tokens a later relay uses', async () => {
     const d = await demo();
     const home = await tempHome();

@@ -4,7 +4,8 @@
  * on what the servers counted, not on what each relay believed.
  */
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { preferredCallbackPort } from '../../src/auth/callback.js';
@@ -155,6 +156,27 @@ describe('OAuth login through the relay', () => {
     expect(text(await client.callTool({ name: 'echo', arguments: { text: 'static' } }))).toBe('static');
     expect(d.counters.registrations).toBe(0);
     expect(new URL(browserLaunches(home)[0]!).searchParams.get('client_id')).toBe('static-client-1');
+  });
+
+  it('uses a Client ID Metadata Document as client_id when the server supports it, and never registers', async () => {
+    const d = await demo({ clientIdMetadataDocumentSupported: true });
+    const home = await tempHome();
+    const port = preferredCallbackPort(serverKey({ serverUrl: d.url }));
+    const doc = createHttpServer((req, res) => {
+      const url = `http://127.0.0.1:${(doc.address() as AddressInfo).port}/client.json`;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ client_id: url, client_name: 'mcp-relay test', redirect_uris: [`http://127.0.0.1:${port}/callback`], token_endpoint_auth_method: 'none' }));
+    });
+    await new Promise<void>((r) => doc.listen(0, '127.0.0.1', () => r()));
+    try {
+      const docUrl = `http://127.0.0.1:${(doc.address() as AddressInfo).port}/client.json`;
+      const { client } = await loggedIn(home, d.url, ['--client-metadata-url', docUrl]);
+      expect(text(await client.callTool({ name: 'echo', arguments: { text: 'cimd' } }))).toBe('cimd');
+      expect(d.counters.registrations).toBe(0);
+      expect(new URL(browserLaunches(home)[0]!).searchParams.get('client_id')).toBe(docUrl);
+    } finally {
+      doc.close();
+    }
   });
 
   it.each([

@@ -164,6 +164,7 @@ describe('obtainClient', () => {
       response_types: ['code'],
       token_endpoint_auth_method: 'none',
       scope: 'files:read',
+      application_type: 'native', // MCP 2026-07-28: a CLI with a loopback redirect registers as native
     });
     expect(first).toMatchObject({ client_id: 'client-1', kind: 'dynamic', issuer: as.url, registered_at: NOW });
     expect(await store.readClient()).toMatchObject({ client_id: 'client-1' });
