@@ -9,12 +9,12 @@
  * `notifications/progress` per step when the caller gave a progress token.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import * as z from 'zod/v4';
+import { listenLoopback } from '../loopback-server.js';
 
 /** The server listens on loopback only. */
 const LOOPBACK_HOST = '127.0.0.1';
@@ -144,25 +144,16 @@ export async function startBenchServer(): Promise<BenchServer> {
     return sendJsonRpcError(res, 400, SERVER_ERROR_CODE, 'Bad Request: No valid session ID provided');
   }
 
-  const http = createServer((req, res) => {
-    onRequest(req, res).catch((error: unknown) => {
-      if (!res.headersSent) sendJsonRpcError(res, 500, SERVER_ERROR_CODE, `Internal error: ${String(error)}`);
-      else res.destroy();
-    });
-  });
-  const sockets = new Set<Socket>();
-  http.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(0, LOOPBACK_HOST, () => {
-      http.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = http.address() as AddressInfo;
+  const host = await listenLoopback(
+    (req, res) => {
+      onRequest(req, res).catch((error: unknown) => {
+        if (!res.headersSent) sendJsonRpcError(res, 500, SERVER_ERROR_CODE, `Internal error: ${String(error)}`);
+        else res.destroy();
+      });
+    },
+    { host: LOOPBACK_HOST },
+  );
+  const { port } = host;
 
   return {
     url: `http://${LOOPBACK_HOST}:${port}${MCP_PATH}`,
@@ -171,11 +162,7 @@ export async function startBenchServer(): Promise<BenchServer> {
       const open = [...sessions.values()];
       sessions.clear();
       await Promise.allSettled(open.map(({ server }) => server.close()));
-      await new Promise<void>((resolve) => {
-        http.close(() => resolve());
-        http.closeAllConnections();
-        for (const socket of sockets) socket.destroy();
-      });
+      await host.close();
     },
   };
 }

@@ -7,8 +7,8 @@
  * stream and a session), and in the `json` kind the SDK drops request-scoped notifications
  * (`slow` progress, `log`).
  */
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { listenLoopback } from '../../src/loopback-server.js';
 import { createCapabilityServer } from './mcp-capabilities.js';
 import { createSseRouter, createStatefulRouter, createStatelessRouter, MCP_PATH, type Router, sendJsonRpcError, SSE_PATH } from './mcp-routes.js';
 import type { RecordedRequest, ServerKind, TestServer, TestServerCounters, TestServerOptions } from './mcp-server-types.js';
@@ -103,36 +103,22 @@ export async function startTestServer(opts: TestServerOptions): Promise<TestServ
     await router.handle(req, res, url, parsed?.ok ? parsed.value : undefined);
   }
 
-  const http = createServer((req, res) => {
-    onRequest(req, res).catch((error: unknown) => {
-      if (!res.headersSent) sendJsonRpcError(res, 500, INTERNAL_ERROR_CODE, `Internal error: ${String(error)}`);
-      else res.destroy();
-    });
-  });
-  const sockets = new Set<Socket>();
-  http.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-
-  await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(opts.port ?? 0, LOOPBACK_HOST, () => {
-      http.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = http.address() as AddressInfo;
+  const host = await listenLoopback(
+    (req, res) => {
+      onRequest(req, res).catch((error: unknown) => {
+        if (!res.headersSent) sendJsonRpcError(res, 500, INTERNAL_ERROR_CODE, `Internal error: ${String(error)}`);
+        else res.destroy();
+      });
+    },
+    { host: LOOPBACK_HOST, port: opts.port ?? 0 },
+  );
+  const { port } = host;
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
       await router.closeAll();
-      await new Promise<void>((resolve) => {
-        http.close(() => resolve());
-        http.closeAllConnections();
-        for (const socket of sockets) socket.destroy();
-      });
+      await host.close();
       // In-process clients (undici's keep-alive pool) learn of the FINs in the next poll phase;
       // let the loop turn so a request right after close()/restart does not reuse a dead socket.
       for (let turn = 0; turn < CLIENT_NOTICE_TURNS; turn += 1) await new Promise((resolve) => setImmediate(resolve));
