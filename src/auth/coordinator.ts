@@ -22,6 +22,8 @@ import type { LoginStatus } from '../relay/login-shield.js';
 import type { ServerStore, StoredClient, StoredTokens } from '../store/store.js';
 import type { Opener } from './browser.js';
 import { discover, type Discovered } from './discovery.js';
+import { cacheDiscovery, readCachedDiscovery } from './discovery-cache.js';
+import { selectResource, selectScope } from './selection.js';
 import { finish, interactiveLogin, usableTokens, type LoginContext } from './login.js';
 import { checkPastedState, parsePasted } from './paste.js';
 import { clientCredentialsLogin, isClientCredentialsTokens } from './client-credentials.js';
@@ -36,8 +38,6 @@ const LOGIN_COOLDOWN_MS = 15_000;
 const TRANSIENT_ATTEMPTS = 3;
 /** Backoff step between those attempts (1 s, then 2 s): under the lock, so kept short. */
 const TRANSIENT_BACKOFF_MS = 1_000;
-/** Cached discovery is reused for refreshes for this long. */
-const DISCOVERY_TTL_MS = 24 * 60 * 60_000;
 
 export interface CoordinatorDeps {
   config: Config;
@@ -295,26 +295,12 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
     };
   }
 
-  /**
-   * MCP 2025-11-25 authorization, scope selection: the scope from the challenge, else the
-   * resource metadata's scopes_supported, else none (never invented OpenID scopes). --scope wins;
-   * step-up asks for the union of what we had and what the challenge wants. `held` (the scope of
-   * tokens being replaced without step-up) comes before the metadata's list.
-   */
   private scope(d: Discovered, info: UnauthorizedInfo, previous: StoredTokens | undefined, held?: string): string | undefined {
-    const base = this.deps.config.auth.scope ?? info.challenge.scope ?? held ?? d.resourceMetadata?.scopes_supported?.join(' ');
-    if (!previous) return base || undefined;
-    const union = new Set([...(previous.scope ?? '').split(' '), ...(base ?? '').split(' '), ...(info.challenge.scope ?? '').split(' ')].filter(Boolean));
-    return [...union].join(' ') || undefined;
+    return selectScope({ configured: this.deps.config.auth.scope, challenge: info.challenge.scope, previous: previous?.scope, held, supported: d.resourceMetadata?.scopes_supported });
   }
 
-  /** RFC 8707 resource: --resource, else the server's declared resource, else the canonical server URL. */
   private resource(d: Discovered): string | undefined {
-    const a = this.deps.config.auth;
-    if (a.omitResource) return undefined;
-    // MCP 2025-11-25 authorization, resource parameter: clients MUST send it, whether or not the
-    // server published protected resource metadata (the SDK omits it in that case).
-    return a.resource ?? d.resourceMetadata?.resource ?? this.deps.config.serverUrl.href;
+    return selectResource(this.deps.config, d);
   }
 
   private async client(): Promise<StoredClient | undefined> {
@@ -323,28 +309,11 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
 
   private async discovery(fresh: boolean): Promise<Discovered> {
     if (this.discovered && !fresh) return this.discovered;
-    if (!fresh) {
-      const cached = await this.deps.store.readDiscovery();
-      if (cached?.authorization_server_metadata && cached.authorization_server_url && this.now() - cached.fetched_at < DISCOVERY_TTL_MS) {
-        this.discovered = {
-          authorizationServerUrl: cached.authorization_server_url,
-          metadata: cached.authorization_server_metadata as unknown as Discovered['metadata'],
-          resourceMetadata: cached.resource_metadata as unknown as Discovered['resourceMetadata'],
-        };
-        return this.discovered;
-      }
-    }
+    const cached = fresh ? undefined : await readCachedDiscovery(this.deps.store, this.now());
+    if (cached) return (this.discovered = cached);
     const d = await discover({ serverUrl: this.deps.config.serverUrl, resourceMetadataUrl: this.resourceMetadataUrl, allowHttp: this.deps.config.allowHttp, fetch: this.deps.fetch, log: this.log, requirePkce: !this.deps.config.auth.clientCredentials });
     this.discovered = d;
-    await this.deps.store
-      .writeDiscovery({
-        authorization_server_url: d.authorizationServerUrl,
-        authorization_server_metadata: d.metadata as unknown as Record<string, unknown>,
-        ...(d.resourceMetadata ? { resource_metadata: d.resourceMetadata as unknown as Record<string, unknown> } : {}),
-        ...(this.resourceMetadataUrl ? { resource_metadata_url: this.resourceMetadataUrl } : {}),
-        fetched_at: this.now(),
-      })
-      .catch((err) => this.log.warn(`could not cache discovery metadata: ${describeError(err)}`));
+    await cacheDiscovery(this.deps.store, d, this.resourceMetadataUrl, this.now(), this.log);
     return d;
   }
 }
