@@ -18,14 +18,14 @@ import { bearerChallenge } from './challenge.js';
 import { httpError } from './http-error.js';
 import { networkError } from './net-errors.js';
 import { readSseStream } from './sse-reader.js';
+import { runGetStream } from './get-stream.js';
 import type { Remote, RemoteOptions } from './types.js';
 import { sleep } from '../sleep.js';
 
 /** Resume a broken answer stream at most this often before answering with an error. */
 const MAX_STREAM_RESUMES = 3;
-/** Standalone GET stream reconnect backoff (when the server sends no `retry:`). */
+/** Backoff before resuming a broken answer stream (when the server sends no `retry:`). */
 const GET_BACKOFF_INITIAL_MS = 1_000;
-const GET_BACKOFF_MAX_MS = 30_000;
 /** A 401 right after fresh credentials: try this many times before giving up on the request. */
 const MAX_AUTH_ATTEMPTS = 3;
 /** DELETE on shutdown must not hold the exit up for long. */
@@ -251,49 +251,22 @@ export class StreamableHttpRemote implements Remote {
     });
   }
 
-  private async runGetStream(signal: AbortSignal): Promise<void> {
-    let lastEventId: string | undefined;
-    let failures = 0;
-    const stop = AbortSignal.any([signal, this.closing.signal]);
-    while (!stop.aborted) {
-      let retryMs: number | undefined;
-      const session = this.sessionId;
-      try {
-        const res = await this.fetch('GET', undefined, await this.opts.auth?.authorization(), lastEventId, stop);
-        if (res.status === 405) {
-          // MCP 2025-11-25 transports: the server MUST return 405 if it offers no stream at this endpoint.
-          await res.body?.cancel().catch(() => {});
-          this.getRefused = true;
-          return;
-        }
-        if (res.status === 404 && session) {
-          await res.body?.cancel().catch(() => {});
-          this.getStream = undefined;
-          this.recoverSession(session).catch((err) => this.log.warn(`could not start a new session: ${describeError(err)}`));
-          return;
-        }
-        if (res.ok && res.body) {
-          const outcome = await readSseStream(res.body as never, {
-            idleMs: 0,
-            signal: stop,
-            onMessage: (m, raw) => this.onServerMessage(m, raw),
-            onBadEvent: (reason) => this.log.warn(`server sent ${reason} on the GET stream; ignored`),
-          });
-          lastEventId = outcome.lastEventId ?? lastEventId;
-          retryMs = outcome.retryMs;
-          if (outcome.events > 0) failures = 0;
-        } else {
-          await res.body?.cancel().catch(() => {});
-          this.log.debug(`GET stream answered HTTP ${res.status}`);
-        }
-      } catch (err) {
-        if (stop.aborted) return;
-        this.log.debug(`GET stream failed: ${describeError(networkError(err, this.opts.url))}`);
-      }
-      failures++;
-      // Honour the server's SSE `retry` field; otherwise back off exponentially.
-      await sleep(retryMs ?? Math.min(GET_BACKOFF_INITIAL_MS * 2 ** (failures - 1), GET_BACKOFF_MAX_MS), stop);
-    }
+  private runGetStream(signal: AbortSignal): Promise<void> {
+    return runGetStream({
+      stop: AbortSignal.any([signal, this.closing.signal]),
+      open: async (lastEventId, stop) => this.fetch('GET', undefined, await this.opts.auth?.authorization(), lastEventId, stop),
+      session: () => this.sessionId,
+      onMessage: (m, raw) => this.onServerMessage(m, raw),
+      onRefused: () => {
+        this.getRefused = true;
+      },
+      onSessionGone: (session) => {
+        this.getStream = undefined;
+        this.recoverSession(session).catch((err) => this.log.warn(`could not start a new session: ${describeError(err)}`));
+      },
+      url: this.opts.url,
+      log: this.log,
+    });
   }
 
   private async fetch(method: 'GET' | 'POST', body: string | undefined, authorization: string | undefined, lastEventId?: string, signal?: AbortSignal): Promise<Response> {

@@ -1,0 +1,74 @@
+/**
+ * The standalone GET stream of a 2025-11-25 session (server-initiated messages outside any
+ * request): kept open while the session lives, resumed with Last-Event-ID after a drop,
+ * reconnected with the server's SSE `retry` or exponential backoff while the server is away.
+ */
+import { describeError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { JsonRpcMessage } from '../relay/jsonrpc.js';
+import { sleep } from '../sleep.js';
+import { networkError } from './net-errors.js';
+import { readSseStream } from './sse-reader.js';
+
+/** Reconnect backoff when the server sends no `retry:` (1 s doubling to 30 s). */
+const GET_BACKOFF_INITIAL_MS = 1_000;
+const GET_BACKOFF_MAX_MS = 30_000;
+
+export interface GetStreamDeps {
+  stop: AbortSignal;
+  /** GET the endpoint (with Last-Event-ID when resuming). */
+  open(lastEventId: string | undefined, stop: AbortSignal): Promise<Response>;
+  /** The session the stream belongs to, if any. */
+  session(): string | undefined;
+  onMessage(msg: JsonRpcMessage, raw: string | undefined): void;
+  /** The server offers no GET stream (405): never ask again. */
+  onRefused(): void;
+  /** The server forgot the session (404): a new one must be started. */
+  onSessionGone(session: string): void;
+  url: URL;
+  log: Logger;
+}
+
+export async function runGetStream(d: GetStreamDeps): Promise<void> {
+  let lastEventId: string | undefined;
+  let failures = 0;
+  while (!d.stop.aborted) {
+    let retryMs: number | undefined;
+    const session = d.session();
+    try {
+      const res = await d.open(lastEventId, d.stop);
+      if (res.status === 405) {
+        // MCP 2025-11-25 transports: the server MUST return 405 if it offers no stream at this endpoint.
+        await res.body?.cancel().catch(() => {});
+        d.onRefused();
+        return;
+      }
+      if (res.status === 404 && session) {
+        await res.body?.cancel().catch(() => {});
+        d.onSessionGone(session);
+        return;
+      }
+      if (res.ok && res.body) {
+        const outcome = await readSseStream(res.body as never, {
+          idleMs: 0,
+          signal: d.stop,
+          onMessage: d.onMessage,
+          onBadEvent: (reason) => d.log.warn(`server sent ${reason} on the GET stream; ignored`),
+        });
+        // MCP 2025-11-25 transports, resumability: reconnect with the last event id seen.
+        lastEventId = outcome.lastEventId ?? lastEventId;
+        retryMs = outcome.retryMs;
+        if (outcome.events > 0) failures = 0;
+      } else {
+        await res.body?.cancel().catch(() => {});
+        d.log.debug(`GET stream answered HTTP ${res.status}`);
+      }
+    } catch (err) {
+      if (d.stop.aborted) return;
+      d.log.debug(`GET stream failed: ${describeError(networkError(err, d.url))}`);
+    }
+    failures++;
+    // Honour the server's SSE `retry` field; otherwise back off exponentially.
+    await sleep(retryMs ?? Math.min(GET_BACKOFF_INITIAL_MS * 2 ** (failures - 1), GET_BACKOFF_MAX_MS), d.stop);
+  }
+}
