@@ -64,7 +64,30 @@ export function createMcpFetch(env: NodeJS.ProcessEnv = process.env): FetchFn {
         })
       : new Agent({ connections: MAX_CONNECTIONS });
     return (input: string | URL, init?: RequestInit) =>
-      undiciFetch(input, { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher }) as unknown as Promise<Response>;
+      undiciFetch(input, { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher, redirect: 'manual' }) as unknown as Promise<Response>;
   });
-  return async (input, init) => (await ready)(input, init);
+  return async (input, init) => sameOriginRedirects(await ready, input, init);
+}
+
+/** Redirects an MCP request may take (same origin only). */
+const MAX_REDIRECTS = 5;
+/** The redirect statuses that keep the method and body (RFC 9110 §15.4.8, §15.4.9). */
+const BODY_PRESERVING = new Set([307, 308]);
+
+/**
+ * Follow 307/308 redirects within the server's origin only. Credentials and --header values
+ * (API keys) must never travel to another origin; any other redirect is returned as it is, and
+ * the relay reports it ("answered HTTP 302 ... update the URL").
+ */
+async function sameOriginRedirects(f: FetchFn, input: string | URL, init: RequestInit | undefined): Promise<Response> {
+  let url = new URL(input);
+  for (let hop = 0; ; hop++) {
+    const res = await f(url, init);
+    const location = res.headers.get('location');
+    if (!BODY_PRESERVING.has(res.status) || !location || hop >= MAX_REDIRECTS) return res;
+    const next = new URL(location, url);
+    if (next.origin !== url.origin) return res;
+    await res.body?.cancel().catch(() => {});
+    url = next;
+  }
 }

@@ -16,17 +16,31 @@ export async function httpError(res: Response, url: URL): Promise<RelayError> {
   } catch {
     // body unreadable: the status says enough
   }
-  return httpErrorFromText(res.status, res.statusText, body, url);
+  return httpErrorFromText(res.status, res.statusText, body, url, res.headers.get('location') ?? undefined);
 }
 
 /** The same, for a body already read. */
-export function httpErrorFromText(status: number, statusText: string, body: string, url: URL): RelayError {
+export function httpErrorFromText(status: number, statusText: string, body: string, url: URL, location?: string): RelayError {
   const detail = body.replace(/\s+/g, ' ').trim().slice(0, DETAIL_MAX_CHARS);
+  const target = location ? safeLocation(location, url) : undefined;
   const hint =
-    status === 401 || status === 403
+    status >= 300 && status < 400
+      ? ` (the server redirects${target ? ` to ${target}` : ''}; the relay follows redirects only within ${url.origin}, so credentials never leave it: if you trust the new address, use it as the server URL)`
+      : status === 401 || status === 403
       ? ' (the server wants credentials: add --header "Authorization: Bearer ${TOKEN}" or check the server\'s OAuth setup)'
       : status >= 500
         ? ' (a server-side failure; the relay keeps running)'
         : '';
   return new RelayError('REMOTE_HTTP', `${url.host} answered HTTP ${status}${statusText ? ` ${statusText}` : ''}${detail ? `: ${detail}` : ''}${hint}`, { status });
+}
+
+function safeLocation(location: string, base: URL): string | undefined {
+  try {
+    const u = new URL(location, base);
+    u.search = '';
+    u.hash = '';
+    return u.href;
+  } catch {
+    return undefined;
+  }
 }

@@ -64,3 +64,38 @@ describe('proxies', () => {
     expect(p.seen).toEqual([]);
   });
 });
+
+describe('redirects', () => {
+  it('follows a same-origin 307 but never carries headers to another origin', async () => {
+    mcp = await startTestServer({ kind: 'stateful' });
+    const other: string[] = [];
+    const elsewhere = createServer((req, res) => {
+      other.push(String(req.headers['x-api-key']));
+      res.writeHead(500).end();
+    });
+    await new Promise<void>((r) => elsewhere.listen(0, '127.0.0.1', () => r()));
+    const elsewherePort = (elsewhere.address() as AddressInfo).port;
+    // A front door on its own origin: /moved → 307 to the real endpoint on the same origin (proxied),
+    // /away → 307 to another origin.
+    proxy = createServer((req, res) => {
+      if (req.url === '/away') return void res.writeHead(307, { location: `http://127.0.0.1:${elsewherePort}/mcp` }).end();
+      if (req.url === '/moved') return void res.writeHead(307, { location: '/mcp' }).end();
+      const upstream = connect(mcp!.port, '127.0.0.1', () => {
+        upstream.write(`${req.method} ${req.url} HTTP/1.1\r\n${Object.entries(req.headers).map(([k, v]) => `${k}: ${String(v)}`).join('\r\n')}\r\nconnection: close\r\n\r\n`);
+        req.pipe(upstream);
+        upstream.pipe(res.socket!);
+      });
+    });
+    await new Promise<void>((r) => proxy!.listen(0, '127.0.0.1', () => r()));
+    const front = `http://127.0.0.1:${(proxy!.address() as AddressInfo).port}`;
+    try {
+      const home = await tempHome();
+      const ok = await connectRelay([`${front}/moved`, '-H', 'X-Api-Key: k-secret'], { home });
+      expect(text(await ok.client.callTool({ name: 'echo', arguments: { text: 'same origin' } }))).toBe('same origin');
+      await expect(connectRelay([`${front}/away`, '-H', 'X-Api-Key: k-secret', '--transport', 'http'], { home, timeoutMs: 20_000 })).rejects.toThrow(/redirects to http:\/\/127\.0\.0\.1:\d+\/mcp/);
+      expect(other).toEqual([]);
+    } finally {
+      elsewhere.close();
+    }
+  });
+});
