@@ -120,7 +120,7 @@ describe('protocol behaviour through the relay', () => {
     let s = await server('stateful');
     const { client } = await connectRelay([s.url], { home: await tempHome() });
     await s.close();
-    await expect(client.callTool({ name: 'echo', arguments: { text: 'x' } })).rejects.toThrow(/refused the connection|cannot reach/);
+    await expect(client.callTool({ name: 'echo', arguments: { text: 'x' } })).rejects.toThrow(/refused the connection|cannot reach|was reset/);
     s = await restartTestServer(s, { kind: 'stateful' });
     servers.push(s);
     expect(text(await client.callTool({ name: 'echo', arguments: { text: 'back' } }))).toBe('back');
