@@ -22,6 +22,19 @@ let shared: StderrWriter | undefined;
 export function stderrWriter(): StderrWriter {
   if (shared) return shared;
   let socket: Socket | undefined;
+  if (process.platform === 'win32') {
+    // Windows pipes are not opened as sockets here; process.stderr, with the same backlog cap.
+    shared = {
+      write(text: string) {
+        if (process.stderr.writableLength > MAX_BACKLOG_BYTES) return true;
+        return process.stderr.write(text);
+      },
+      get pending() {
+        return process.stderr.writableLength;
+      },
+    };
+    return shared;
+  }
   try {
     const st = fstatSync(2);
     if (st.isFIFO() || st.isSocket()) {
