@@ -44,21 +44,7 @@ export function registerDemoCommands(parser: Argv, env: NodeJS.ProcessEnv): void
         .option('keep-store', { type: 'boolean', default: false, describe: "Keep the demo's temporary credential store and print where it is" })
         .example('$0 demo', 'run the walkthrough (your browser opens when one is available)')
         .example('$0 demo --auto', 'run it without a browser (as the test suite does)'),
-    async (args) => {
-      const stop = signalOnTermination();
-      const code = await runDemo({
-        auto: Boolean(args.auto),
-        keepStore: Boolean(args['keep-store']),
-        env,
-        out: write(process.stdout),
-        err: write(process.stderr),
-        colour: colour(env),
-        signal: stop.signal,
-      });
-      stop.dispose();
-      // Keep-alive sockets of the finished children must not hold the demo open.
-      exitAfterFlush(code);
-    },
+    (args) => untilDone(env, (io) => runDemo({ auto: Boolean(args.auto), keepStore: Boolean(args['keep-store']), ...io })),
   );
 
   parser.command(
@@ -76,19 +62,19 @@ export function registerDemoCommands(parser: Argv, env: NodeJS.ProcessEnv): void
       if (!Number.isInteger(port) || port < 0 || port > MAX_PORT) throw new RelayError('BAD_CONFIG', `--port must be an integer from 0 to ${MAX_PORT} (got ${String(args.port)})`);
       const ttl = Number(args['token-ttl']);
       if (!Number.isInteger(ttl) || ttl < 1) throw new RelayError('BAD_CONFIG', `--token-ttl must be a whole number of seconds, at least 1 (got ${String(args['token-ttl'])})`);
-      const stop = signalOnTermination();
-      const code = await runDemoServer({
-        port,
-        autoApprove: Boolean(args['auto-approve']),
-        tokenTtlSec: ttl,
-        env,
-        out: write(process.stdout),
-        err: write(process.stderr),
-        colour: colour(env),
-        signal: stop.signal,
-      });
-      stop.dispose();
-      exitAfterFlush(code);
+      await untilDone(env, (io) => runDemoServer({ port, autoApprove: Boolean(args['auto-approve']), tokenTtlSec: ttl, ...io }));
     },
   );
+}
+
+/** Run a demo command with terminal I/O and a signal that fires on SIGINT/SIGTERM, then exit. */
+async function untilDone(
+  env: NodeJS.ProcessEnv,
+  run: (io: { env: NodeJS.ProcessEnv; out: (t: string) => void; err: (t: string) => void; colour: boolean; signal: AbortSignal }) => Promise<number>,
+): Promise<void> {
+  const stop = signalOnTermination();
+  const code = await run({ env, out: write(process.stdout), err: write(process.stderr), colour: colour(env), signal: stop.signal });
+  stop.dispose();
+  // Keep-alive sockets of finished children must not hold the process open.
+  exitAfterFlush(code);
 }
