@@ -15,6 +15,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { isInitializeRequest, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import * as z from 'zod/v4';
 import { listenLoopback } from '../loopback-server.js';
+import { sleep } from '../sleep.js';
 
 /** The server listens on loopback only. */
 const LOOPBACK_HOST = '127.0.0.1';
@@ -38,20 +39,6 @@ export interface BenchServer {
 
 function text(value: string): CallToolResult {
   return { content: [{ type: 'text', text: value }] };
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 /** Blobs are built once per size: the server's own cost stays out of the measured time. */

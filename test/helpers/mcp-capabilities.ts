@@ -2,6 +2,7 @@ import * as z from 'zod/v4';
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { TestServerCounters } from './mcp-server-types.js';
+import { sleep } from '../../src/sleep.js';
 
 /** Upper bound sent with `sampling/createMessage` (the client-side test handler ignores it). */
 const SAMPLE_MAX_TOKENS = 100;
@@ -13,23 +14,6 @@ export const ITEM_TEMPLATE_URI = 'test://item/{id}';
 
 function text(value: string): CallToolResult {
   return { content: [{ type: 'text', text: value }] };
-}
-
-/** Resolves after `ms`, or as soon as `signal` aborts (clearing the timer so no handle lingers). */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) {
-      resolve();
-      return;
-    }
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 function lowerCaseKeys(headers: Record<string, string | string[] | undefined> | undefined): Record<string, string> {
