@@ -20,6 +20,12 @@ export interface JsonRpcMessage {
   error?: JsonRpcError;
 }
 
+/**
+ * A message's own text as it arrived, forwarded instead of re-serialising the parsed object.
+ * Bytes come from the byte-level SSE path and never hold a line break (one SSE `data` line).
+ */
+export type RawMessage = string | Uint8Array;
+
 /** JSON-RPC 2.0 §5.1 */
 export const PARSE_ERROR = -32700;
 export const INVALID_REQUEST = -32600;

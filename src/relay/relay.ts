@@ -5,11 +5,11 @@
 import { describeError, isRelayError, RelayError } from '../errors.js';
 import { scrub, type Logger } from '../log.js';
 import type { Remote } from '../remote/types.js';
-import { errorResponse, isRequest, isResponse, RELAY_ERROR, type JsonRpcId, type JsonRpcMessage } from './jsonrpc.js';
+import { errorResponse, isRequest, isResponse, RELAY_ERROR, type JsonRpcId, type JsonRpcMessage, type RawMessage } from './jsonrpc.js';
 import { isCachedMethod, type LoginShield } from './login-shield.js';
 
 export interface HostSide {
-  send(msg: JsonRpcMessage, raw?: string): void;
+  send(msg: JsonRpcMessage, raw?: RawMessage): void;
 }
 
 export interface RelayOptions {
@@ -118,7 +118,7 @@ export class Relay {
   }
 
   /** A message from the server. */
-  fromRemote(msg: JsonRpcMessage, raw?: string): void {
+  fromRemote(msg: JsonRpcMessage, raw?: RawMessage): void {
     if (isResponse(msg)) {
       const method = this.cacheable.get(msg.id);
       if (method !== undefined) {

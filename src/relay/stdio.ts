@@ -10,7 +10,7 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from '../log.js';
-import { asMessage, errorResponse, INVALID_REQUEST, PARSE_ERROR, type JsonRpcId, type JsonRpcMessage } from './jsonrpc.js';
+import { asMessage, errorResponse, INVALID_REQUEST, PARSE_ERROR, type JsonRpcId, type JsonRpcMessage, type RawMessage } from './jsonrpc.js';
 
 /** A single host message larger than this is refused (answered with a parse error) to bound memory. */
 export const MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
@@ -27,9 +27,10 @@ export interface StdioHostOptions {
   maxMessageBytes?: number;
 }
 
-/** A raw text that would not reach the host as one line: LF, or CR (Node's readline ends lines at a lone CR too). */
 /** Above this, a message and its newline are written separately instead of concatenated. */
 const LARGE_MESSAGE_CHARS = 64 * 1024;
+const LINE_END = Buffer.from('\n');
+const CR = 0x0d;
 
 export class StdioHost {
   private chunks: Buffer[] = [];
@@ -73,13 +74,24 @@ export class StdioHost {
   }
 
   /**
-   * Write one message to the host as one line. `raw` (the message as received) is written as is
-   * unless it holds a line break, in which case the message is re-serialised.
+   * Write one message to the host as one line. `raw` (the message as received: text, or the bytes
+   * of a large answer) is written as is unless it holds a line break (LF, or CR: Node's readline
+   * ends lines at a lone CR too), in which case the message is re-serialised.
    * Still writes after stdin ended: a host that closed its end of stdin may still read our
    * stdout, and shutdown answers every pending request (MCP 2025-11-25 lifecycle, stdio shutdown).
    */
-  send(msg: JsonRpcMessage, raw?: string): void {
+  send(msg: JsonRpcMessage, raw?: RawMessage): void {
     if (this.outputFailed || this.output.destroyed || this.output.writableEnded) return;
+    if (raw !== undefined && typeof raw !== 'string') {
+      // Bytes go out untouched: no decode, no re-encode, no copy (a memchr-speed check for breaks).
+      const bytes = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+      if (bytes.indexOf(NEWLINE) === -1 && bytes.indexOf(CR) === -1) {
+        this.output.write(bytes);
+        this.output.write(LINE_END);
+        return;
+      }
+      raw = undefined;
+    }
     const text = raw !== undefined && raw.indexOf('\n') === -1 && raw.indexOf('\r') === -1 ? raw : JSON.stringify(msg);
     // Large messages: two writes rather than a concatenated copy of several MiB.
     if (text.length > LARGE_MESSAGE_CHARS) {

@@ -5,7 +5,7 @@
  */
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { JsonRpcMessage } from '../relay/jsonrpc.js';
+import type { JsonRpcMessage, RawMessage } from '../relay/jsonrpc.js';
 import { sleep } from '../sleep.js';
 import { networkError } from './net-errors.js';
 import { readSseStream } from './sse-reader.js';
@@ -20,7 +20,7 @@ export interface GetStreamDeps {
   open(lastEventId: string | undefined, stop: AbortSignal): Promise<Response>;
   /** The session the stream belongs to, if any. */
   session(): string | undefined;
-  onMessage(msg: JsonRpcMessage, raw: string | undefined): void;
+  onMessage(msg: JsonRpcMessage, raw: RawMessage | undefined): void;
   /** The server offers no GET stream (405): never ask again. */
   onRefused(): void;
   /** The server forgot the session (404): a new one must be started. */

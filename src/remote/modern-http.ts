@@ -5,7 +5,7 @@
  * is reported as `broken`, and the caller re-issues the request under a new id.
  */
 import { describeError, RelayError } from '../errors.js';
-import { asMessage, isResponse, type JsonRpcMessage } from '../relay/jsonrpc.js';
+import { asMessage, isResponse, type JsonRpcMessage, type RawMessage } from '../relay/jsonrpc.js';
 import { bearerChallenge } from './challenge.js';
 import { httpError, httpErrorFromText } from './http-error.js';
 import { networkError } from './net-errors.js';
@@ -27,12 +27,12 @@ export interface PostOptions {
   /** The server took the request (response headers are in); called at most once. */
   onAccepted?: () => void;
   /** A notification on the answer stream (progress, log message, list_changed on a listen stream). */
-  onNotification?: (msg: JsonRpcMessage, raw: string | undefined) => void;
+  onNotification?: (msg: JsonRpcMessage, raw: RawMessage | undefined) => void;
 }
 
 export type PostOutcome =
   /** The JSON-RPC response to the request (a result, or an error, whatever the HTTP status). */
-  | { kind: 'answer'; msg: JsonRpcMessage & { id: string | number }; raw: string | undefined; status: number }
+  | { kind: 'answer'; msg: JsonRpcMessage & { id: string | number }; raw: RawMessage | undefined; status: number }
   /** The answer stream ended or broke before the response. */
   | { kind: 'broken'; reason: string }
   /** The answer stream stayed silent for `idleMs`. */

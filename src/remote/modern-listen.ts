@@ -7,7 +7,7 @@
  */
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { METHOD_NOT_FOUND, type JsonRpcMessage } from '../relay/jsonrpc.js';
+import { METHOD_NOT_FOUND, type JsonRpcMessage, type RawMessage } from '../relay/jsonrpc.js';
 import { requestHeaders } from './modern-headers.js';
 import type { ModernHttp } from './modern-http.js';
 import { sleep } from '../sleep.js';
@@ -31,7 +31,7 @@ export interface ListenDeps {
   newId(): string;
   /** The `_meta` for the listen request (protocol version, client info and capabilities). */
   meta(): Record<string, unknown>;
-  deliver(msg: JsonRpcMessage, raw: string | undefined): void;
+  deliver(msg: JsonRpcMessage, raw: RawMessage | undefined): void;
 }
 
 /** True when the filter asks for nothing (then no stream is opened). */

@@ -5,7 +5,7 @@
  * re-issuing a request whose answer stream broke under a new id (answer mapped back to the host's
  * id, listen notifications' subscriptionId too), and cancellation by closing the stream.
  */
-import { errorResponse, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage } from '../relay/jsonrpc.js';
+import { errorResponse, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type RawMessage } from '../relay/jsonrpc.js';
 import { META_SUBSCRIPTION_ID } from './modern-headers.js';
 import type { ModernHttp } from './modern-http.js';
 import { asHostAnswer, UpstreamRunner } from './modern-runner.js';
@@ -62,7 +62,7 @@ export class PassthroughRemote implements Remote {
  * A listen stream re-issued under a relay id stamps that id as the subscriptionId ("MUST equal
  * the listen request's JSON-RPC id"); the host knows its own id only.
  */
-function withSubscriptionId(m: JsonRpcMessage, raw: string | undefined, hostId: JsonRpcId): [JsonRpcMessage, string | undefined] {
+function withSubscriptionId(m: JsonRpcMessage, raw: RawMessage | undefined, hostId: JsonRpcId): [JsonRpcMessage, RawMessage | undefined] {
   const params = m.params as { _meta?: Record<string, unknown> } | undefined;
   const sub = params?._meta?.[META_SUBSCRIPTION_ID];
   if (sub === undefined || sub === hostId) return [m, raw];

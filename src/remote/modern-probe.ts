@@ -5,13 +5,13 @@
  * evidence and fail the host's message; any other 4xx without a modern body means legacy.
  */
 import { isRelayError, RelayError } from '../errors.js';
-import type { JsonRpcMessage } from '../relay/jsonrpc.js';
+import type { JsonRpcMessage, RawMessage } from '../relay/jsonrpc.js';
 import { requestHeaders } from './modern-headers.js';
 import type { ModernHttp } from './modern-http.js';
 import { classifyProbeAnswer } from './modern-wire.js';
 
 export type ProbeOutcome =
-  | { era: 'modern'; answer: JsonRpcMessage & { id: string | number }; raw: string | undefined }
+  | { era: 'modern'; answer: JsonRpcMessage & { id: string | number }; raw: RawMessage | undefined }
   | { era: 'legacy'; reason: string };
 
 /** Send the probe `msg` (a server/discover request) and decide the server's era. */

@@ -6,7 +6,7 @@
  */
 import { describeError, RelayError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { errorResponse, RELAY_ERROR, REQUEST_TIMEOUT, type JsonRpcId, type JsonRpcMessage } from '../relay/jsonrpc.js';
+import { errorResponse, RELAY_ERROR, REQUEST_TIMEOUT, type JsonRpcId, type JsonRpcMessage, type RawMessage } from '../relay/jsonrpc.js';
 import { requestHeaders, screenTools, type HeaderParam } from './modern-headers.js';
 import type { ModernHttp } from './modern-http.js';
 import { sleep } from '../sleep.js';
@@ -32,19 +32,19 @@ export interface ExchangeOptions {
   /** Silence on the answer stream this long fails the request (0 = never). */
   idleMs: number;
   onAccepted?: () => void;
-  onNotification(msg: JsonRpcMessage, raw: string | undefined): void;
+  onNotification(msg: JsonRpcMessage, raw: RawMessage | undefined): void;
   /** Re-issues after broken streams (default MAX_REISSUES; Infinity for a listen stream, whose count restarts after each notification). */
   maxReissues?: number;
 }
 
 export type ExchangeResult =
-  | { kind: 'answer'; msg: JsonRpcMessage & { id: JsonRpcId }; raw: string | undefined }
+  | { kind: 'answer'; msg: JsonRpcMessage & { id: JsonRpcId }; raw: RawMessage | undefined }
   /** The server took the request but no answer could be had (stream broke too often, silence). */
   | { kind: 'failed'; code: number; message: string }
   | { kind: 'aborted' };
 
 /** The final answer for the host (undefined: none, the host cancelled). */
-export type HostAnswer = { msg: JsonRpcMessage; raw?: string | undefined } | undefined;
+export type HostAnswer = { msg: JsonRpcMessage; raw?: RawMessage | undefined } | undefined;
 
 export class UpstreamRunner {
   /** x-mcp-header annotations of the tools in the last tools/list, by tool name. */
@@ -56,7 +56,7 @@ export class UpstreamRunner {
   constructor(
     private readonly http: ModernHttp,
     private readonly log: Logger,
-    private readonly deliver: (msg: JsonRpcMessage, raw?: string) => void,
+    private readonly deliver: (msg: JsonRpcMessage, raw?: RawMessage) => void,
   ) {}
 
   /**
@@ -192,7 +192,7 @@ export class UpstreamRunner {
 }
 
 /** `answer` under the host's id (its raw text only when the id did not change). */
-export function asHostAnswer(answer: JsonRpcMessage & { id: JsonRpcId }, raw: string | undefined, hostId: JsonRpcId): HostAnswer {
+export function asHostAnswer(answer: JsonRpcMessage & { id: JsonRpcId }, raw: RawMessage | undefined, hostId: JsonRpcId): HostAnswer {
   return answer.id === hostId ? { msg: answer, raw } : { msg: { ...answer, id: hostId } };
 }
 

@@ -3,9 +3,10 @@
  * JSON-RPC messages, with an idle timeout and the facts needed to resume it
  * (MCP 2025-11-25 transports, "Resumability and Redelivery": event ids + Last-Event-ID).
  */
-import { createParser, type EventSourceMessage } from 'eventsource-parser';
-import type { ReadableStream } from 'node:stream/web';
-import { asMessage, type JsonRpcMessage } from '../relay/jsonrpc.js';
+import { decodeMessages } from '../relay/json-bytes.js';
+import type { JsonRpcMessage, RawMessage } from '../relay/jsonrpc.js';
+import { MAX_MESSAGE_BYTES } from '../relay/stdio.js';
+import { createSseParser, type SseEvent } from './sse-bytes.js';
 
 export interface StreamOutcome {
   /** Id of the last event seen (for Last-Event-ID), if the server sent ids. */
@@ -19,42 +20,47 @@ export interface StreamOutcome {
   events: number;
 }
 
+/** What the reader needs of a response body: a web ReadableStream and node-http.ts's body both fit. */
+export interface ByteSource {
+  getReader(): { read(): Promise<{ done: boolean; value?: Uint8Array | undefined }>; cancel(reason?: unknown): Promise<void> };
+}
+
 export interface ReadOptions {
   idleMs: number;
   signal?: AbortSignal | undefined;
-  onMessage(msg: JsonRpcMessage, raw: string | undefined): void;
+  /** A message, with its raw text or bytes when it arrived alone in its event. */
+  onMessage(msg: JsonRpcMessage, raw: RawMessage | undefined): void;
   onBadEvent(reason: string): void;
 }
 
 /**
  * Consume `body` until it ends, fails, goes idle, or `signal` aborts. Never throws.
- * One reader loop feeding eventsource-parser's push parser: no per-answer TextDecoderStream and
- * parser stream (measured by `npm run bench` as a large part of the relay's CPU per call).
+ * One reader loop feeding a byte-level SSE parser (sse-bytes.ts): an answer is framed without
+ * being decoded to a string, and a large one is forwarded as the bytes that came (json-bytes.ts).
  * Any bytes, keep-alive comments included, count as a sign of life for the idle timeout.
  */
-export async function readSseStream(body: ReadableStream<Uint8Array>, opts: ReadOptions): Promise<StreamOutcome> {
+export async function readSseStream(body: ByteSource, opts: ReadOptions): Promise<StreamOutcome> {
   const out: StreamOutcome = { lastEventId: undefined, retryMs: undefined, error: undefined, idle: false, events: 0 };
-  const onEvent = (event: EventSourceMessage) => {
-    if (event.id) out.lastEventId = event.id;
-    if (!event.data) return; // priming events
-    if (event.event && event.event !== 'message') return;
+  const onEvent = (event: SseEvent) => {
+    if (event.event !== undefined && event.event !== 'message') return;
+    if (event.data.length === 0) return; // priming events (an id and empty data)
     out.events++;
-    let value: unknown;
-    try {
-      value = JSON.parse(event.data);
-    } catch {
-      opts.onBadEvent('an SSE event that is not JSON');
+    const decoded = decodeMessages(event.data);
+    if (!decoded.ok) {
+      opts.onBadEvent(decoded.reason === 'not JSON' ? 'an SSE event that is not JSON' : 'an SSE event that is not a JSON-RPC message');
       return;
     }
-    const list = Array.isArray(value) ? value : [value];
-    for (const item of list) {
-      const msg = asMessage(item);
-      if (msg) opts.onMessage(msg, list.length === 1 ? event.data : undefined);
-      else opts.onBadEvent('an SSE event that is not a JSON-RPC message');
-    }
+    // Several data lines were joined with line breaks: that text cannot go to the host as one line.
+    for (const { msg, raw } of decoded.messages) opts.onMessage(msg, event.dataLines === 1 ? raw : undefined);
   };
-  const parser = createParser({ onEvent, onRetry: (ms) => (out.retryMs = ms) });
-  const decoder = new TextDecoder();
+  const parser = createSseParser(
+    {
+      onEvent,
+      onRetry: (ms) => (out.retryMs = ms),
+      onOversized: (bytes) => opts.onBadEvent(`an SSE line of over ${bytes} bytes (dropped)`),
+    },
+    MAX_MESSAGE_BYTES,
+  );
   const reader = body.getReader();
   let timer: NodeJS.Timeout | undefined;
   const arm = () => {
@@ -73,11 +79,12 @@ export async function readSseStream(body: ReadableStream<Uint8Array>, opts: Read
       const { value, done } = await reader.read();
       if (done) break;
       arm();
-      parser.feed(decoder.decode(value, { stream: true }));
+      if (value) parser.feed(value);
     }
   } catch (err) {
     out.error = err;
   } finally {
+    out.lastEventId = parser.lastEventId;
     clearTimeout(timer);
     opts.signal?.removeEventListener('abort', onAbort);
   }

@@ -13,11 +13,12 @@
  */
 import { RelayError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { errorResponse, isRequest, isResponse, RELAY_ERROR, REQUEST_TIMEOUT, type JsonRpcId, type JsonRpcMessage } from '../relay/jsonrpc.js';
+import { errorResponse, isRequest, isResponse, RELAY_ERROR, REQUEST_TIMEOUT, type JsonRpcId, type JsonRpcMessage, type RawMessage } from '../relay/jsonrpc.js';
 import { bearerChallenge } from './challenge.js';
 import { httpError } from './http-error.js';
 import { networkError } from './net-errors.js';
 import { readSseStream } from './sse-reader.js';
+import { decodeMessages } from '../relay/json-bytes.js';
 import { runGetStream } from './get-stream.js';
 import type { Remote, RemoteOptions } from './types.js';
 import { sleep } from '../sleep.js';
@@ -111,24 +112,18 @@ export class StreamableHttpRemote implements Remote {
   private async readAnswer(res: Response, id: JsonRpcId): Promise<void> {
     const type = (res.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
     if (type === 'application/json') {
-      let text: string;
+      let bytes: Buffer;
       try {
-        text = await res.text();
+        bytes = Buffer.from(await res.arrayBuffer());
       } catch (err) {
         throw networkError(err, this.opts.url);
       }
-      let value: unknown;
-      try {
-        value = JSON.parse(text);
-      } catch {
-        throw new RelayError('REMOTE_PROTOCOL', 'the server answered with invalid JSON');
-      }
-      const list = Array.isArray(value) ? value : [value];
+      const decoded = decodeMessages(bytes);
+      if (!decoded.ok) throw new RelayError('REMOTE_PROTOCOL', decoded.reason === 'not JSON' ? 'the server answered with invalid JSON' : 'the server answered with JSON that is not a JSON-RPC message');
       let answered = false;
-      for (const item of list) {
-        const m = item as JsonRpcMessage;
-        if (m && typeof m === 'object' && isResponse(m) && m.id === id) answered = true;
-        this.onServerMessage(m, list.length === 1 ? text : undefined);
+      for (const { msg, raw } of decoded.messages) {
+        if (isResponse(msg) && msg.id === id) answered = true;
+        this.onServerMessage(msg, raw);
       }
       if (!answered) throw new RelayError('REMOTE_PROTOCOL', 'the server answered with JSON that holds no response to this request');
       return;
@@ -177,7 +172,7 @@ export class StreamableHttpRemote implements Remote {
     this.answerWithError(id, RELAY_ERROR, `${why} before answering this request; the relay is still running, retry the request`);
   }
 
-  private onServerMessage(m: JsonRpcMessage, raw: string | undefined): void {
+  private onServerMessage(m: JsonRpcMessage, raw: RawMessage | undefined): void {
     if (isResponse(m)) {
       const waiter = this.waiters.get(m.id);
       if (waiter) {

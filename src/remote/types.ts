@@ -4,7 +4,7 @@
  * kind is also 'http') carries the messages.
  */
 import type { Logger } from '../log.js';
-import type { JsonRpcMessage } from '../relay/jsonrpc.js';
+import type { JsonRpcMessage, RawMessage } from '../relay/jsonrpc.js';
 import type { BearerChallenge } from './challenge.js';
 import type { FetchFn } from './fetch.js';
 
@@ -36,7 +36,7 @@ export interface RemoteOptions {
   /** A request whose answer stream stays silent this long is answered with a timeout error (0 = never). */
   requestTimeoutMs: number;
   /** Every message from the server to the host, with its raw JSON text when it arrived alone. */
-  deliver(msg: JsonRpcMessage, raw?: string): void;
+  deliver(msg: JsonRpcMessage, raw?: RawMessage): void;
 }
 
 export interface Remote {

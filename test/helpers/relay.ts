@@ -88,8 +88,10 @@ export function spawnRelay(args: string[], opts: { home: string; env?: Record<st
       }
     }
   };
-  child.stdout.on('data', (d: Buffer) => {
-    buf += d.toString();
+  // Decode as a stream: a multi-byte character may straddle two pipe reads.
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (d: string) => {
+    buf += d;
     let i: number;
     while ((i = buf.indexOf('\n')) >= 0) {
       const line = buf.slice(0, i);
