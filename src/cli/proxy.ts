@@ -8,7 +8,7 @@ import { Relay } from '../relay/relay.js';
 import { drainStderr } from '../stderr.js';
 import { StdioHost } from '../relay/stdio.js';
 import { AutoRemote } from '../remote/connect.js';
-import { createMcpFetch, proxyFromEnv } from '../remote/fetch.js';
+import { createFetch, createMcpFetch, proxyFromEnv } from '../remote/fetch.js';
 import type { AuthHook } from '../remote/types.js';
 import type { LoginShield } from '../relay/login-shield.js';
 
@@ -45,11 +45,13 @@ export async function runProxy(config: Config, deps: ProxyDeps): Promise<number>
     message: (msg, raw) => relay!.fromHost(msg, raw),
     close: () => void stop('the host closed stdin'),
   }, log);
+  const mcpFetch = createMcpFetch(deps.env, `mcp-relay/${deps.version}`);
   const remote = new AutoRemote(
     {
       url: config.serverUrl,
       headers: config.headers,
-      fetch: createMcpFetch(deps.env),
+      fetch: mcpFetch,
+      webFetch: createFetch(deps.env),
       auth: auth?.hook,
       log,
       requestTimeoutMs: config.requestTimeoutMs,
@@ -75,6 +77,7 @@ export async function runProxy(config: Config, deps: ProxyDeps): Promise<number>
     try {
       await relay!.shutdown(reason);
       await auth?.close();
+      mcpFetch.close();
     } catch (err) {
       log.warn(`error during shutdown: ${describeError(err)}`);
     }

@@ -122,7 +122,7 @@ export function parseChallenges(header: string): Challenge[] {
 }
 
 /** The Bearer challenge's parameters from a response's WWW-Authenticate header(s). */
-export function bearerChallenge(headers: Headers): BearerChallenge {
+export function bearerChallenge(headers: { get(name: string): string | null }): BearerChallenge {
   const raw = headers.get('www-authenticate');
   if (!raw) return {};
   const bearer = parseChallenges(raw).find((c) => c.scheme === 'bearer');

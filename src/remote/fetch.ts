@@ -1,12 +1,15 @@
 /**
- * The one fetch every outgoing request uses (MCP server, metadata, token endpoint).
+ * The HTTP clients: createFetch for metadata, token endpoints and the legacy SSE transport (a web
+ * fetch), createMcpFetch for MCP traffic.
  *
  * Node 20's built-in fetch ignores HTTPS_PROXY/HTTP_PROXY/NO_PROXY, which corporate networks
  * need; undici's EnvHttpProxyAgent honours them (both upper and lower case), so when any proxy
  * variable is set we use undici's fetch with that agent. NODE_EXTRA_CA_CERTS is honoured by
  * Node's TLS stack for both paths.
  */
+import { createNodeHttpFetch, MAX_CONNECTIONS, type HttpFetch, type HttpRequestInit, type HttpResponse } from './node-http.js';
 
+/** A web fetch (metadata, token endpoint, the legacy SSE transport). */
 export type FetchFn = (input: string | URL, init?: RequestInit) => Promise<Response>;
 
 const PROXY_VARS = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'];
@@ -44,29 +47,44 @@ export function createFetch(env: NodeJS.ProcessEnv = process.env): FetchFn {
   return async (input, init) => (await proxied)(input, init);
 }
 
-/** Sockets per origin for MCP traffic; more in-flight requests queue for a free one. */
-export const MAX_CONNECTIONS = 128;
-
 /**
- * The fetch for MCP traffic (every message to the server). Node's global fetch pools without a
- * limit: 10,000 requests written at once opened one socket each (EMFILE under a 1024-descriptor
- * limit, resets on a loaded machine). This one is undici's fetch over one Agent holding at most
- * MAX_CONNECTIONS sockets per origin (an EnvHttpProxyAgent with the same limit behind a proxy).
+ * The client for MCP traffic (every message to the server), with at most MAX_CONNECTIONS sockets
+ * per origin (Node's global fetch pools without a limit: 10,000 requests written at once opened
+ * one socket each, EMFILE under a 1024-descriptor limit).
+ * - Without a proxy: node:http / node:https (node-http.ts). `npm run bench` measured undici's
+ *   fetch and its web streams at about 3x the CPU per request, and loading undici at ~20 MB of
+ *   the relay's resident memory (docs/performance.md).
+ * - With HTTPS_PROXY / HTTP_PROXY set: undici's fetch over an EnvHttpProxyAgent with the same
+ *   limit (NO_PROXY honoured), loaded only then.
+ * Either way redirects are followed within the server's origin only.
  */
-export function createMcpFetch(env: NodeJS.ProcessEnv = process.env): FetchFn {
-  const ready = import('undici').then(({ Agent, EnvHttpProxyAgent, fetch: undiciFetch }) => {
-    const dispatcher = proxyFromEnv(env)
-      ? new EnvHttpProxyAgent({
-          connections: MAX_CONNECTIONS,
-          httpProxy: env.HTTP_PROXY ?? env.http_proxy,
-          httpsProxy: env.HTTPS_PROXY ?? env.https_proxy ?? env.HTTP_PROXY ?? env.http_proxy,
-          noProxy: env.NO_PROXY ?? env.no_proxy,
-        })
-      : new Agent({ connections: MAX_CONNECTIONS });
-    return (input: string | URL, init?: RequestInit) =>
-      undiciFetch(input, { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher, redirect: 'manual' }) as unknown as Promise<Response>;
+export function createMcpFetch(env: NodeJS.ProcessEnv = process.env, userAgent?: string): HttpFetch & { close(): void } {
+  if (!proxyFromEnv(env)) {
+    const direct = createNodeHttpFetch({ maxSockets: MAX_CONNECTIONS });
+    return Object.assign((input: string | URL, init?: HttpRequestInit) => sameOriginRedirects(direct, input, withUserAgent(init, userAgent)), { close: () => direct.close() });
+  }
+  const ready = import('undici').then(({ EnvHttpProxyAgent, fetch: undiciFetch }) => {
+    const dispatcher = new EnvHttpProxyAgent({
+      connections: MAX_CONNECTIONS,
+      httpProxy: env.HTTP_PROXY ?? env.http_proxy,
+      httpsProxy: env.HTTPS_PROXY ?? env.https_proxy ?? env.HTTP_PROXY ?? env.http_proxy,
+      noProxy: env.NO_PROXY ?? env.no_proxy,
+    });
+    const proxied: HttpFetch = (input, init) =>
+      undiciFetch(input, { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher, redirect: 'manual' }) as unknown as Promise<HttpResponse>;
+    return { proxied, dispatcher };
   });
-  return async (input, init) => sameOriginRedirects(await ready, input, init);
+  return Object.assign(async (input: string | URL, init?: HttpRequestInit) => sameOriginRedirects((await ready).proxied, input, withUserAgent(init, userAgent)), {
+    close: () => void ready.then(({ dispatcher }) => dispatcher.close()).catch(() => {}),
+  });
+}
+
+/** Say who is calling (node:http sends no User-Agent, and some gateways refuse requests without one), unless --header set it. */
+function withUserAgent(init: HttpRequestInit | undefined, userAgent: string | undefined): HttpRequestInit | undefined {
+  if (!userAgent || !init) return init;
+  const headers = init.headers ?? {};
+  if (Object.keys(headers).some((k) => k.toLowerCase() === 'user-agent')) return init;
+  return { ...init, headers: { ...headers, 'user-agent': userAgent } };
 }
 
 /** Redirects an MCP request may take (same origin only). */
@@ -79,7 +97,7 @@ const BODY_PRESERVING = new Set([307, 308]);
  * (API keys) must never travel to another origin; any other redirect is returned as it is, and
  * the relay reports it ("answered HTTP 302 ... update the URL").
  */
-async function sameOriginRedirects(f: FetchFn, input: string | URL, init: RequestInit | undefined): Promise<Response> {
+async function sameOriginRedirects(f: HttpFetch, input: string | URL, init: HttpRequestInit | undefined): Promise<HttpResponse> {
   let url = new URL(input);
   for (let hop = 0; ; hop++) {
     const res = await f(url, init);

@@ -3,6 +3,7 @@
  * request): kept open while the session lives, resumed with Last-Event-ID after a drop,
  * reconnected with the server's SSE `retry` or exponential backoff while the server is away.
  */
+import type { HttpResponse } from './node-http.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { JsonRpcMessage, RawMessage } from '../relay/jsonrpc.js';
@@ -17,7 +18,7 @@ const GET_BACKOFF_MAX_MS = 30_000;
 export interface GetStreamDeps {
   stop: AbortSignal;
   /** GET the endpoint (with Last-Event-ID when resuming). */
-  open(lastEventId: string | undefined, stop: AbortSignal): Promise<Response>;
+  open(lastEventId: string | undefined, stop: AbortSignal): Promise<HttpResponse>;
   /** The session the stream belongs to, if any. */
   session(): string | undefined;
   onMessage(msg: JsonRpcMessage, raw: RawMessage | undefined): void;
@@ -49,7 +50,7 @@ export async function runGetStream(d: GetStreamDeps): Promise<void> {
         return;
       }
       if (res.ok && res.body) {
-        const outcome = await readSseStream(res.body as never, {
+        const outcome = await readSseStream(res.body, {
           idleMs: 0,
           signal: d.stop,
           onMessage: d.onMessage,

@@ -3,13 +3,14 @@
  * (2025-11-25 streamable.ts and 2026-07-28 modern-http.ts): the status, a short excerpt of the
  * body, and a hint at what to do.
  */
+import type { HttpResponse } from './node-http.js';
 import { RelayError } from '../errors.js';
 
 /** At most this much of an error body goes into the message (bodies can be whole HTML pages). */
 const DETAIL_MAX_CHARS = 200;
 
 /** Consume `res`'s body and describe it as REMOTE_HTTP with `status` set. */
-export async function httpError(res: Response, url: URL): Promise<RelayError> {
+export async function httpError(res: HttpResponse, url: URL): Promise<RelayError> {
   let body = '';
   try {
     body = await res.text();

@@ -65,7 +65,7 @@ export class LegacySseRemote implements Remote {
       if (authorization) headers.set('authorization', authorization);
       let res: Response;
       try {
-        res = await this.opts.fetch(input, { ...init, headers });
+        res = await (this.opts.webFetch ?? fetch)(input, { ...init, headers });
       } catch (err) {
         throw networkError(err, this.opts.url);
       }

@@ -4,6 +4,7 @@
  * There are no sessions, no GET stream, no Last-Event-ID: a stream that breaks before the answer
  * is reported as `broken`, and the caller re-issues the request under a new id.
  */
+import type { HttpResponse } from './node-http.js';
 import { describeError, RelayError } from '../errors.js';
 import { asMessage, isResponse, type JsonRpcMessage, type RawMessage } from '../relay/jsonrpc.js';
 import { bearerChallenge } from './challenge.js';
@@ -65,7 +66,7 @@ export class ModernHttp {
       if (this.closing.signal.aborted) throw new RelayError('SHUTTING_DOWN', 'the relay is shutting down');
       if (o.signal?.aborted) return { kind: 'aborted' };
       const authorization = await this.opts.auth?.authorization();
-      let res: Response;
+      let res: HttpResponse;
       try {
         res = await this.fetch(body, o.headers, authorization, stop);
       } catch (err) {
@@ -85,14 +86,14 @@ export class ModernHttp {
     }
   }
 
-  private async readAnswer(res: Response, id: string | number, o: PostOptions, stop: AbortSignal): Promise<PostOutcome> {
+  private async readAnswer(res: HttpResponse, id: string | number, o: PostOptions, stop: AbortSignal): Promise<PostOutcome> {
     const type = (res.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
     if (type === 'text/event-stream' && res.ok && res.body) {
       o.onAccepted?.();
       let answer: PostOutcome | undefined;
       // The final response SHOULD terminate the stream; stop reading once it is in either way.
       const answered = new AbortController();
-      const outcome = await readSseStream(res.body as never, {
+      const outcome = await readSseStream(res.body, {
         idleMs: o.idleMs,
         signal: AbortSignal.any([stop, answered.signal]),
         onMessage: (m, raw) => {
@@ -141,7 +142,7 @@ export class ModernHttp {
     throw new RelayError('REMOTE_PROTOCOL', `the server answered with content type "${type || 'none'}"; expected application/json or text/event-stream`);
   }
 
-  private async fetch(body: string, extra: Record<string, string>, authorization: string | undefined, signal: AbortSignal): Promise<Response> {
+  private async fetch(body: string, extra: Record<string, string>, authorization: string | undefined, signal: AbortSignal): Promise<HttpResponse> {
     // 2026-07-28 streamable-http "Sending Messages": Accept MUST list both types, and every POST
     // carries the request metadata headers; authorization/index: the token on every request.
     const headers: Record<string, string> = { ...this.opts.headers, 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...extra };

@@ -47,6 +47,8 @@ export function networkError(err: unknown, url: URL | string, what = 'the MCP se
     case 'ECONNREFUSED':
       return new RelayError('REMOTE_UNAVAILABLE', `${what} at ${host} refused the connection (ECONNREFUSED): is it running? The relay retries on the next request`, { cause: err });
     case 'ECONNRESET':
+    case 'ECONNABORTED':
+    case 'ERR_STREAM_PREMATURE_CLOSE':
     case 'UND_ERR_SOCKET':
     case 'EPIPE':
       return new RelayError('REMOTE_UNAVAILABLE', `connection to ${what} at ${host} was reset (${code})`, { cause: err });

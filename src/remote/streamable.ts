@@ -11,6 +11,7 @@
  * - 401/403 go to the auth coordinator with the full parsed WWW-Authenticate challenge;
  * - messages are forwarded as the raw text the host sent, not re-validated and re-serialised.
  */
+import type { HttpBody, HttpResponse } from './node-http.js';
 import { RelayError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { errorResponse, isRequest, isResponse, RELAY_ERROR, REQUEST_TIMEOUT, type JsonRpcId, type JsonRpcMessage, type RawMessage } from '../relay/jsonrpc.js';
@@ -109,7 +110,7 @@ export class StreamableHttpRemote implements Remote {
   }
 
   /** Read the answer to a POSTed request: a JSON body, or an SSE stream read in the background. */
-  private async readAnswer(res: Response, id: JsonRpcId): Promise<void> {
+  private async readAnswer(res: HttpResponse, id: JsonRpcId): Promise<void> {
     const type = (res.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
     if (type === 'application/json') {
       let bytes: Buffer;
@@ -137,9 +138,9 @@ export class StreamableHttpRemote implements Remote {
   }
 
   /** Read an answer stream to the end; resume it if it breaks before the answer, else answer with an error. */
-  private async followStream(body: ReadableStream<Uint8Array>, id: JsonRpcId, resumes: number): Promise<void> {
+  private async followStream(body: HttpBody, id: JsonRpcId, resumes: number): Promise<void> {
     let answered = false;
-    const outcome = await readSseStream(body as never, {
+    const outcome = await readSseStream(body, {
       idleMs: this.opts.requestTimeoutMs,
       signal: this.closing.signal,
       onMessage: (m, raw) => {
@@ -264,7 +265,7 @@ export class StreamableHttpRemote implements Remote {
     });
   }
 
-  private async fetch(method: 'GET' | 'POST', body: string | undefined, authorization: string | undefined, lastEventId?: string, signal?: AbortSignal): Promise<Response> {
+  private async fetch(method: 'GET' | 'POST', body: string | undefined, authorization: string | undefined, lastEventId?: string, signal?: AbortSignal): Promise<HttpResponse> {
     const headers: Record<string, string> = { ...this.opts.headers };
     if (method === 'POST') {
       headers['content-type'] = 'application/json';

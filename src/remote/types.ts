@@ -7,6 +7,7 @@ import type { Logger } from '../log.js';
 import type { JsonRpcMessage, RawMessage } from '../relay/jsonrpc.js';
 import type { BearerChallenge } from './challenge.js';
 import type { FetchFn } from './fetch.js';
+import type { HttpFetch } from './node-http.js';
 
 export interface UnauthorizedInfo {
   status: 401 | 403;
@@ -30,7 +31,10 @@ export interface RemoteOptions {
   url: URL;
   /** Static headers from --header (already expanded). */
   headers: Record<string, string>;
-  fetch: FetchFn;
+  /** The client for MCP traffic (createMcpFetch; a web fetch fits too). */
+  fetch: HttpFetch;
+  /** A web fetch for the legacy SSE transport, which hands it to the SDK (default: the global fetch). */
+  webFetch?: FetchFn | undefined;
   auth?: AuthHook | undefined;
   log: Logger;
   /** A request whose answer stream stays silent this long is answered with a timeout error (0 = never). */
