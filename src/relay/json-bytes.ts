@@ -3,10 +3,11 @@
  *
  * A small message is decoded and parsed in full, as before. A large one (a tool result carrying a
  * file or a screenshot) is not: the relay needs only its `jsonrpc`, `id` and `method` and whether
- * it holds `result`, `error` or `params`, so it scans the top level of the object (string values
- * are skipped with one memchr-speed search for their closing quote) and forwards the bytes as
- * they came. Whatever reads `result`, `params` or `error` of such a message gets them from a full
- * parse done then, once (getters on the message object), so nothing downstream needs to know.
+ * it holds `result`, `error` or `params`, so it scans the structure of the object (string values
+ * are skipped with memchr-speed searches for their closing quote) and forwards the bytes as they
+ * came, still in the network chunks that carried them. Whatever reads `result`, `params` or
+ * `error` of such a message gets them from a full parse done then, once (getters on the message
+ * object), so nothing downstream needs to know.
  *
  * What the scan checks: one JSON object, balanced brackets and strings, commas and colons in
  * place at every level, nothing after it. What it does not: the bytes inside strings and the
@@ -31,26 +32,28 @@ const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
 const COMMA = 0x2c;
 const COLON = 0x3a;
+const END = -1;
 
-/** One message decoded from bytes, with the bytes to forward when they can be forwarded as they are. */
+/** One message decoded from bytes, with the text or bytes to forward when they can be forwarded as they are. */
 export interface DecodedMessage {
   msg: JsonRpcMessage;
-  /** The message's own text (a string for small messages, the bytes for large ones); absent inside a batch. */
-  raw: string | Buffer | undefined;
+  /** The message's own text (small messages) or its byte segments (large ones); absent inside a batch. */
+  raw: string | Buffer[] | undefined;
 }
 
 export type DecodeResult = { ok: true; messages: DecodedMessage[] } | { ok: false; reason: 'not JSON' | 'not a JSON-RPC message' };
 
 /**
- * Decode one JSON text (an SSE `data` buffer or an `application/json` body) into JSON-RPC
- * messages. Never throws. A batch (array) yields each member without its own raw text.
+ * Decode one JSON text, given as byte segments in order (an SSE `data` line as it arrived, or an
+ * `application/json` body), into JSON-RPC messages. Never throws. A batch (array) yields each
+ * member without its own raw text.
  */
-export function decodeMessages(bytes: Buffer): DecodeResult {
-  if (bytes.length >= LARGE_MESSAGE_BYTES) {
-    const msg = scanMessage(bytes);
-    if (msg) return { ok: true, messages: [{ msg, raw: bytes }] };
+export function decodeMessages(segments: Buffer[], bytes = totalBytes(segments)): DecodeResult {
+  if (bytes >= LARGE_MESSAGE_BYTES) {
+    const msg = scanMessage(segments);
+    if (msg) return { ok: true, messages: [{ msg, raw: segments }] };
   }
-  const text = bytes.toString('utf8');
+  const text = segments.length === 1 ? segments[0]!.toString('utf8') : Buffer.concat(segments, bytes).toString('utf8');
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -67,52 +70,63 @@ export function decodeMessages(bytes: Buffer): DecodeResult {
   return { ok: true, messages };
 }
 
+function totalBytes(segments: readonly Buffer[]): number {
+  let n = 0;
+  for (const s of segments) n += s.length;
+  return n;
+}
+
 /**
- * The message in `buf` from a scan of its top level, or undefined when the scan cannot vouch for
- * it (not an object, brackets or strings unbalanced, unexpected bytes, odd top-level values); the
- * caller then parses it in full, which reports what is wrong.
+ * The message in `segments` from a scan of its structure, or undefined when the scan cannot vouch
+ * for it (not an object, brackets or strings unbalanced, unexpected bytes, odd top-level values);
+ * the caller then parses it in full, which reports what is wrong.
  */
-export function scanMessage(buf: Buffer): JsonRpcMessage | undefined {
-  const n = buf.length;
-  let i = skipWs(buf, 0);
-  if (buf[i] !== OPEN_BRACE) return undefined;
-  i = skipWs(buf, i + 1);
+export function scanMessage(segments: Buffer[]): JsonRpcMessage | undefined {
+  const c = new Cursor(segments);
+  c.skipWs();
+  if (c.peek() !== OPEN_BRACE) return undefined;
+  c.advance();
+  c.skipWs();
+  if (c.peek() === CLOSE_BRACE) return undefined;
   const facts: Record<string, unknown> = {};
-  const lazy = new Set<'result' | 'params' | 'error'>();
-  if (buf[i] === CLOSE_BRACE) return undefined;
+  const lazy = new Set<'result' | 'params'>();
   for (;;) {
-    if (buf[i] !== QUOTE) return undefined;
-    const keyEnd = stringEnd(buf, i);
-    if (keyEnd === -1) return undefined;
+    const keyStart = c.mark();
+    if (c.peek() !== QUOTE || !c.skipString()) return undefined;
+    const keyBytes = c.since(keyStart, MAX_KEY_BYTES);
     // Keys of interest are short even when written with \u escapes; longer ones are skipped unread.
-    const key = keyEnd - i <= MAX_KEY_BYTES ? parseSmall(buf, i, keyEnd) : undefined;
-    i = skipWs(buf, keyEnd);
-    if (buf[i] !== COLON) return undefined;
-    const valueStart = skipWs(buf, i + 1);
-    const valueEnd = skipValue(buf, valueStart);
-    if (valueEnd === -1) return undefined;
+    const key = keyBytes ? parseBytes(keyBytes) : undefined;
+    c.skipWs();
+    if (c.peek() !== COLON) return undefined;
+    c.advance();
+    c.skipWs();
+    const valueStart = c.mark();
+    if (!skipValue(c)) return undefined;
     if (key === 'jsonrpc' || key === 'id' || key === 'method' || key === 'error') {
-      if (valueEnd - valueStart > SMALL_VALUE_BYTES) return undefined;
-      const value = parseSmall(buf, valueStart, valueEnd);
+      const valueBytes = c.since(valueStart, SMALL_VALUE_BYTES);
+      if (!valueBytes) return undefined;
+      const value = parseBytes(valueBytes);
       if (value === INVALID) return undefined;
       facts[key] = value;
-      lazy.delete(key as 'error');
     } else if (key === 'result' || key === 'params') {
       lazy.add(key);
     }
-    i = skipWs(buf, valueEnd);
-    if (buf[i] === COMMA) {
-      i = skipWs(buf, i + 1);
+    c.skipWs();
+    if (c.peek() === COMMA) {
+      c.advance();
+      c.skipWs();
       continue;
     }
-    if (buf[i] !== CLOSE_BRACE) return undefined;
-    if (skipWs(buf, i + 1) !== n) return undefined;
+    if (c.peek() !== CLOSE_BRACE) return undefined;
+    c.advance();
+    c.skipWs();
+    if (c.peek() !== END) return undefined;
     break;
   }
   const msg = asMessage(facts);
   if (!msg) return undefined;
   let whole: Record<string, unknown> | undefined;
-  const parse = () => (whole ??= JSON.parse(buf.toString('utf8')) as Record<string, unknown>);
+  const parse = () => (whole ??= JSON.parse(Buffer.concat(segments).toString('utf8')) as Record<string, unknown>);
   for (const key of lazy) {
     Object.defineProperty(msg, key, {
       enumerable: true,
@@ -126,126 +140,182 @@ export function scanMessage(buf: Buffer): JsonRpcMessage | undefined {
 
 const INVALID = Symbol('invalid');
 
-function parseSmall(buf: Buffer, start: number, end: number): unknown {
+function parseBytes(bytes: Buffer): unknown {
   try {
-    return JSON.parse(buf.toString('utf8', start, end)) as unknown;
+    return JSON.parse(bytes.toString('utf8')) as unknown;
   } catch {
     return INVALID;
   }
 }
 
-function isWs(b: number | undefined): boolean {
+const OBJECT = 1;
+const ARRAY = 2;
+
+/**
+ * Skip one JSON value at the cursor, checking its structure (see the module comment). Iterative,
+ * with an explicit stack, so deep nesting cannot overflow the call stack.
+ */
+function skipValue(c: Cursor): boolean {
+  const stack: number[] = [];
+  for (;;) {
+    // A value is expected here.
+    c.skipWs();
+    const b = c.peek();
+    let closed = false;
+    if (b === QUOTE) {
+      if (!c.skipString()) return false;
+    } else if (b === OPEN_BRACE || b === OPEN_BRACKET) {
+      c.advance();
+      c.skipWs();
+      const empty = c.peek() === (b === OPEN_BRACE ? CLOSE_BRACE : CLOSE_BRACKET);
+      if (empty) {
+        c.advance();
+      } else {
+        stack.push(b === OPEN_BRACE ? OBJECT : ARRAY);
+        if (b === OPEN_BRACE && !memberKey(c)) return false;
+        continue;
+      }
+    } else if (!c.skipScalar()) {
+      return false;
+    }
+    // After a value: a comma and the next member, or the end of one or more containers.
+    while (!closed) {
+      if (stack.length === 0) return true;
+      c.skipWs();
+      const top = stack[stack.length - 1]!;
+      const after = c.peek();
+      if (after === COMMA) {
+        c.advance();
+        if (top === OBJECT && !memberKey(c)) return false;
+        closed = true; // leave the loop: a value follows
+      } else if (after === (top === OBJECT ? CLOSE_BRACE : CLOSE_BRACKET)) {
+        c.advance();
+        stack.pop();
+      } else {
+        return false;
+      }
+    }
+  }
+}
+
+/** `"key" :` of an object member. */
+function memberKey(c: Cursor): boolean {
+  c.skipWs();
+  if (c.peek() !== QUOTE || !c.skipString()) return false;
+  c.skipWs();
+  if (c.peek() !== COLON) return false;
+  c.advance();
+  return true;
+}
+
+function isWs(b: number): boolean {
   return b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
 }
 
-function skipWs(buf: Buffer, i: number): number {
-  while (i < buf.length && isWs(buf[i])) i++;
-  return i;
+/** Digits, sign, point, exponent, and the letters of true/false/null. */
+function isScalarByte(b: number): boolean {
+  return (b >= 0x30 && b <= 0x39) || b === 0x2d || b === 0x2b || b === 0x2e || b === 0x45 || (b >= 0x61 && b <= 0x7a);
 }
 
-/** `i` is at an opening quote: the index just past the closing one, or -1. */
-function stringEnd(buf: Buffer, i: number): number {
-  let from = i + 1;
-  for (;;) {
-    const q = buf.indexOf(QUOTE, from);
-    if (q === -1) return -1;
-    let backslashes = 0;
-    for (let k = q - 1; k > i && buf[k] === BACKSLASH; k--) backslashes++;
-    if (backslashes % 2 === 0) return q + 1;
-    from = q + 1;
+/** A position in a list of byte segments, moving forward only. */
+class Cursor {
+  private seg = 0;
+  private off = 0;
+  /** Bytes before the current segment. */
+  private base = 0;
+
+  constructor(private readonly segments: Buffer[]) {
+    this.settle();
   }
-}
 
-/** The index just past the JSON value starting at `i`, or -1 when it is not well formed at this level of checking. */
-function skipValue(buf: Buffer, i: number): number {
-  const b = buf[i];
-  if (b === QUOTE) return stringEnd(buf, i);
-  if (b === OPEN_BRACE || b === OPEN_BRACKET) return containerEnd(buf, i);
-  return scalarEnd(buf, i);
-}
-
-/** A number, true, false or null: runs to the next delimiter; only its characters are checked. */
-function scalarEnd(buf: Buffer, i: number): number {
-  let j = i;
-  while (j < buf.length) {
-    const c = buf[j]!;
-    if (c === COMMA || c === CLOSE_BRACE || c === CLOSE_BRACKET || isWs(c)) break;
-    // digits, sign, point, exponent, and the letters of true/false/null
-    if (!((c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2b || c === 0x2e || c === 0x45 || c === 0x65 || (c >= 0x61 && c <= 0x7a))) return -1;
-    j++;
+  /** The byte at the cursor, or END. */
+  peek(): number {
+    const s = this.segments[this.seg];
+    return s === undefined ? END : s[this.off]!;
   }
-  return j === i ? -1 : j;
-}
 
-/**
- * An object or array: brackets matched with a stack, strings skipped whole, and at every level a
- * value where one belongs (no `[,]`, `{"a"}` or `{"a":1 "b":2}`).
- */
-function containerEnd(buf: Buffer, i: number): number {
-  const closers: number[] = [];
-  let j = i;
-  for (;;) {
-    const open = buf[j];
-    const inObject = open === OPEN_BRACE;
-    closers.push(inObject ? CLOSE_BRACE : CLOSE_BRACKET);
-    j = skipWs(buf, j + 1);
-    // An empty container.
-    if (buf[j] === closers[closers.length - 1]) {
-      j++;
-    } else {
-      // Members until this container (or a nested one just opened) needs more work.
-      const next = members(buf, j, inObject);
-      if (next.open !== -1) {
-        j = next.open;
-        continue;
-      }
-      if (next.end === -1) return -1;
-      j = next.end;
+  advance(): void {
+    this.off++;
+    this.settle();
+  }
+
+  mark(): number {
+    return this.base + this.off;
+  }
+
+  /** The bytes from `start` (a mark) to the cursor, when there are at most `max` of them. */
+  since(start: number, max: number): Buffer | undefined {
+    const end = this.mark();
+    if (end - start > max) return undefined;
+    const out: Buffer[] = [];
+    let at = 0;
+    for (const s of this.segments) {
+      const from = Math.max(start - at, 0);
+      const to = Math.min(end - at, s.length);
+      if (from < to) out.push(s.subarray(from, to));
+      at += s.length;
+      if (at >= end) break;
     }
-    // `j` is just past a closed container: resume its parent's member list.
+    return out.length === 1 ? out[0]! : Buffer.concat(out);
+  }
+
+  skipWs(): void {
+    for (let b = this.peek(); b !== END && isWs(b); b = this.peek()) this.advance();
+  }
+
+  skipScalar(): boolean {
+    const start = this.mark();
+    for (let b = this.peek(); b !== END && isScalarByte(b); b = this.peek()) this.advance();
+    return this.mark() > start;
+  }
+
+  /**
+   * At an opening quote: move past the closing one. Within a segment it jumps from one quote or
+   * backslash to the next with indexOf; an escape may straddle two segments.
+   */
+  skipString(): boolean {
+    this.advance();
+    // The next quote and backslash in the current segment, kept until passed: text dense with
+    // escapes must not make each step search the rest of the segment again.
+    let cachedSeg = -1;
+    let quote = -1;
+    let slash = -1;
     for (;;) {
-      closers.pop();
-      if (closers.length === 0) return j;
-      const parentIsObject = closers[closers.length - 1] === CLOSE_BRACE;
-      j = skipWs(buf, j);
-      if (buf[j] === closers[closers.length - 1]) {
-        j++;
+      const s = this.segments[this.seg];
+      if (s === undefined) return false;
+      if (cachedSeg !== this.seg) {
+        cachedSeg = this.seg;
+        quote = s.indexOf(QUOTE, this.off);
+        slash = s.indexOf(BACKSLASH, this.off);
+      } else {
+        if (quote !== -1 && quote < this.off) quote = s.indexOf(QUOTE, this.off);
+        if (slash !== -1 && slash < this.off) slash = s.indexOf(BACKSLASH, this.off);
+      }
+      if (slash !== -1 && (quote === -1 || slash < quote)) {
+        // Skip the backslash and the byte it escapes (that byte may start the next segment).
+        this.off = slash + 1;
+        this.settle();
+        if (this.peek() === END) return false;
+        this.advance();
         continue;
       }
-      if (buf[j] !== COMMA) return -1;
-      const next = members(buf, skipWs(buf, j + 1), parentIsObject);
-      if (next.open !== -1) {
-        j = next.open;
-        break;
+      if (quote !== -1) {
+        this.off = quote + 1;
+        this.settle();
+        return true;
       }
-      if (next.end === -1) return -1;
-      j = next.end;
+      this.off = s.length;
+      this.settle();
     }
   }
-}
 
-/**
- * Walk the members of a container from `j` (at a member): either up to and past its closer
- * (`end`), or up to a nested container that opens (`open`, its index), whichever comes first.
- */
-function members(buf: Buffer, j: number, inObject: boolean): { end: number; open: number } {
-  const closer = inObject ? CLOSE_BRACE : CLOSE_BRACKET;
-  for (;;) {
-    if (inObject) {
-      if (buf[j] !== QUOTE) return { end: -1, open: -1 };
-      j = stringEnd(buf, j);
-      if (j === -1) return { end: -1, open: -1 };
-      j = skipWs(buf, j);
-      if (buf[j] !== COLON) return { end: -1, open: -1 };
-      j = skipWs(buf, j + 1);
+  /** Step over exhausted (and empty) segments. */
+  private settle(): void {
+    let s = this.segments[this.seg];
+    while (s !== undefined && this.off >= s.length) {
+      this.off -= s.length;
+      this.base += s.length;
+      s = this.segments[++this.seg];
     }
-    const b = buf[j];
-    if (b === OPEN_BRACE || b === OPEN_BRACKET) return { end: -1, open: j };
-    j = b === QUOTE ? stringEnd(buf, j) : scalarEnd(buf, j);
-    if (j === -1) return { end: -1, open: -1 };
-    j = skipWs(buf, j);
-    if (buf[j] === closer) return { end: j + 1, open: -1 };
-    if (buf[j] !== COMMA) return { end: -1, open: -1 };
-    j = skipWs(buf, j + 1);
   }
 }

@@ -22,9 +22,10 @@ export interface JsonRpcMessage {
 
 /**
  * A message's own text as it arrived, forwarded instead of re-serialising the parsed object.
- * Bytes come from the byte-level SSE path and never hold a line break (one SSE `data` line).
+ * Bytes (one buffer, or the network chunks that carried a large message, in order) come from the
+ * byte-level path; stdio.ts still checks them for line breaks before writing them as one line.
  */
-export type RawMessage = string | Uint8Array;
+export type RawMessage = string | Uint8Array | readonly Uint8Array[];
 
 /** JSON-RPC 2.0 §5.1 */
 export const PARSE_ERROR = -32700;

@@ -10,6 +10,7 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from '../log.js';
+import { releaseGarbage } from '../memory.js';
 import { asMessage, errorResponse, INVALID_REQUEST, PARSE_ERROR, type JsonRpcId, type JsonRpcMessage, type RawMessage } from './jsonrpc.js';
 
 /** A single host message larger than this is refused (answered with a parse error) to bound memory. */
@@ -30,6 +31,8 @@ export interface StdioHostOptions {
 /** Above this, a message and its newline are written separately instead of concatenated. */
 const LARGE_MESSAGE_CHARS = 64 * 1024;
 const LINE_END = Buffer.from('\n');
+/** After writing a message this large, collect its buffers (see memory.ts). */
+const RELEASE_AFTER_BYTES = 1024 * 1024;
 const CR = 0x0d;
 
 export class StdioHost {
@@ -84,10 +87,9 @@ export class StdioHost {
     if (this.outputFailed || this.output.destroyed || this.output.writableEnded) return;
     if (raw !== undefined && typeof raw !== 'string') {
       // Bytes go out untouched: no decode, no re-encode, no copy (a memchr-speed check for breaks).
-      const bytes = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
-      if (bytes.indexOf(NEWLINE) === -1 && bytes.indexOf(CR) === -1) {
-        this.output.write(bytes);
-        this.output.write(LINE_END);
+      const segments = (isBytes(raw) ? [raw] : raw).map(asBuffer);
+      if (segments.every((b) => b.indexOf(NEWLINE) === -1 && b.indexOf(CR) === -1)) {
+        this.writeSegments(segments);
         return;
       }
       raw = undefined;
@@ -100,6 +102,19 @@ export class StdioHost {
     } else {
       this.output.write(text + '\n');
     }
+  }
+
+  /** One line from byte segments, written together (cork: one writev), then the newline. */
+  private writeSegments(segments: Buffer[]): void {
+    let bytes = 0;
+    this.output.cork();
+    for (const b of segments) {
+      bytes += b.length;
+      this.output.write(b);
+    }
+    // Once a large message has left, its buffers are garbage: have them collected now (memory.ts).
+    this.output.write(LINE_END, bytes >= RELEASE_AFTER_BYTES ? () => releaseGarbage() : undefined);
+    this.output.uncork();
   }
 
   private onData(chunk: Buffer): void {
@@ -172,6 +187,14 @@ export class StdioHost {
     this.closed = true;
     this.events.close();
   }
+}
+
+function isBytes(raw: Uint8Array | readonly Uint8Array[]): raw is Uint8Array {
+  return raw instanceof Uint8Array;
+}
+
+function asBuffer(b: Uint8Array): Buffer {
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
 
 /** The id of something shaped like a request (an object with a method), else null. */

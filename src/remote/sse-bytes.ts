@@ -1,7 +1,7 @@
 /**
  * A push parser for `text/event-stream` that works on bytes (WHATWG HTML, "Server-sent events",
  * §9.2.6 "Interpreting an event stream"), so a multi-MiB `data:` line is framed by one scan of
- * each network chunk and one copy at its end, and its bytes can go to the host as they came.
+ * each network chunk, never copied, and its bytes can go to the host as they came.
  *
  * Ours rather than eventsource-parser's (which the relay used before) because that one takes
  * strings: every answer had to be decoded to a string first, re-joined per chunk and then
@@ -15,12 +15,20 @@ const CR = 0x0d;
 const COLON = 0x3a;
 const SPACE = 0x20;
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+/** Longer than any field name the parser knows ("retry"), so a colon is looked for only this far. */
+const MAX_FIELD_NAME_BYTES = 64;
 
 export interface SseEvent {
   /** The `event` field, or undefined for the default type ("message"). */
   event: string | undefined;
-  /** The data buffer without its final LF: the bytes of the one `data` line, or the lines joined with LF. */
-  data: Buffer;
+  /**
+   * The data buffer without its final LF, in order: the bytes of the one `data` line as the
+   * network chunks that carried it (a multi-MiB line is never copied into one Buffer), or the
+   * lines joined with LF.
+   */
+  data: Buffer[];
+  /** Total bytes in `data`. */
+  dataBytes: number;
   /** Number of `data` lines; with one, `data` holds no line break and can be written to stdio as it is. */
   dataLines: number;
   /** The last event ID after this event (the `id` field of this or an earlier event). */
@@ -54,7 +62,8 @@ export function createSseParser(handlers: SseHandlers, maxLineBytes: number): Ss
   let afterCr = false;
   /** The stream's first bytes, held until it is clear whether they are a byte order mark. */
   let head: Buffer | undefined = Buffer.alloc(0);
-  let dataParts: Buffer[] = [];
+  /** The `data` lines of the event being built, each as its segments. */
+  let dataLines: Buffer[][] = [];
   let eventType: string | undefined;
   let lastEventId: string | undefined;
   /** lastEventId as of the last blank line: what a resumption may claim to have seen. */
@@ -62,21 +71,38 @@ export function createSseParser(handlers: SseHandlers, maxLineBytes: number): Ss
   /** An oversized line poisoned the event being built: drop it at its blank line. */
   let dropEvent = false;
 
-  const field = (line: Buffer) => {
-    if (line.length === 0) {
+  /** One line, as the segments it arrived in (`bytes` in all). */
+  const field = (segments: Buffer[], bytes: number) => {
+    if (bytes === 0) {
       dispatch();
       return;
     }
+    // The field name and colon are in the first segment unless a chunk ended right inside them.
+    while (segments.length > 1 && segments[0]!.length < MAX_FIELD_NAME_BYTES && segments[0]!.indexOf(COLON) === -1) {
+      segments = [Buffer.concat([segments[0]!, segments[1]!]), ...segments.slice(2)];
+    }
+    const line = segments[0]!;
     if (line[0] === COLON) return; // a comment (keep-alive)
     const colon = line.indexOf(COLON);
+    if (colon === -1 && segments.length > 1) return; // a long line without a colon names no known field
     const nameEnd = colon === -1 ? line.length : colon;
     let valueStart = colon === -1 ? line.length : colon + 1;
+    let rest = segments.slice(1);
+    // One space after the colon is dropped, also when it starts the next segment.
     if (valueStart < line.length && line[valueStart] === SPACE) valueStart++;
+    else if (colon !== -1 && valueStart === line.length && rest[0]?.[0] === SPACE) rest = [rest[0].subarray(1), ...rest.slice(1)];
     const name = line.toString('latin1', 0, nameEnd);
+    if (name !== 'data' && segments.length > 1) {
+      // Only data lines are worth keeping in pieces; the others are short.
+      field([Buffer.concat(segments, bytes)], bytes);
+      return;
+    }
     switch (name) {
-      case 'data':
-        dataParts.push(line.subarray(valueStart));
+      case 'data': {
+        const value = [line.subarray(valueStart), ...rest].filter((b) => b.length > 0);
+        dataLines.push(value);
         break;
+      }
       case 'event':
         eventType = line.toString('utf8', valueStart);
         break;
@@ -99,9 +125,9 @@ export function createSseParser(handlers: SseHandlers, maxLineBytes: number): Ss
   /** A blank line: dispatch the event built so far (§9.2.6 "dispatch the event"). */
   const dispatch = () => {
     committedId = lastEventId;
-    const lines = dataParts;
+    const lines = dataLines;
     const type = eventType;
-    dataParts = [];
+    dataLines = [];
     eventType = undefined;
     if (dropEvent) {
       dropEvent = false;
@@ -109,8 +135,9 @@ export function createSseParser(handlers: SseHandlers, maxLineBytes: number): Ss
     }
     // An event whose data buffer is empty is not dispatched (the last event ID still counts).
     if (lines.length === 0) return;
-    const data = lines.length === 1 ? lines[0]! : joinLines(lines);
-    handlers.onEvent({ event: type, data, dataLines: lines.length, id: lastEventId });
+    const data = lines.length === 1 ? lines[0]! : [joinLines(lines)];
+    const dataBytes = data.reduce((n, b) => n + b.length, 0);
+    handlers.onEvent({ event: type, data, dataBytes, dataLines: lines.length, id: lastEventId });
   };
 
   const endLine = (tail: Buffer) => {
@@ -125,10 +152,11 @@ export function createSseParser(handlers: SseHandlers, maxLineBytes: number): Ss
       dropEvent = true;
       return;
     }
-    const line = parts.length === 0 ? tail : Buffer.concat([...parts, tail], partBytes + tail.length);
+    const segments = parts.length === 0 ? [tail] : tail.length > 0 ? [...parts, tail] : parts;
+    const bytes = partBytes + tail.length;
     parts = [];
     partBytes = 0;
-    field(line);
+    field(segments, bytes);
   };
 
   const keep = (piece: Buffer) => {
@@ -196,11 +224,11 @@ function nextBreak(chunk: Buffer, from: number): number {
   return lf === -1 ? cr : from + cr;
 }
 
-function joinLines(lines: Buffer[]): Buffer {
+function joinLines(lines: Buffer[][]): Buffer {
   const withBreaks: Buffer[] = [];
   lines.forEach((line, i) => {
     if (i > 0) withBreaks.push(Buffer.from([LF]));
-    withBreaks.push(line);
+    withBreaks.push(...line);
   });
   return Buffer.concat(withBreaks);
 }

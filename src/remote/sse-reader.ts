@@ -43,9 +43,9 @@ export async function readSseStream(body: ByteSource, opts: ReadOptions): Promis
   const out: StreamOutcome = { lastEventId: undefined, retryMs: undefined, error: undefined, idle: false, events: 0 };
   const onEvent = (event: SseEvent) => {
     if (event.event !== undefined && event.event !== 'message') return;
-    if (event.data.length === 0) return; // priming events (an id and empty data)
+    if (event.dataBytes === 0) return; // priming events (an id and empty data)
     out.events++;
-    const decoded = decodeMessages(event.data);
+    const decoded = decodeMessages(event.data, event.dataBytes);
     if (!decoded.ok) {
       opts.onBadEvent(decoded.reason === 'not JSON' ? 'an SSE event that is not JSON' : 'an SSE event that is not a JSON-RPC message');
       return;

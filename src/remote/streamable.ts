@@ -119,7 +119,7 @@ export class StreamableHttpRemote implements Remote {
       } catch (err) {
         throw networkError(err, this.opts.url);
       }
-      const decoded = decodeMessages(bytes);
+      const decoded = decodeMessages([bytes]);
       if (!decoded.ok) throw new RelayError('REMOTE_PROTOCOL', decoded.reason === 'not JSON' ? 'the server answered with invalid JSON' : 'the server answered with JSON that is not a JSON-RPC message');
       let answered = false;
       for (const { msg, raw } of decoded.messages) {

@@ -18,7 +18,7 @@ function bytesParse(chunks: Buffer[], maxLine = 1 << 20) {
     {
       onEvent: (e) => {
         raw.push(e);
-        events.push({ event: e.event, data: e.data.toString('utf8'), id: e.id });
+        events.push({ event: e.event, data: Buffer.concat(e.data).toString('utf8'), id: e.id });
       },
       onRetry: (ms) => retries.push(ms),
       onOversized: (n) => oversized.push(n),
@@ -95,7 +95,7 @@ describe('createSseParser', () => {
   it('reports whether data came from one line (safe for stdio) or several', () => {
     const { raw } = bytesParse([Buffer.from('data: {"x":1}\n\ndata: {"y":\ndata: 2}\n\n')]);
     expect(raw.map((e) => e.dataLines)).toEqual([1, 2]);
-    expect(raw[1]!.data.toString()).toBe('{"y":\n2}');
+    expect(Buffer.concat(raw[1]!.data).toString()).toBe('{"y":\n2}');
   });
 
   it('keeps the last event ID of complete events only', () => {
@@ -111,7 +111,11 @@ describe('createSseParser', () => {
     for (let i = 0; i < stream.length; i += 65536) chunks.push(stream.subarray(i, i + 65536));
     const { raw } = bytesParse(chunks, 16 * 1024 * 1024);
     expect(raw).toHaveLength(1);
-    expect(raw[0]!.data.equals(payload)).toBe(true);
+    expect(Buffer.concat(raw[0]!.data).equals(payload)).toBe(true);
+    expect(raw[0]!.dataBytes).toBe(payload.length);
+    // Handed over as the network chunks, not copied into one buffer.
+    expect(raw[0]!.data.length).toBe(chunks.length);
+    expect(raw[0]!.data[1]!.buffer).toBe(chunks[1]!.buffer);
     expect(raw[0]!.id).toBe('9');
   });
 
