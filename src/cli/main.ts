@@ -3,11 +3,11 @@
  * Exit codes: 0 ok, 1 runtime failure, 2 bad command-line input.
  */
 import { readFileSync } from 'node:fs';
-import yargs from 'yargs';
 import { describeError, isRelayError } from '../errors.js';
 import { scrub } from '../log.js';
 import { connectionOptions, toConfig, type ConnectionArgs } from './options.js';
 import { runProxy } from './proxy.js';
+import { loadYargs } from './yargs-lean.js';
 
 /** Must match SUBCOMMANDS in commands.ts (checked by a test); kept here so the proxy path need not load it. */
 export const SUBCOMMAND_WORDS = new Set(['login', 'status', 'logout', 'demo', 'demo-server']);
@@ -49,6 +49,7 @@ export async function main(argv: string[]): Promise<void> {
   process.on('unhandledRejection', (reason) => {
     process.stderr.write(`mcp-relay: internal error (please report): ${scrub(describeError(reason))}\n`);
   });
+  const yargs = await loadYargs(argv);
   const parser = yargs(argv)
     .scriptName('mcp-relay')
     .usage('Usage: $0 <server-url> [options]\n\nRelay a local stdio MCP host to a remote MCP server (Streamable HTTP or legacy SSE), logging in with OAuth when the server asks.')
