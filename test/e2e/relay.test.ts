@@ -134,6 +134,16 @@ describe('protocol behaviour through the relay', () => {
     expect(posts.length).toBe(s.seenHeaders.length);
     expect(s.seenHeaders.every((h) => h['x-other'] === 'plain')).toBe(true);
     expect(s.seenHeaders.some((h) => h['mcp-protocol-version'] === '2025-11-25')).toBe(true);
+    // node:http sends no User-Agent of its own; the relay names itself.
+    expect(s.seenHeaders.every((h) => /^mcp-relay\/\d+\.\d+\.\d+/.test(String(h['user-agent'])))).toBe(true);
+  });
+
+  it('a User-Agent given with --header replaces the relay\'s own', async () => {
+    const s = await server('stateful');
+    const { client } = await connectRelay([s.url, '-H', 'User-Agent: corp-gateway/2'], { home: await tempHome() });
+    expect(text(await client.callTool({ name: 'echo', arguments: { text: 'ok' } }))).toBe('ok');
+    expect(s.seenHeaders.length).toBeGreaterThan(0);
+    expect(s.seenHeaders.every((h) => h['user-agent'] === 'corp-gateway/2')).toBe(true);
   });
 
   it('falls back to legacy SSE in auto mode but not with --transport http', async () => {
