@@ -2,7 +2,8 @@
  * A lean HTTP/1.1 client for MCP traffic over node:http / node:https, used when no proxy is
  * configured (behind a proxy undici's EnvHttpProxyAgent stays). Loading undici costs ~20 MB of
  * memory and its fetch and web streams cost ~3x the CPU per request of node:http (measured), for
- * nothing an MCP exchange needs: no redirects, no compression, no cookies, no CORS.
+ * nothing an MCP exchange needs: no redirects (fetch.ts handles them), no cookies, no CORS.
+ * Compressed answers are asked for on remote hosts and decoded (node-body.ts).
  *
  * The answer is shaped like a subset of the web `Response`, so the global fetch (and undici's)
  * satisfies {@link HttpFetch} too and callers are written once. Every body must be read to the
@@ -10,6 +11,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import { ACCEPT_ENCODING, concat, NodeBody } from './node-body.js';
 
 /** One read from a body: `{done:false, value: chunk}` for each chunk, then `{done:true}`. */
 export interface BodyReadResult {
@@ -93,7 +95,24 @@ type Target = { request: typeof http.request; agent: http.Agent };
  * (with its `.code`); an abort rejects with `signal.reason` itself, before the headers or from
  * `read()` afterwards. `close()` destroys every pooled socket (shutdown).
  */
-export function createNodeHttpFetch(opts: { maxSockets?: number } = {}): HttpFetch & { close(): void } {
+export interface NodeHttpOptions {
+  maxSockets?: number;
+  /**
+   * Ask for compressed answers (gzip, deflate, br): always, never, or 'remote' (not for loopback
+   * hosts, where compressing costs both ends CPU and saves nothing). Compressed answers are
+   * decoded whenever a server sends them. Default 'remote'.
+   */
+  compress?: boolean | 'remote';
+}
+
+/** Loopback hosts, where compression only costs time. */
+function isLoopback(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return host === 'localhost' || host.endsWith('.localhost') || host === '::1' || /^127\./.test(host);
+}
+
+export function createNodeHttpFetch(opts: NodeHttpOptions = {}): HttpFetch & { close(): void } {
+  const compress = opts.compress ?? 'remote';
   const maxSockets = opts.maxSockets ?? MAX_CONNECTIONS;
   const agentOptions = { keepAlive: true, maxSockets, timeout: IDLE_SOCKET_TIMEOUT_MS };
   const httpAgent = new http.Agent(agentOptions);
@@ -117,6 +136,8 @@ export function createNodeHttpFetch(opts: { maxSockets?: number } = {}): HttpFet
       if (!OWN_HEADERS.has(name.toLowerCase())) headers[name] = value;
     }
     if (payload) headers['content-length'] = payload.byteLength;
+    const wantsCompression = compress === 'remote' ? !isLoopback(url.hostname) : compress;
+    if (wantsCompression && !Object.keys(headers).some((k) => k.toLowerCase() === 'accept-encoding')) headers['accept-encoding'] = ACCEPT_ENCODING;
     const exchange: Exchange = { url, method: init?.method ?? 'GET', headers, payload, signal: init?.signal };
     return send(target, exchange, false);
   };
@@ -201,130 +222,3 @@ class NodeHttpResponse implements HttpResponse {
   }
 }
 
-/** The chunks in one new array, copied once at the end. */
-function concat(chunks: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.byteLength;
-  }
-  return out;
-}
-
-const prematureClose = () => Object.assign(new Error('the response body ended before it was complete'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
-
-type Waiter = { resolve(r: BodyReadResult): void; reject(err: unknown): void };
-
-/**
- * A response body read on demand: the message stays paused and is resumed for one chunk per
- * read(), so Node's own buffer (one high-water mark) is all that is held ahead of the reader, and
- * the socket is throttled by TCP beyond that. Chunks are the Buffers Node produced, not copies.
- */
-class NodeBody implements HttpBody {
-  private readonly res: http.IncomingMessage;
-  private readonly signal: AbortSignal | undefined;
-  private state: 'reading' | 'ended' | 'failed' = 'reading';
-  private error: unknown;
-  private readonly queued: Buffer[] = [];
-  private readonly waiters: Waiter[] = [];
-  private locked = false;
-  private disturbed = false;
-  private readonly onAbort = (): void => this.fail(this.signal?.reason);
-
-  constructor(res: http.IncomingMessage, signal: AbortSignal | undefined) {
-    this.res = res;
-    this.signal = signal;
-    res.pause(); // before the 'data' listener, which would otherwise start the flow
-    res.on('data', (chunk: Buffer) => {
-      if (this.state !== 'reading') return; // draining after cancel()
-      res.pause();
-      const waiter = this.waiters.shift();
-      if (waiter) waiter.resolve({ done: false, value: chunk });
-      else this.queued.push(chunk);
-      if (this.waiters.length > 0) res.resume();
-    });
-    res.on('end', () => {
-      if (this.state !== 'reading') return;
-      this.state = 'ended';
-      this.settle();
-    });
-    res.on('error', (err) => this.fail(err));
-    res.on('close', () => {
-      if (this.state === 'reading') this.fail(prematureClose());
-    });
-    if (signal?.aborted) this.fail(signal.reason);
-    else signal?.addEventListener('abort', this.onAbort, { once: true });
-  }
-
-  getReader(): BodyReader {
-    if (this.locked) throw new TypeError('the response body is already locked to a reader');
-    this.locked = true;
-    return { read: () => this.read(), cancel: () => this.cancel(), releaseLock: () => void (this.locked = false) };
-  }
-
-  /**
-   * Stop reading; idempotent. A body that has fully arrived is drained instead, and the promise
-   * waits for that, so the socket is back in the pool for the next request (a 202 answering a
-   * notification is cancelled on every message). An incomplete body is destroyed with its socket,
-   * which is never reused mid-body.
-   */
-  cancel(): Promise<void> {
-    this.disturbed = true;
-    if (this.state !== 'reading') return Promise.resolve();
-    this.state = 'ended';
-    this.queued.length = 0;
-    this.settle();
-    if (!this.res.complete) {
-      this.res.destroy();
-      return Promise.resolve();
-    }
-    return new Promise<void>((resolve) => {
-      this.res.once('end', resolve).once('close', resolve).resume();
-    });
-  }
-
-  /** Every chunk to the end (for text/json/arrayBuffer), like fetch's one-shot body consumers. */
-  async readAll(): Promise<Uint8Array[]> {
-    if (this.disturbed || this.locked) throw new TypeError('the response body has already been read');
-    const reader = this.getReader();
-    const chunks: Uint8Array[] = [];
-    try {
-      for (let r = await reader.read(); !r.done; r = await reader.read()) if (r.value) chunks.push(r.value);
-    } finally {
-      reader.releaseLock();
-    }
-    return chunks;
-  }
-
-  private read(): Promise<BodyReadResult> {
-    this.disturbed = true;
-    const chunk = this.queued.shift();
-    if (chunk) return Promise.resolve({ done: false, value: chunk });
-    if (this.state === 'failed') return Promise.reject(this.error);
-    if (this.state === 'ended') return Promise.resolve({ done: true, value: undefined });
-    return new Promise<BodyReadResult>((resolve, reject) => {
-      this.waiters.push({ resolve, reject });
-      this.res.resume();
-    });
-  }
-
-  /** The body ends with `err`: pending and later reads reject with it (queued data is dropped). */
-  private fail(err: unknown): void {
-    if (this.state !== 'reading') return;
-    this.state = 'failed';
-    this.error = err;
-    this.queued.length = 0;
-    this.settle();
-    this.res.destroy();
-  }
-
-  /** The exchange is over: release the signal and answer every pending read. */
-  private settle(): void {
-    this.signal?.removeEventListener('abort', this.onAbort);
-    for (const waiter of this.waiters.splice(0)) {
-      if (this.state === 'failed') waiter.reject(this.error);
-      else waiter.resolve({ done: true, value: undefined });
-    }
-  }
-}

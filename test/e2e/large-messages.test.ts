@@ -8,6 +8,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { INIT, killAll, spawnRelay, tempHome, type RawRelay } from '../helpers/relay.js';
 
@@ -61,6 +62,12 @@ const SCRIPTS: Record<string, Script> = {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     const note = { jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: TEXT } };
     dribble(res, Buffer.from(`data: ${JSON.stringify(note)}\n\ndata: ${JSON.stringify(answer(msg.id, 'small'))}\n\n`));
+    res.end();
+  },
+  'sse-gzip': (msg, res) => {
+    // Compressed although the relay (on loopback) did not ask: still understood.
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'content-encoding': 'gzip' });
+    dribble(res, gzipSync(`event: message\nid: 1\ndata: ${JSON.stringify(answer(msg.id))}\n\n`));
     res.end();
   },
   'sse-cut-off': (msg, res) => {
@@ -120,7 +127,7 @@ function expectEveryLineParses(relay: RawRelay): void {
 }
 
 describe('large answers on the byte path', () => {
-  for (const name of ['sse-big', 'json-big', 'json-pretty', 'sse-multiline']) {
+  for (const name of ['sse-big', 'json-big', 'json-pretty', 'sse-multiline', 'sse-gzip']) {
     it(`${name}: a 1 MiB answer full of escapes and multi-byte text arrives intact on one line`, async () => {
       const relay = await started();
       relay.send(call(7, name));

@@ -492,9 +492,11 @@ describe('https', () => {
   it('trusts a certificate named by NODE_EXTRA_CA_CERTS with no option of its own (child process)', async () => {
     const { dir, certFile, url } = await serveTls();
     // NODE_EXTRA_CA_CERTS is read once at process start, so the module runs in a child node.
-    const source = await readFile(new URL('../../src/remote/node-http.ts', import.meta.url), 'utf8');
-    const js = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
-    await writeFile(join(dir, 'node-http.mjs'), js);
+    for (const name of ['node-http', 'node-body']) {
+      const source = await readFile(new URL(`../../src/remote/${name}.ts`, import.meta.url), 'utf8');
+      const js = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
+      await writeFile(join(dir, `${name}.mjs`), js.replaceAll("from './node-body.js'", "from './node-body.mjs'"));
+    }
     const script = `import { createNodeHttpFetch } from './node-http.mjs';
 const f = createNodeHttpFetch();
 try { const r = await f(process.argv[2], { method: 'POST', body: '{}' }); console.log(JSON.stringify({ status: r.status, text: await r.text() })); }
