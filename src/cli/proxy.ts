@@ -4,6 +4,7 @@
 import { describeError } from '../errors.js';
 import type { Config } from '../config.js';
 import { createLogger, type Logger } from '../log.js';
+import { releaseGarbage } from '../memory.js';
 import { Relay } from '../relay/relay.js';
 import { drainStderr } from '../stderr.js';
 import { StdioHost } from '../relay/stdio.js';
@@ -44,7 +45,7 @@ export async function runProxy(config: Config, deps: ProxyDeps): Promise<number>
   const host = new StdioHost(deps.stdin as never, deps.stdout as never, {
     message: (msg, raw) => relay!.fromHost(msg, raw),
     close: () => void stop('the host closed stdin'),
-  }, log);
+  }, log, { afterLargeWrite: releaseGarbage });
   const mcpFetch = createMcpFetch(deps.env, `mcp-relay/${deps.version}`);
   const remote = new AutoRemote(
     {

@@ -10,7 +10,6 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from '../log.js';
-import { releaseGarbage } from '../memory.js';
 import { asMessage, errorResponse, INVALID_REQUEST, PARSE_ERROR, type JsonRpcId, type JsonRpcMessage, type RawMessage } from './jsonrpc.js';
 
 /** A single host message larger than this is refused (answered with a parse error) to bound memory. */
@@ -26,13 +25,15 @@ export interface StdioHostEvents {
 export interface StdioHostOptions {
   /** Longest accepted line in bytes (default {@link MAX_MESSAGE_BYTES}). */
   maxMessageBytes?: number;
+  /** Called once a message of at least 1 MiB has been written (the relay passes memory.ts's releaseGarbage). */
+  afterLargeWrite?: (() => void) | undefined;
 }
 
 /** Above this, a message and its newline are written separately instead of concatenated. */
 const LARGE_MESSAGE_CHARS = 64 * 1024;
 const LINE_END = Buffer.from('\n');
-/** After writing a message this large, collect its buffers (see memory.ts). */
-const RELEASE_AFTER_BYTES = 1024 * 1024;
+/** After writing a message this large, its buffers are worth collecting at once (see memory.ts). */
+const LARGE_WRITE_BYTES = 1024 * 1024;
 const CR = 0x0d;
 
 export class StdioHost {
@@ -45,6 +46,7 @@ export class StdioHost {
   private outputFailed = false;
   private readonly decoder = new TextDecoder('utf-8', { fatal: true });
   private readonly maxMessageBytes: number;
+  private readonly afterLargeWrite: (() => void) | undefined;
 
   constructor(
     private readonly input: Readable,
@@ -54,6 +56,7 @@ export class StdioHost {
     opts: StdioHostOptions = {},
   ) {
     this.maxMessageBytes = opts.maxMessageBytes ?? MAX_MESSAGE_BYTES;
+    this.afterLargeWrite = opts.afterLargeWrite;
   }
 
   start(): void {
@@ -112,8 +115,9 @@ export class StdioHost {
       bytes += b.length;
       this.output.write(b);
     }
-    // Once a large message has left, its buffers are garbage: have them collected now (memory.ts).
-    this.output.write(LINE_END, bytes >= RELEASE_AFTER_BYTES ? () => releaseGarbage() : undefined);
+    // Once a large message has left, its buffers are garbage (memory.ts has them collected).
+    const done = this.afterLargeWrite;
+    this.output.write(LINE_END, done && bytes >= LARGE_WRITE_BYTES ? () => done() : undefined);
     this.output.uncork();
   }
 

@@ -281,6 +281,35 @@ describe('StdioHost.send', () => {
     expect(h.written()).toBe(`${JSON.stringify(msg)}\n`);
   });
 
+  it('writes byte segments (a large answer as it arrived) as one line, untouched', () => {
+    const h = harness();
+    const raw = '{"jsonrpc":"2.0","id":7,"result":{"text":"héllo 日本"}}';
+    const bytes = Buffer.from(raw);
+    h.host.send(JSON.parse(raw) as JsonRpcMessage, [bytes.subarray(0, 5), bytes.subarray(5, 31), bytes.subarray(31)]);
+    h.host.send(JSON.parse(raw) as JsonRpcMessage, new Uint8Array(bytes));
+    expect(h.written()).toBe(`${raw}\n${raw}\n`);
+  });
+
+  it('re-serialises byte segments that hold a line break', () => {
+    const h = harness();
+    const raw = '{"jsonrpc":"2.0",\r\n"id":8,"result":{}}';
+    const msg = JSON.parse(raw) as JsonRpcMessage;
+    h.host.send(msg, [Buffer.from(raw.slice(0, 17)), Buffer.from(raw.slice(17))]);
+    expect(h.written()).toBe(`${JSON.stringify(msg)}\n`);
+  });
+
+  it('calls afterLargeWrite once a message of 1 MiB or more has been written, not for smaller ones', async () => {
+    let calls = 0;
+    const h = harness({ afterLargeWrite: () => calls++ });
+    const small = Buffer.from(JSON.stringify({ jsonrpc: '2.0', id: 1, result: { t: 'x'.repeat(1000) } }));
+    const large = Buffer.from(JSON.stringify({ jsonrpc: '2.0', id: 2, result: { t: 'x'.repeat(1024 * 1024) } }));
+    h.host.send({ jsonrpc: '2.0', id: 1, result: {} }, [small]);
+    h.host.send({ jsonrpc: '2.0', id: 2, result: {} }, [large.subarray(0, 1000), large.subarray(1000)]);
+    expect(h.lines().map((m) => m.id)).toEqual([1, 2]);
+    await tick();
+    expect(calls).toBe(1);
+  });
+
   it('escapes line separators inside strings (JSON.stringify keeps them in the string)', () => {
     const h = harness();
     h.host.send({ jsonrpc: '2.0', id: 1, result: { text: 'a\nb\r\nc' } });
