@@ -52,6 +52,7 @@ export async function runProxy(config: Config, deps: ProxyDeps): Promise<number>
       url: config.serverUrl,
       headers: config.headers,
       fetch: mcpFetch,
+      hostReady: () => host.whenDrained(),
       webFetch: createFetch(deps.env),
       auth: auth?.hook,
       log,

@@ -32,6 +32,8 @@ export interface StdioHostOptions {
 /** Above this, a message and its newline are written separately instead of concatenated. */
 const LARGE_MESSAGE_CHARS = 64 * 1024;
 const LINE_END = Buffer.from('\n');
+/** How far the host may fall behind on stdout before the relay stops reading from the server. */
+export const HOST_BACKLOG_BYTES = 4 * 1024 * 1024;
 /** After writing a message this large, its buffers are worth collecting at once (see memory.ts). */
 const LARGE_WRITE_BYTES = 1024 * 1024;
 const CR = 0x0d;
@@ -47,6 +49,7 @@ export class StdioHost {
   private readonly decoder = new TextDecoder('utf-8', { fatal: true });
   private readonly maxMessageBytes: number;
   private readonly afterLargeWrite: (() => void) | undefined;
+  private drained: Promise<void> | undefined;
 
   constructor(
     private readonly input: Readable,
@@ -105,6 +108,25 @@ export class StdioHost {
     } else {
       this.output.write(text + '\n');
     }
+  }
+
+  /**
+   * While the host is more than HOST_BACKLOG_BYTES behind on reading stdout, a promise that
+   * resolves once it has caught up (or stdout is gone); otherwise undefined. Answer streams wait
+   * on it before reading more from the server, so a host that stops reading makes the server
+   * wait (TCP backpressure) instead of the relay holding everything in memory.
+   */
+  whenDrained(): Promise<void> | undefined {
+    if (this.outputFailed || !this.output.writableNeedDrain || this.output.writableLength <= HOST_BACKLOG_BYTES) return undefined;
+    this.drained ??= new Promise<void>((resolve) => {
+      const done = () => {
+        this.output.off('drain', done).off('close', done).off('error', done);
+        this.drained = undefined;
+        resolve();
+      };
+      this.output.on('drain', done).on('close', done).on('error', done);
+    });
+    return this.drained;
   }
 
   /** One line from byte segments, written together (cork: one writev), then the newline. */

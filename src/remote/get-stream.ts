@@ -22,6 +22,8 @@ export interface GetStreamDeps {
   /** The session the stream belongs to, if any. */
   session(): string | undefined;
   onMessage(msg: JsonRpcMessage, raw: RawMessage | undefined): void;
+  /** Backpressure from the host (see ReadOptions.ready). */
+  ready?: (() => Promise<void> | undefined) | undefined;
   /** The server offers no GET stream (405): never ask again. */
   onRefused(): void;
   /** The server forgot the session (404): a new one must be started. */
@@ -54,6 +56,7 @@ export async function runGetStream(d: GetStreamDeps): Promise<void> {
           idleMs: 0,
           signal: d.stop,
           onMessage: d.onMessage,
+          ready: d.ready,
           onBadEvent: (reason) => d.log.warn(`server sent ${reason} on the GET stream; ignored`),
         });
         // MCP 2025-11-25 transports, resumability: reconnect with the last event id seen.

@@ -96,6 +96,7 @@ export class ModernHttp {
       const outcome = await readSseStream(res.body, {
         idleMs: o.idleMs,
         signal: AbortSignal.any([stop, answered.signal]),
+        ready: this.opts.hostReady,
         onMessage: (m, raw) => {
           if (answer) return;
           if (isResponse(m) && m.id === id) {

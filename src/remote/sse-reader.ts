@@ -31,6 +31,12 @@ export interface ReadOptions {
   /** A message, with its raw text or bytes when it arrived alone in its event. */
   onMessage(msg: JsonRpcMessage, raw: RawMessage | undefined): void;
   onBadEvent(reason: string): void;
+  /**
+   * Backpressure from the host: a promise while the host is behind on reading what it was sent
+   * (the next chunk is read only after it resolves), else undefined. The wait does not count
+   * against `idleMs`: it is the host that is slow, not the server.
+   */
+  ready?: (() => Promise<void> | undefined) | undefined;
 }
 
 /**
@@ -76,6 +82,12 @@ export async function readSseStream(body: ByteSource, opts: ReadOptions): Promis
   arm();
   try {
     for (;;) {
+      const backlog = opts.ready?.();
+      if (backlog) {
+        clearTimeout(timer);
+        await untilAborted(backlog, opts.signal);
+        arm();
+      }
       const { value, done } = await reader.read();
       if (done) break;
       arm();
@@ -89,4 +101,18 @@ export async function readSseStream(body: ByteSource, opts: ReadOptions): Promis
     opts.signal?.removeEventListener('abort', onAbort);
   }
   return out;
+}
+
+/** `wait`, cut short by `signal` (no listener left behind either way). */
+async function untilAborted(wait: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return wait;
+  if (signal.aborted) return;
+  let onAbort: () => void = () => {};
+  const aborted = new Promise<void>((resolve) => (onAbort = resolve));
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    await Promise.race([wait, aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
 }

@@ -143,6 +143,7 @@ export class StreamableHttpRemote implements Remote {
     const outcome = await readSseStream(body, {
       idleMs: this.opts.requestTimeoutMs,
       signal: this.closing.signal,
+      ready: this.opts.hostReady,
       onMessage: (m, raw) => {
         if (isResponse(m) && m.id === id) answered = true;
         this.onServerMessage(m, raw);
@@ -253,6 +254,7 @@ export class StreamableHttpRemote implements Remote {
       open: async (lastEventId, stop) => this.fetch('GET', undefined, await this.opts.auth?.authorization(), lastEventId, stop),
       session: () => this.sessionId,
       onMessage: (m, raw) => this.onServerMessage(m, raw),
+      ready: this.opts.hostReady,
       onRefused: () => {
         this.getRefused = true;
       },

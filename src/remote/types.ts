@@ -39,6 +39,8 @@ export interface RemoteOptions {
   log: Logger;
   /** A request whose answer stream stays silent this long is answered with a timeout error (0 = never). */
   requestTimeoutMs: number;
+  /** A promise while the host is behind on reading stdout: answer streams wait for it (sse-reader.ts). */
+  hostReady?: (() => Promise<void> | undefined) | undefined;
   /** Every message from the server to the host, with its raw JSON text when it arrived alone. */
   deliver(msg: JsonRpcMessage, raw?: RawMessage): void;
 }

@@ -70,6 +70,22 @@ const SCRIPTS: Record<string, Script> = {
     dribble(res, gzipSync(`event: message\nid: 1\ndata: ${JSON.stringify(answer(msg.id))}\n\n`));
     res.end();
   },
+  'sse-flood': (msg, res) => {
+    // 48 notifications of 512 KiB, then the answer, written as fast as the relay takes them.
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    const chunk = 'z'.repeat(512 * 1024);
+    let i = 0;
+    const more = () => {
+      while (i < 48) {
+        const note = { jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: { i, chunk } } };
+        i++;
+        if (!res.write(`data: ${JSON.stringify(note)}\n\n`)) return void res.once('drain', more);
+      }
+      res.end(`data: ${JSON.stringify(answer(msg.id, 'after the flood'))}\n\n`);
+    };
+    floodStarted();
+    more();
+  },
   'sse-cut-off': (msg, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     const event = Buffer.from(`data: ${JSON.stringify(answer(msg.id))}\n\n`);
@@ -82,6 +98,8 @@ const SCRIPTS: Record<string, Script> = {
     res.end(`data: ${broken}\n\n`);
   },
 };
+
+let floodStarted: () => void = () => {};
 
 async function scriptedServer(): Promise<string> {
   const sockets = new Set<Socket>();
@@ -147,6 +165,24 @@ describe('large answers on the byte path', () => {
     expect(note).toBeGreaterThan(-1);
     expect(messages[note]!.params!.data === TEXT).toBe(true);
     expect(messages.findIndex((m) => m.id === 8)).toBeGreaterThan(note);
+  });
+
+  it('a host that stops reading stdout during a flood loses nothing: every message arrives, in order, when it reads again', async () => {
+    const relay = await started();
+    const flooding = new Promise<void>((resolve) => (floodStarted = resolve));
+    relay.child.stdout.pause();
+    relay.send(call(11, 'sse-flood'));
+    await flooding;
+    // The host is busy for a while: the relay stops taking the server's stream meanwhile.
+    await new Promise((r) => setTimeout(r, 300));
+    relay.child.stdout.resume();
+    const got = (await relay.waitFor((m) => m.id === 11)) as Answer;
+    expect(got.result!.content[0]!.text).toBe('after the flood');
+    const order = relay.lines
+      .map((l) => JSON.parse(l) as { method?: string; params?: { data: { i: number; chunk: string } } })
+      .filter((m) => m.method === 'notifications/message')
+      .map((m) => (m.params!.data.chunk.length === 512 * 1024 ? m.params!.data.i : -1));
+    expect(order).toEqual(Array.from({ length: 48 }, (_, i) => i));
   });
 
   it('a large answer cut off mid-line: the host gets an error answer, never the broken half', async () => {
