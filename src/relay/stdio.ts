@@ -137,9 +137,10 @@ export class StdioHost {
       bytes += b.length;
       this.output.write(b);
     }
-    // Once a large message has left, its buffers are garbage (memory.ts has them collected).
+    // Once a large message has left, its buffers are garbage (memory.ts has them collected). Not
+    // from inside the write callback: the finished write still holds the buffers until it returns.
     const done = this.afterLargeWrite;
-    this.output.write(LINE_END, done && bytes >= LARGE_WRITE_BYTES ? () => done() : undefined);
+    this.output.write(LINE_END, done && bytes >= LARGE_WRITE_BYTES ? () => setImmediate(done) : undefined);
     this.output.uncork();
   }
 
