@@ -9,7 +9,7 @@ import { Relay } from '../relay/relay.js';
 import { drainStderr } from '../stderr.js';
 import { StdioHost } from '../relay/stdio.js';
 import { AutoRemote } from '../remote/connect.js';
-import { createFetch, createMcpFetch, proxyFromEnv } from '../remote/fetch.js';
+import { createLegacyFetch, createMcpFetch, proxyFromEnv } from '../remote/fetch.js';
 import type { AuthHook } from '../remote/types.js';
 import type { LoginShield } from '../relay/login-shield.js';
 
@@ -47,13 +47,14 @@ export async function runProxy(config: Config, deps: ProxyDeps): Promise<number>
     close: () => void stop('the host closed stdin'),
   }, log, { afterLargeWrite: releaseGarbage });
   const mcpFetch = createMcpFetch(deps.env, `mcp-relay/${deps.version}`);
+  const legacyFetch = createLegacyFetch(deps.env);
   const remote = new AutoRemote(
     {
       url: config.serverUrl,
       headers: config.headers,
       fetch: mcpFetch,
       hostReady: () => host.whenDrained(),
-      webFetch: createFetch(deps.env),
+      webFetch: legacyFetch,
       auth: auth?.hook,
       log,
       requestTimeoutMs: config.requestTimeoutMs,
@@ -80,6 +81,7 @@ export async function runProxy(config: Config, deps: ProxyDeps): Promise<number>
       await relay!.shutdown(reason);
       await auth?.close();
       mcpFetch.close();
+      legacyFetch.close();
     } catch (err) {
       log.warn(`error during shutdown: ${describeError(err)}`);
     }

@@ -63,20 +63,44 @@ export function createMcpFetch(env: NodeJS.ProcessEnv = process.env, userAgent?:
     const direct = createNodeHttpFetch({ maxSockets: MAX_CONNECTIONS });
     return Object.assign((input: string | URL, init?: HttpRequestInit) => sameOriginRedirects(direct, input, withUserAgent(init, userAgent)), { close: () => direct.close() });
   }
-  const ready = import('undici').then(({ EnvHttpProxyAgent, fetch: undiciFetch }) => {
-    const dispatcher = new EnvHttpProxyAgent({
-      connections: MAX_CONNECTIONS,
-      httpProxy: env.HTTP_PROXY ?? env.http_proxy,
-      httpsProxy: env.HTTPS_PROXY ?? env.https_proxy ?? env.HTTP_PROXY ?? env.http_proxy,
-      noProxy: env.NO_PROXY ?? env.no_proxy,
-    });
-    const proxied: HttpFetch = (input, init) =>
-      undiciFetch(input, { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher, redirect: 'manual' }) as unknown as Promise<HttpResponse>;
-    return { proxied, dispatcher };
+  const pooled = undiciPooled(env);
+  return Object.assign(async (input: string | URL, init?: HttpRequestInit) => sameOriginRedirects(pooled.fetch, input, withUserAgent(init, userAgent)), {
+    close: pooled.close,
   });
-  return Object.assign(async (input: string | URL, init?: HttpRequestInit) => sameOriginRedirects((await ready).proxied, input, withUserAgent(init, userAgent)), {
-    close: () => void ready.then(({ dispatcher }) => dispatcher.close()).catch(() => {}),
-  });
+}
+
+/**
+ * A web fetch for the legacy HTTP+SSE transport, which hands it to the SDK (its EventSource
+ * needs real web streams): undici's fetch over the same bounded pool (a burst of POSTs to
+ * /messages must not open a socket each), loaded only when a legacy server is met, with the same
+ * same-origin redirect rule.
+ */
+export function createLegacyFetch(env: NodeJS.ProcessEnv = process.env): FetchFn & { close(): void } {
+  const pooled = undiciPooled(env);
+  return Object.assign((input: string | URL, init?: RequestInit) => sameOriginRedirects(pooled.fetch, input, init), { close: pooled.close });
+}
+
+/** undici's fetch over one Agent (or EnvHttpProxyAgent) of MAX_CONNECTIONS sockets per origin, loaded on first use. */
+function undiciPooled(env: NodeJS.ProcessEnv): { fetch: FetchFn; close(): void } {
+  let ready: Promise<{ fetch: FetchFn; close(): Promise<void> }> | undefined;
+  const load = () =>
+    (ready ??= import('undici').then(({ Agent, EnvHttpProxyAgent, fetch: undiciFetch }) => {
+      const dispatcher = proxyFromEnv(env)
+        ? new EnvHttpProxyAgent({
+            connections: MAX_CONNECTIONS,
+            httpProxy: env.HTTP_PROXY ?? env.http_proxy,
+            httpsProxy: env.HTTPS_PROXY ?? env.https_proxy ?? env.HTTP_PROXY ?? env.http_proxy,
+            noProxy: env.NO_PROXY ?? env.no_proxy,
+          })
+        : new Agent({ connections: MAX_CONNECTIONS });
+      const pooledFetch: FetchFn = (input, init) =>
+        undiciFetch(input, { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher, redirect: 'manual' }) as unknown as Promise<Response>;
+      return { fetch: pooledFetch, close: () => dispatcher.close() };
+    }));
+  return {
+    fetch: async (input, init) => (await load()).fetch(input, init),
+    close: () => void ready?.then((r) => r.close()).catch(() => {}),
+  };
 }
 
 /** Say who is calling (node:http sends no User-Agent, and some gateways refuse requests without one), unless --header set it. */
@@ -97,7 +121,7 @@ const BODY_PRESERVING = new Set([307, 308]);
  * (API keys) must never travel to another origin; any other redirect is returned as it is, and
  * the relay reports it ("answered HTTP 302 ... update the URL").
  */
-async function sameOriginRedirects(f: HttpFetch, input: string | URL, init: HttpRequestInit | undefined): Promise<HttpResponse> {
+async function sameOriginRedirects<I, R extends HttpResponse>(f: (input: URL, init?: I) => Promise<R>, input: string | URL, init: I | undefined): Promise<R> {
   let url = new URL(input);
   for (let hop = 0; ; hop++) {
     const res = await f(url, init);

@@ -75,10 +75,24 @@ describe('regressions: the network', () => {
   // requests queue in the pool. (Checked by hand on a patched build: this test then passes, 0 errors.)
   it('10,000 requests written at once under a 1024 file-descriptor limit: all answered with results', async () => {
     const s = await echoRpcServer();
+    await floodUnderFdLimit([s.url], 10_000);
+  });
+
+  // The same for a legacy HTTP+SSE server: its POSTs go through the web fetch the SDK transport
+  // needs, which must be pooled as well (fetch.ts createLegacyFetch), not Node's global fetch.
+  it('3,000 requests at once to a legacy SSE server under a 1024 file-descriptor limit: all answered', async () => {
+    const s = await startTestServer({ kind: 'sse' });
+    servers.push(s);
+    await floodUnderFdLimit([s.url, '--transport', 'sse'], 3_000);
+  });
+});
+
+/** Start the relay under `ulimit -n 1024`, write `N` pings at once after initialize, expect N results. */
+async function floodUnderFdLimit(args: string[], N: number): Promise<void> {
+  {
     const home = await tempHome();
-    const child = spawn('/bin/sh', ['-c', 'ulimit -n 1024 && exec "$0" "$@"', process.execPath, RELAY_BIN, s.url], { env: relayEnv(home), stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('/bin/sh', ['-c', 'ulimit -n 1024 && exec "$0" "$@"', process.execPath, RELAY_BIN, ...args], { env: relayEnv(home), stdio: ['pipe', 'pipe', 'pipe'] });
     children.push(child);
-    const N = 10_000;
     let lines = 0;
     let errors = 0;
     let firstError = '';
@@ -104,8 +118,8 @@ describe('regressions: the network', () => {
     const deadline = Date.now() + 40_000;
     while (lines < N + 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
     expect({ lines, errors, firstError, stderr: stderr.slice(-500) }).toEqual({ lines: N + 1, errors: 0, firstError: '', stderr: expect.any(String) });
-  });
-});
+  }
+}
 
 describe('regressions: answers that never come', () => {
   // Root cause: src/remote/streamable.ts StreamableHttpRemote.exchange() returns without
