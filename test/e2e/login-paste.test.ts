@@ -38,7 +38,8 @@ describe('headless login with the paste flow', () => {
     const pending = await waitForPending(home, d.url);
     // The relay told the user what to do, on stderr.
     await expect.poll(() => relay.stderr(), { timeout: 5_000 }).toContain(`mcp-relay login ${d.url}`);
-    expect(relay.stderr()).toContain(pending.authorization_url);
+    // pending.json is written before the instructions are printed: wait for them.
+    await expect.poll(() => relay.stderr(), { timeout: 10_000 }).toContain(pending.authorization_url);
 
     const login = spawnRelay(['login', d.url], { home });
     const redirected = await approveElsewhere(pending.authorization_url);
@@ -76,7 +77,7 @@ describe('headless login with the paste flow', () => {
     const home = await tempHome();
     const login = spawnRelay(['login', d.url, '--no-browser'], { home });
     const pending = await waitForPending(home, d.url);
-    expect(login.stderr()).toContain('paste it here');
+    await expect.poll(() => login.stderr(), { timeout: 10_000 }).toContain('paste it here');
     login.sendRaw(`${await approveElsewhere(pending.authorization_url)}\n`);
     expect((await login.exited).code).toBe(0);
     const tokens = await readStoreJson<{ access_token: string }>(home, d.url, 'tokens.json');
