@@ -32,15 +32,20 @@ export function proxyFromEnv(env: NodeJS.ProcessEnv): string | undefined {
   return undefined;
 }
 
+/** The proxy variables, upper or lower case; an https:// target falls back to HTTP_PROXY. */
+function proxySettings(env: NodeJS.ProcessEnv): { httpProxy?: string; httpsProxy?: string; noProxy?: string } {
+  const httpProxy = env.HTTP_PROXY ?? env.http_proxy;
+  const httpsProxy = env.HTTPS_PROXY ?? env.https_proxy ?? httpProxy;
+  const noProxy = env.NO_PROXY ?? env.no_proxy;
+  return { ...(httpProxy ? { httpProxy } : {}), ...(httpsProxy ? { httpsProxy } : {}), ...(noProxy ? { noProxy } : {}) };
+}
+
+/** A web fetch for metadata and token endpoints: Node's, or undici's through the proxy when one is set. */
 export function createFetch(env: NodeJS.ProcessEnv = process.env): FetchFn {
   if (!proxyFromEnv(env)) return (input, init) => fetch(input, init);
   // undici is loaded only when a proxy is configured (it costs ~18 MB of memory to load).
   const proxied = import('undici').then(({ EnvHttpProxyAgent, fetch: undiciFetch }) => {
-    const agent = new EnvHttpProxyAgent({
-      httpProxy: env.HTTP_PROXY ?? env.http_proxy,
-      httpsProxy: env.HTTPS_PROXY ?? env.https_proxy ?? env.HTTP_PROXY ?? env.http_proxy,
-      noProxy: env.NO_PROXY ?? env.no_proxy,
-    });
+    const agent = new EnvHttpProxyAgent(proxySettings(env));
     return (input: string | URL, init?: RequestInit) =>
       undiciFetch(input, { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher: agent }) as unknown as Promise<Response>;
   });
@@ -86,12 +91,7 @@ function undiciPooled(env: NodeJS.ProcessEnv): { fetch: FetchFn; close(): void }
   const load = () =>
     (ready ??= import('undici').then(({ Agent, EnvHttpProxyAgent, fetch: undiciFetch }) => {
       const dispatcher = proxyFromEnv(env)
-        ? new EnvHttpProxyAgent({
-            connections: MAX_CONNECTIONS,
-            httpProxy: env.HTTP_PROXY ?? env.http_proxy,
-            httpsProxy: env.HTTPS_PROXY ?? env.https_proxy ?? env.HTTP_PROXY ?? env.http_proxy,
-            noProxy: env.NO_PROXY ?? env.no_proxy,
-          })
+        ? new EnvHttpProxyAgent({ connections: MAX_CONNECTIONS, ...proxySettings(env) })
         : new Agent({ connections: MAX_CONNECTIONS });
       const pooledFetch: FetchFn = (input, init) =>
         undiciFetch(input, { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher, redirect: 'manual' }) as unknown as Promise<Response>;

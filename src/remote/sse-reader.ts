@@ -6,6 +6,7 @@
 import { decodeMessages } from '../relay/json-bytes.js';
 import type { JsonRpcMessage, RawMessage } from '../relay/jsonrpc.js';
 import { MAX_MESSAGE_BYTES } from '../relay/stdio.js';
+import type { HttpBody } from './node-http.js';
 import { createSseParser, type SseEvent } from './sse-bytes.js';
 
 export interface StreamOutcome {
@@ -18,11 +19,6 @@ export interface StreamOutcome {
   idle: boolean;
   /** Number of events with data. */
   events: number;
-}
-
-/** What the reader needs of a response body: a web ReadableStream and node-http.ts's body both fit. */
-export interface ByteSource {
-  getReader(): { read(): Promise<{ done: boolean; value?: Uint8Array | undefined }>; cancel(reason?: unknown): Promise<void> };
 }
 
 export interface ReadOptions {
@@ -45,7 +41,7 @@ export interface ReadOptions {
  * being decoded to a string, and a large one is forwarded as the bytes that came (json-bytes.ts).
  * Any bytes, keep-alive comments included, count as a sign of life for the idle timeout.
  */
-export async function readSseStream(body: ByteSource, opts: ReadOptions): Promise<StreamOutcome> {
+export async function readSseStream(body: HttpBody, opts: ReadOptions): Promise<StreamOutcome> {
   const out: StreamOutcome = { lastEventId: undefined, retryMs: undefined, error: undefined, idle: false, events: 0 };
   const onEvent = (event: SseEvent) => {
     if (event.event !== undefined && event.event !== 'message') return;
