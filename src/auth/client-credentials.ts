@@ -14,10 +14,10 @@ import { fetchToken, type AddClientAuthentication, type OAuthClientProvider } fr
 import { OAuthError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
 import type { OAuthClientInformationMixed } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { SignJWT } from 'jose';
-import type { AuthOptions, ClientKey } from '../config.js';
+import type { AuthOptions, ClientKey } from '../config/config.js';
 import { describeError, RelayError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { FetchFn } from '../remote/fetch.js';
+import type { FetchFn } from '../http/fetch.js';
 import type { ServerStore, StoredTokens } from '../store/store.js';
 import type { Discovered } from './discovery.js';
 import { staticClient } from './registration.js';

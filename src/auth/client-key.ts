@@ -3,7 +3,7 @@
  * Kept apart from the token request code so option parsing loads only node:crypto.
  */
 import { createPrivateKey, type KeyObject } from 'node:crypto';
-import type { ClientKey } from '../config.js';
+import type { ClientKey } from '../config/config.js';
 import { RelayError } from '../errors.js';
 
 /** RFC 7518 §3.3: RSA keys for RS/PS algorithms MUST be 2048 bits or larger. */

@@ -13,12 +13,12 @@
  * - With --client-credentials there is no person: the client credentials grant replaces the
  *   login and the refresh alike (before expiry, on 401, under the same lock), never a browser.
  */
-import type { Config } from '../config.js';
+import type { Config } from '../config/config.js';
 import { describeError, isRelayError, RelayError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { FetchFn } from '../remote/fetch.js';
-import type { AuthHook, UnauthorizedInfo } from '../remote/types.js';
-import type { LoginStatus } from '../relay/login-shield.js';
+import type { FetchFn } from '../http/fetch.js';
+import type { AuthHook, UnauthorizedInfo } from './hook.js';
+import type { LoginStatus } from './login-status.js';
 import type { ServerStore, StoredClient, StoredTokens } from '../store/store.js';
 import type { Opener } from './browser.js';
 import { discover, type Discovered } from './discovery.js';

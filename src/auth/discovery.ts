@@ -8,10 +8,10 @@ import {
   discoverOAuthProtectedResourceMetadata,
 } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { AuthorizationServerMetadata, OAuthProtectedResourceMetadata } from '@modelcontextprotocol/sdk/shared/auth.js';
-import { isLoopbackHost } from '../config.js';
+import { isLoopbackHost } from '../config/config.js';
 import { describeError, RelayError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { FetchFn } from '../remote/fetch.js';
+import type { FetchFn } from '../http/fetch.js';
 import { assertSafeBrowserUrl } from './browser.js';
 
 export interface Discovered {

@@ -4,8 +4,8 @@
  * stored token is due for renewal. A relay started with a valid stored token serves it from the
  * store and loads nothing else.
  */
-import type { UnauthorizedInfo, AuthHook } from '../remote/types.js';
-import type { LoginStatus } from '../relay/login-shield.js';
+import type { UnauthorizedInfo, AuthHook } from './hook.js';
+import type { LoginStatus } from './login-status.js';
 import type { ServerStore, StoredTokens } from '../store/store.js';
 import type { AuthCoordinator } from './coordinator.js';
 import { expiresSoon } from './expiry.js';

@@ -9,10 +9,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { startAuthorization } from '@modelcontextprotocol/sdk/client/auth.js';
-import type { Config } from '../config.js';
+import type { Config } from '../config/config.js';
 import { RelayError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { FetchFn } from '../remote/fetch.js';
+import type { FetchFn } from '../http/fetch.js';
 import type { PendingLogin, ServerStore, StoredClient, StoredTokens } from '../store/store.js';
 import { assertSafeBrowserUrl, isSshSession, type Opener } from './browser.js';
 import { bindAnyCallbackServer, bindCallbackServer, preferredCallbackPort, type CallbackServer } from './callback.js';

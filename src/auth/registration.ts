@@ -4,10 +4,10 @@
  * Document when the authorization server supports it, else RFC 7591 dynamic registration.
  */
 import { registerClient } from '@modelcontextprotocol/sdk/client/auth.js';
-import type { AuthOptions } from '../config.js';
+import type { AuthOptions } from '../config/config.js';
 import { describeError, RelayError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { FetchFn } from '../remote/fetch.js';
+import type { FetchFn } from '../http/fetch.js';
 import type { ServerStore, StoredClient } from '../store/store.js';
 import type { Discovered } from './discovery.js';
 

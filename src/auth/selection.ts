@@ -1,7 +1,7 @@
 /**
  * What to ask the authorization server for: scopes and the RFC 8707 resource. Pure.
  */
-import type { Config } from '../config.js';
+import type { Config } from '../config/config.js';
 import type { Discovered } from './discovery.js';
 
 /**

@@ -1,9 +1,9 @@
 /**
  * Builds the coordinator for one server from Config (the store is opened by ../store/open.ts).
  */
-import type { Config } from '../config.js';
+import type { Config } from '../config/config.js';
 import type { Logger } from '../log.js';
-import type { FetchFn } from '../remote/fetch.js';
+import type { FetchFn } from '../http/fetch.js';
 import type { ServerStore } from '../store/store.js';
 export { openStore, recordServer } from '../store/open.js';
 import { canOpenBrowser, systemOpener, type Opener } from './browser.js';

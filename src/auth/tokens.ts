@@ -8,7 +8,7 @@ import { exchangeAuthorization, refreshAuthorization } from '@modelcontextprotoc
 import { OAuthError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
 import type { OAuthClientInformationMixed, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { describeError, RelayError } from '../errors.js';
-import type { FetchFn } from '../remote/fetch.js';
+import type { FetchFn } from '../http/fetch.js';
 import type { StoredClient, StoredTokens } from '../store/store.js';
 import type { Discovered } from './discovery.js';
 

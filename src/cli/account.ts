@@ -9,10 +9,10 @@ import { selectClientAuthMethod } from '@modelcontextprotocol/sdk/client/auth.js
 import type { Argv } from 'yargs';
 import { assertSafeEndpoint } from '../auth/discovery.js';
 import { clientInformation } from '../auth/tokens.js';
-import { readValue } from '../config.js';
+import { readValue } from '../config/config.js';
 import { describeError, RelayError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
-import { createFetch, type FetchFn } from '../remote/fetch.js';
+import { createFetch, type FetchFn } from '../http/fetch.js';
 import { LOCK_NAME } from '../store/lock.js';
 import { canonicalUrl, defaultStoreRoot, SERVER_KEY_PATTERN, serverKey } from '../store/paths.js';
 import { CredentialStore, type ListedServer, type ServerStore, type StoredClient, type StoredDiscovery, type StoredTokens } from '../store/store.js';

@@ -6,11 +6,11 @@
  */
 import { createInterface } from 'node:readline';
 import type { Argv } from 'yargs';
-import { bearerChallenge, type BearerChallenge } from '../remote/challenge.js';
-import type { Config } from '../config.js';
+import { bearerChallenge, type BearerChallenge } from '../http/challenge.js';
+import type { Config } from '../config/config.js';
 import { describeError, isRelayError } from '../errors.js';
 import { createLogger } from '../log.js';
-import { createFetch, type FetchFn } from '../remote/fetch.js';
+import { createFetch, type FetchFn } from '../http/fetch.js';
 import { createCoordinator, openStore, recordServer } from '../auth/setup.js';
 import { usableTokens } from '../auth/login.js';
 import { connectionOptions, toConfig, type ConnectionArgs } from './options.js';

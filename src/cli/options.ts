@@ -3,7 +3,7 @@
  */
 import { isIPv4 } from 'node:net';
 import type { Argv } from 'yargs';
-import { isLoopbackHost, parseClientInfo, parseHeaders, parseServerUrl, readValue, type Config, type TransportChoice } from '../config.js';
+import { isLoopbackHost, parseClientInfo, parseHeaders, parseServerUrl, readValue, type Config, type TransportChoice } from '../config/config.js';
 import { CLIENT_KEY_ALGS, parseClientKey } from '../auth/client-key.js';
 import { RelayError } from '../errors.js';
 

@@ -5,7 +5,7 @@
 import { LazyAuth } from '../auth/lazy.js';
 import { stderrWriter } from '../stderr.js';
 import { openStore, recordServer } from '../store/open.js';
-import { createFetch } from '../remote/fetch.js';
+import { createFetch } from '../http/fetch.js';
 import type { ProxyDeps } from './proxy.js';
 import { LoginShield } from '../relay/login-shield.js';
 

@@ -2,15 +2,15 @@
  * The default command: relay the host's stdio to the remote server until the host goes away.
  */
 import { describeError } from '../errors.js';
-import type { Config } from '../config.js';
+import type { Config } from '../config/config.js';
 import { createLogger, type Logger } from '../log.js';
 import { releaseGarbage } from '../memory.js';
 import { Relay } from '../relay/relay.js';
 import { drainStderr } from '../stderr.js';
 import { StdioHost } from '../relay/stdio.js';
 import { AutoRemote } from '../remote/connect.js';
-import { createLegacyFetch, createMcpFetch, proxyFromEnv } from '../remote/fetch.js';
-import type { AuthHook } from '../remote/types.js';
+import { createLegacyFetch, createMcpFetch, proxyFromEnv } from '../http/fetch.js';
+import type { AuthHook } from '../auth/hook.js';
 import type { LoginShield } from '../relay/login-shield.js';
 
 export interface ProxyDeps {

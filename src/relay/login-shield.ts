@@ -12,18 +12,9 @@
  *   JSON-RPC error saying the same; `ping` with an empty result.
  * The real `initialize` still goes to the server after the login (its answer refreshes the cache).
  */
+import type { LoginStatus } from '../auth/login-status.js';
 import type { CachedMethod, StoredCache } from '../store/store.js';
-import { errorResponse, RELAY_ERROR, type JsonRpcMessage } from './jsonrpc.js';
-
-/** The auth side's view of a login, as the relay needs it. */
-export interface LoginStatus {
-  /** True while the user is being asked to log in (browser, paste, or another process's login). */
-  waitingForUser(): boolean;
-  /** 'waiting' when the user is asked to act; 'done' when that login ended, either way. */
-  subscribe(listener: (event: 'waiting' | 'done') => void): void;
-  /** The authorization URL the user should open, if a login is pending. */
-  authorizationUrl(): Promise<string | undefined>;
-}
+import { errorResponse, RELAY_ERROR, type JsonRpcMessage } from '../jsonrpc/messages.js';
 
 export interface ShieldCache {
   read(): Promise<StoredCache | undefined>;

@@ -5,7 +5,7 @@
 import { describeError, isRelayError, RelayError } from '../errors.js';
 import { scrub, type Logger } from '../log.js';
 import type { Remote } from '../remote/types.js';
-import { errorResponse, isRequest, isResponse, RELAY_ERROR, type JsonRpcId, type JsonRpcMessage, type RawMessage } from './jsonrpc.js';
+import { errorResponse, isRequest, isResponse, RELAY_ERROR, type JsonRpcId, type JsonRpcMessage, type RawMessage } from '../jsonrpc/messages.js';
 import { isCachedMethod, type LoginShield } from './login-shield.js';
 
 export interface HostSide {

@@ -10,10 +10,9 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from '../log.js';
-import { asMessage, errorResponse, INVALID_REQUEST, PARSE_ERROR, type JsonRpcId, type JsonRpcMessage, type RawMessage } from './jsonrpc.js';
+import { MAX_MESSAGE_BYTES } from '../jsonrpc/limits.js';
+import { asMessage, errorResponse, INVALID_REQUEST, PARSE_ERROR, type JsonRpcId, type JsonRpcMessage, type RawMessage } from '../jsonrpc/messages.js';
 
-/** A single host message larger than this is refused (answered with a parse error) to bound memory. */
-export const MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
 const NEWLINE = 0x0a;
 
 export interface StdioHostEvents {

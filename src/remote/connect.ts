@@ -11,19 +11,19 @@
  * Decided by status and JSON-RPC codes, never by error text.
  */
 import { isRelayError, RelayError } from '../errors.js';
-import { isRequest, type JsonRpcMessage } from '../relay/jsonrpc.js';
-import type { TransportChoice } from '../config.js';
-import { ModernHttp } from './modern-http.js';
-import { ModernRemote } from './modern.js';
-import { PassthroughRemote } from './modern-passthrough.js';
-import { probeEra } from './modern-probe.js';
-import { discoverProbe, isModernHostMessage, RELAY_CLIENT_INFO } from './modern-wire.js';
-import { StreamableHttpRemote } from './streamable.js';
+import { isRequest, type JsonRpcMessage } from '../jsonrpc/messages.js';
+import type { TransportChoice } from '../config/config.js';
+import { ModernHttp } from './v2026/post.js';
+import { ModernRemote } from './v2026/remote.js';
+import { PassthroughRemote } from './v2026/passthrough.js';
+import { probeEra } from './v2026/probe.js';
+import { discoverProbe, isModernHostMessage, RELAY_CLIENT_INFO } from './v2026/wire.js';
+import { StreamableHttpRemote } from './v2025/streamable.js';
 import type { Remote, RemoteOptions } from './types.js';
 
 /** The legacy transport (the SDK's SSE client and its schemas) is loaded only for old servers. */
 async function legacySse(opts: RemoteOptions): Promise<Remote> {
-  const { LegacySseRemote } = await import('./legacy-sse.js');
+  const { LegacySseRemote } = await import('./v2025/legacy-sse.js');
   return new LegacySseRemote(opts);
 }
 

@@ -4,28 +4,10 @@
  * kind is also 'http') carries the messages.
  */
 import type { Logger } from '../log.js';
-import type { JsonRpcMessage, RawMessage } from '../relay/jsonrpc.js';
-import type { BearerChallenge } from './challenge.js';
-import type { FetchFn } from './fetch.js';
-import type { HttpFetch } from './node-http.js';
-
-export interface UnauthorizedInfo {
-  status: 401 | 403;
-  challenge: BearerChallenge;
-  /** The Authorization value the server rejected (so the auth side can tell a stale token from a fresh one). */
-  rejected: string | undefined;
-}
-
-/** How a remote gets credentials. Implemented by the auth coordinator; absent for header-only use. */
-export interface AuthHook {
-  /** The Authorization header value for the next request, if there are credentials. */
-  authorization(): Promise<string | undefined>;
-  /**
-   * The server refused the credentials (401, or 403 insufficient_scope). Resolves when fresh
-   * credentials are in place and the request should be retried; rejects (AUTH_*) when they cannot be had.
-   */
-  unauthorized(info: UnauthorizedInfo): Promise<void>;
-}
+import type { JsonRpcMessage, RawMessage } from '../jsonrpc/messages.js';
+import type { AuthHook } from '../auth/hook.js';
+import type { FetchFn } from '../http/fetch.js';
+import type { HttpFetch } from '../http/node-http.js';
 
 export interface RemoteOptions {
   url: URL;

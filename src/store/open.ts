@@ -2,7 +2,7 @@
  * Opening the store for one configured server: the same key for the proxy, `login` and the
  * account commands.
  */
-import type { Config } from '../config.js';
+import type { Config } from '../config/config.js';
 import { describeError, isRelayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { defaultStoreRoot, serverKey } from './paths.js';

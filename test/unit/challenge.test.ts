@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bearerChallenge, parseChallenges } from '../../src/remote/challenge.js';
+import { bearerChallenge, parseChallenges } from '../../src/http/challenge.js';
 
 function bearer(value: string) {
   return bearerChallenge(new Headers({ 'www-authenticate': value }));

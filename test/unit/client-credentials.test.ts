@@ -21,7 +21,7 @@ import {
 } from '../../src/auth/client-credentials.js';
 import { discover, type Discovered } from '../../src/auth/discovery.js';
 import { connectionOptions, toConfig, type ConnectionArgs } from '../../src/cli/options.js';
-import type { AuthOptions, ClientKey } from '../../src/config.js';
+import type { AuthOptions, ClientKey } from '../../src/config/config.js';
 import { RelayError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
 import { startDemoServer, type DemoServer, type DemoServerOptions } from '../../src/demo/server.js';

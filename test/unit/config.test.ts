@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { expandEnv, isLoopbackHost, parseClientInfo, parseHeaders, parseServerUrl, readValue } from '../../src/config.js';
+import { expandEnv, isLoopbackHost, parseClientInfo, parseHeaders, parseServerUrl, readValue } from '../../src/config/config.js';
 import { RelayError } from '../../src/errors.js';
 
 /** The RelayError a call throws (fails the test when it does not throw one). */

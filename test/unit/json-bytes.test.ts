@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decodeMessages, LARGE_MESSAGE_BYTES, scanMessage } from '../../src/relay/json-bytes.js';
-import { isResponse } from '../../src/relay/jsonrpc.js';
+import { decodeMessages, LARGE_MESSAGE_BYTES, scanMessage } from '../../src/jsonrpc/json-bytes.js';
+import { isResponse } from '../../src/jsonrpc/messages.js';
 
 const big = (n = LARGE_MESSAGE_BYTES) => 'A'.repeat(n);
 const buf = (value: unknown) => Buffer.from(JSON.stringify(value));

@@ -6,12 +6,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { isRelayError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
-import type { JsonRpcMessage } from '../../src/relay/jsonrpc.js';
+import type { JsonRpcMessage } from '../../src/jsonrpc/messages.js';
 import { AutoRemote } from '../../src/remote/connect.js';
-import { createFetch } from '../../src/remote/fetch.js';
-import { MAX_INPUT_ROUNDS } from '../../src/remote/modern.js';
-import { MAX_REISSUES } from '../../src/remote/modern-runner.js';
-import type { AuthHook, UnauthorizedInfo } from '../../src/remote/types.js';
+import { createFetch } from '../../src/http/fetch.js';
+import { MAX_INPUT_ROUNDS } from '../../src/remote/v2026/remote.js';
+import { MAX_REISSUES } from '../../src/remote/v2026/runner.js';
+import type { AuthHook, UnauthorizedInfo } from '../../src/auth/hook.js';
 import { startModernServer, startScriptedServer, type ModernRecorded, type ScriptedReply } from '../helpers/modern-server.js';
 
 const closers: Array<{ close(): Promise<void> }> = [];

@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { isRelayError } from '../../src/errors.js';
-import { encodeHeaderValue, headerParams, requestHeaders, screenTools } from '../../src/remote/modern-headers.js';
-import { classifyProbeAnswer, discoverProbe, initializeResultFrom, isModernHostMessage, listenFilter } from '../../src/remote/modern-wire.js';
+import { encodeHeaderValue, headerParams, requestHeaders, screenTools } from '../../src/remote/v2026/headers.js';
+import { classifyProbeAnswer, discoverProbe, initializeResultFrom, isModernHostMessage, listenFilter } from '../../src/remote/v2026/wire.js';
 
 const meta = (v = '2026-07-28') => ({ 'io.modelcontextprotocol/protocolVersion': v });
 

@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { brotliCompressSync, constants, createGzip, deflateSync, gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createNodeHttpFetch, type NodeHttpOptions } from '../../src/remote/node-http.js';
+import { createNodeHttpFetch, type NodeHttpOptions } from '../../src/http/node-http.js';
 
 const stops: Array<() => Promise<void> | void> = [];
 afterEach(async () => {

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import ts from 'typescript';
 import { afterEach, describe, expect, it } from 'vitest';
 import { selfSignedCert } from '../helpers/faults.js';
-import { createNodeHttpFetch, type HttpFetch, type HttpResponse } from '../../src/remote/node-http.js';
+import { createNodeHttpFetch, type HttpFetch, type HttpResponse } from '../../src/http/node-http.js';
 
 /** Compile-time check: the web fetch satisfies HttpFetch, so callers can take either. */
 const webFetch: HttpFetch = (u, i) => fetch(u, i as RequestInit);

@@ -10,7 +10,7 @@ import {
   toConfig,
   type ConnectionArgs,
 } from '../../src/cli/options.js';
-import type { Config } from '../../src/config.js';
+import type { Config } from '../../src/config/config.js';
 import { RelayError } from '../../src/errors.js';
 
 /** Parse argv exactly as the proxy command does (yargs + connectionOptions), then build the Config. */

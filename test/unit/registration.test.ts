@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { AuthorizationServerMetadata } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { chooseAuthMethod, CLIENT_NAME, obtainClient, staticClient, type ObtainClientOptions } from '../../src/auth/registration.js';
-import type { AuthOptions } from '../../src/config.js';
+import type { AuthOptions } from '../../src/config/config.js';
 import { RelayError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
 import { serverKey } from '../../src/store/paths.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { selectResource, selectScope } from '../../src/auth/selection.js';
-import type { Config } from '../../src/config.js';
+import type { Config } from '../../src/config/config.js';
 import type { Discovered } from '../../src/auth/discovery.js';
 
 const d = (resource?: string, scopes?: string[]) => ({ authorizationServerUrl: 'https://as', metadata: {}, resourceMetadata: resource ? { resource, scopes_supported: scopes } : undefined }) as unknown as Discovered;

@@ -1,6 +1,6 @@
 import { createParser } from 'eventsource-parser';
 import { describe, expect, it } from 'vitest';
-import { createSseParser, type SseEvent } from '../../src/remote/sse-bytes.js';
+import { createSseParser, type SseEvent } from '../../src/http/sse-bytes.js';
 
 interface Seen {
   event: string | undefined;

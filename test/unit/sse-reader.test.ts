@@ -3,9 +3,9 @@ import { PassThrough } from 'node:stream';
 import { ReadableStream } from 'node:stream/web';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.js';
-import type { JsonRpcMessage } from '../../src/relay/jsonrpc.js';
+import type { JsonRpcMessage } from '../../src/jsonrpc/messages.js';
 import { HOST_BACKLOG_BYTES, StdioHost } from '../../src/relay/stdio.js';
-import { readSseStream } from '../../src/remote/sse-reader.js';
+import { readSseStream } from '../../src/http/sse-reader.js';
 
 const event = (i: number) => new TextEncoder().encode(`data: ${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message', params: { i } })}\n\n`);
 

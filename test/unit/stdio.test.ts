@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.js';
-import { asMessage, errorResponse, INVALID_REQUEST, isNotification, isRequest, isResponse, PARSE_ERROR, type JsonRpcMessage } from '../../src/relay/jsonrpc.js';
+import { asMessage, errorResponse, INVALID_REQUEST, isNotification, isRequest, isResponse, PARSE_ERROR, type JsonRpcMessage } from '../../src/jsonrpc/messages.js';
 import { StdioHost, type StdioHostOptions } from '../../src/relay/stdio.js';
 
 /** Let stream events scheduled on nextTick / microtasks run. */

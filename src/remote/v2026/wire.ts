@@ -3,10 +3,10 @@
  * the `server/discover` probe, how to read its answer (era evidence), and the InitializeResult a
  * 2025 host gets from a DiscoverResult.
  */
-import { RelayError } from '../errors.js';
-import type { JsonRpcMessage } from '../relay/jsonrpc.js';
-import { META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_PROTOCOL_VERSION, META_SERVER_INFO, MODERN_PROTOCOL_VERSION } from './modern-headers.js';
-import type { ListenFilter } from './modern-listen.js';
+import { RelayError } from '../../errors.js';
+import type { JsonRpcMessage } from '../../jsonrpc/messages.js';
+import { META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_PROTOCOL_VERSION, META_SERVER_INFO, MODERN_PROTOCOL_VERSION } from './headers.js';
+import type { ListenFilter } from './listen.js';
 
 /** The initialize-era versions the relay can serve a host (2025-11-25 transports and back to 2025-03-26). */
 export const HOST_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26'];

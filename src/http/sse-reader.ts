@@ -3,9 +3,9 @@
  * JSON-RPC messages, with an idle timeout and the facts needed to resume it
  * (MCP 2025-11-25 transports, "Resumability and Redelivery": event ids + Last-Event-ID).
  */
-import { decodeMessages } from '../relay/json-bytes.js';
-import type { JsonRpcMessage, RawMessage } from '../relay/jsonrpc.js';
-import { MAX_MESSAGE_BYTES } from '../relay/stdio.js';
+import { decodeMessages } from '../jsonrpc/json-bytes.js';
+import type { JsonRpcMessage, RawMessage } from '../jsonrpc/messages.js';
+import { MAX_MESSAGE_BYTES } from '../jsonrpc/limits.js';
 import type { HttpBody } from './node-http.js';
 import { createSseParser, type SseEvent } from './sse-bytes.js';
 

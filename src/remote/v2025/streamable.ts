@@ -11,18 +11,18 @@
  * - 401/403 go to the auth coordinator with the full parsed WWW-Authenticate challenge;
  * - messages are forwarded as the raw text the host sent, not re-validated and re-serialised.
  */
-import type { HttpBody, HttpResponse } from './node-http.js';
-import { RelayError, describeError } from '../errors.js';
-import type { Logger } from '../log.js';
-import { errorResponse, isRequest, isResponse, RELAY_ERROR, REQUEST_TIMEOUT, type JsonRpcId, type JsonRpcMessage, type RawMessage } from '../relay/jsonrpc.js';
-import { bearerChallenge } from './challenge.js';
-import { httpError } from './http-error.js';
-import { networkError } from './net-errors.js';
-import { readSseStream } from './sse-reader.js';
-import { decodeMessages } from '../relay/json-bytes.js';
+import type { HttpBody, HttpResponse } from '../../http/node-http.js';
+import { RelayError, describeError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { errorResponse, isRequest, isResponse, RELAY_ERROR, REQUEST_TIMEOUT, type JsonRpcId, type JsonRpcMessage, type RawMessage } from '../../jsonrpc/messages.js';
+import { bearerChallenge } from '../../http/challenge.js';
+import { httpError } from '../../http/http-error.js';
+import { networkError } from '../../http/net-errors.js';
+import { readSseStream } from '../../http/sse-reader.js';
+import { decodeMessages } from '../../jsonrpc/json-bytes.js';
 import { runGetStream } from './get-stream.js';
-import type { Remote, RemoteOptions } from './types.js';
-import { sleep } from '../sleep.js';
+import type { Remote, RemoteOptions } from '../types.js';
+import { sleep } from '../../sleep.js';
 
 /** Resume a broken answer stream at most this often before answering with an error. */
 const MAX_STREAM_RESUMES = 3;

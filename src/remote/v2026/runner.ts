@@ -4,12 +4,12 @@
  * `Mcp-Param-*` from the last tools/list, re-issuing a request whose answer stream broke under a
  * new id, one tools/list refresh after a HeaderMismatch, and cancellation by closing the stream.
  */
-import { describeError, RelayError } from '../errors.js';
-import type { Logger } from '../log.js';
-import { errorResponse, RELAY_ERROR, REQUEST_TIMEOUT, type JsonRpcId, type JsonRpcMessage, type RawMessage } from '../relay/jsonrpc.js';
-import { requestHeaders, screenTools, type HeaderParam } from './modern-headers.js';
-import type { ModernHttp } from './modern-http.js';
-import { sleep } from '../sleep.js';
+import { describeError, RelayError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { errorResponse, RELAY_ERROR, REQUEST_TIMEOUT, type JsonRpcId, type JsonRpcMessage, type RawMessage } from '../../jsonrpc/messages.js';
+import { requestHeaders, screenTools, type HeaderParam } from './headers.js';
+import type { ModernHttp } from './post.js';
+import { sleep } from '../../sleep.js';
 
 /**
  * 2026-07-28 changelog: "A broken response stream loses the in-flight request; clients MUST

@@ -4,11 +4,11 @@
  * ModernHttp.post and the probe is sent again; 5xx, network errors and timeouts are not era
  * evidence and fail the host's message; any other 4xx without a modern body means legacy.
  */
-import { isRelayError, RelayError } from '../errors.js';
-import type { JsonRpcMessage, RawMessage } from '../relay/jsonrpc.js';
-import { requestHeaders } from './modern-headers.js';
-import type { ModernHttp } from './modern-http.js';
-import { classifyProbeAnswer } from './modern-wire.js';
+import { isRelayError, RelayError } from '../../errors.js';
+import type { JsonRpcMessage, RawMessage } from '../../jsonrpc/messages.js';
+import { requestHeaders } from './headers.js';
+import type { ModernHttp } from './post.js';
+import { classifyProbeAnswer } from './wire.js';
 
 export type ProbeOutcome =
   | { era: 'modern'; answer: JsonRpcMessage & { id: string | number }; raw: RawMessage | undefined }

@@ -5,12 +5,12 @@
  * server's capabilities (listChanged) and the host's resources/subscribe set; changing it means a
  * new stream. The stream is re-opened with backoff whenever it ends.
  */
-import { describeError } from '../errors.js';
-import type { Logger } from '../log.js';
-import { METHOD_NOT_FOUND, type JsonRpcMessage, type RawMessage } from '../relay/jsonrpc.js';
-import { requestHeaders } from './modern-headers.js';
-import type { ModernHttp } from './modern-http.js';
-import { sleep } from '../sleep.js';
+import { describeError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { METHOD_NOT_FOUND, type JsonRpcMessage, type RawMessage } from '../../jsonrpc/messages.js';
+import { requestHeaders } from './headers.js';
+import type { ModernHttp } from './post.js';
+import { sleep } from '../../sleep.js';
 
 /** Re-listen backoff when the stream ends or cannot be opened (the same bounds as the 2025 GET stream). */
 const BACKOFF_INITIAL_MS = 1_000;

@@ -11,14 +11,14 @@
  * - list_changed and resource updates arrive on the relay's listen stream (modern-listen.ts).
  * - the host's notifications/cancelled closes the request's answer stream (HTTP cancellation).
  */
-import { errorResponse, INVALID_PARAMS, isRequest, isResponse, METHOD_NOT_FOUND, RELAY_ERROR, type JsonRpcId, type JsonRpcMessage } from '../relay/jsonrpc.js';
-import { META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_LOG_LEVEL, META_PROTOCOL_VERSION, MODERN_PROTOCOL_VERSION } from './modern-headers.js';
-import type { ModernHttp } from './modern-http.js';
-import { HostInputs } from './modern-input.js';
-import { ListenStream } from './modern-listen.js';
-import { asHostAnswer, UpstreamRunner, type HostAnswer } from './modern-runner.js';
-import { discoverCapabilities, initializeResultFrom, listenFilter, RELAY_CLIENT_INFO } from './modern-wire.js';
-import type { Remote, RemoteOptions } from './types.js';
+import { errorResponse, INVALID_PARAMS, isRequest, isResponse, METHOD_NOT_FOUND, RELAY_ERROR, type JsonRpcId, type JsonRpcMessage } from '../../jsonrpc/messages.js';
+import { META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_LOG_LEVEL, META_PROTOCOL_VERSION, MODERN_PROTOCOL_VERSION } from './headers.js';
+import type { ModernHttp } from './post.js';
+import { HostInputs } from './input.js';
+import { ListenStream } from './listen.js';
+import { asHostAnswer, UpstreamRunner, type HostAnswer } from './runner.js';
+import { discoverCapabilities, initializeResultFrom, listenFilter, RELAY_CLIENT_INFO } from './wire.js';
+import type { Remote, RemoteOptions } from '../types.js';
 
 /** SDK v2's default (`inputRequired.maxRounds`); the spec sets no limit, a relay must not loop forever. */
 export const MAX_INPUT_ROUNDS = 10;

@@ -4,14 +4,14 @@
  * There are no sessions, no GET stream, no Last-Event-ID: a stream that breaks before the answer
  * is reported as `broken`, and the caller re-issues the request under a new id.
  */
-import type { HttpResponse } from './node-http.js';
-import { describeError, RelayError } from '../errors.js';
-import { asMessage, isResponse, type JsonRpcMessage, type RawMessage } from '../relay/jsonrpc.js';
-import { bearerChallenge } from './challenge.js';
-import { httpError, httpErrorFromText } from './http-error.js';
-import { networkError } from './net-errors.js';
-import { readSseStream } from './sse-reader.js';
-import type { RemoteOptions } from './types.js';
+import type { HttpResponse } from '../../http/node-http.js';
+import { describeError, RelayError } from '../../errors.js';
+import { asMessage, isResponse, type JsonRpcMessage, type RawMessage } from '../../jsonrpc/messages.js';
+import { bearerChallenge } from '../../http/challenge.js';
+import { httpError, httpErrorFromText } from '../../http/http-error.js';
+import { networkError } from '../../http/net-errors.js';
+import { readSseStream } from '../../http/sse-reader.js';
+import type { RemoteOptions } from '../types.js';
 
 /** A 401 right after fresh credentials: try this many times before giving up (as streamable.ts). */
 const MAX_AUTH_ATTEMPTS = 3;

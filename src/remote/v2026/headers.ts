@@ -3,7 +3,7 @@
  * "Request Metadata"): `MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`, and the `Mcp-Param-*`
  * headers that tools ask for with `x-mcp-header` in their input schema. Pure functions.
  */
-import type { JsonRpcMessage } from '../relay/jsonrpc.js';
+import type { JsonRpcMessage } from '../../jsonrpc/messages.js';
 
 /** The modern protocol revision this relay speaks upstream. */
 export const MODERN_PROTOCOL_VERSION = '2026-07-28';

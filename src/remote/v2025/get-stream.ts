@@ -3,13 +3,13 @@
  * request): kept open while the session lives, resumed with Last-Event-ID after a drop,
  * reconnected with the server's SSE `retry` or exponential backoff while the server is away.
  */
-import type { HttpResponse } from './node-http.js';
-import { describeError } from '../errors.js';
-import type { Logger } from '../log.js';
-import type { JsonRpcMessage, RawMessage } from '../relay/jsonrpc.js';
-import { sleep } from '../sleep.js';
-import { networkError } from './net-errors.js';
-import { readSseStream } from './sse-reader.js';
+import type { HttpResponse } from '../../http/node-http.js';
+import { describeError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { JsonRpcMessage, RawMessage } from '../../jsonrpc/messages.js';
+import { sleep } from '../../sleep.js';
+import { networkError } from '../../http/net-errors.js';
+import { readSseStream } from '../../http/sse-reader.js';
 
 /** Reconnect backoff when the server sends no `retry:` (1 s doubling to 30 s). */
 const GET_BACKOFF_INITIAL_MS = 1_000;

@@ -16,7 +16,7 @@
  * of the relay's time and memory on an 8 MiB answer).
  */
 import { CLOSE_BRACE, COLON, COMMA, Cursor, END, OPEN_BRACE, QUOTE, skipValue } from './json-cursor.js';
-import { asMessage, type JsonRpcMessage } from './jsonrpc.js';
+import { asMessage, type JsonRpcMessage } from './messages.js';
 
 /** Messages at least this large take the scanning path. */
 export const LARGE_MESSAGE_BYTES = 256 * 1024;

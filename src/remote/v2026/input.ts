@@ -4,8 +4,8 @@
  * relay mints; the host's answers come back through `send` and are collected here (never POSTed:
  * a 2026-07-28 client MUST NOT send JSON-RPC responses), keyed as the server asked.
  */
-import type { Logger } from '../log.js';
-import { isResponse, RELAY_ERROR, type JsonRpcError, type JsonRpcId, type JsonRpcMessage } from '../relay/jsonrpc.js';
+import type { Logger } from '../../log.js';
+import { isResponse, RELAY_ERROR, type JsonRpcError, type JsonRpcId, type JsonRpcMessage } from '../../jsonrpc/messages.js';
 
 const INPUT_ID_PREFIX = 'mcp-relay-input-';
 /** The input request kinds a 2026-07-28 server may embed (mrtr: ElicitRequest | CreateMessageRequest | ListRootsRequest). */

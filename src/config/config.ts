@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
-import { RelayError } from './errors.js';
+import { RelayError } from '../errors.js';
 
 export type TransportChoice = 'auto' | 'http' | 'sse';
 

@@ -5,11 +5,11 @@
  * re-issuing a request whose answer stream broke under a new id (answer mapped back to the host's
  * id, listen notifications' subscriptionId too), and cancellation by closing the stream.
  */
-import { errorResponse, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type RawMessage } from '../relay/jsonrpc.js';
-import { META_SUBSCRIPTION_ID } from './modern-headers.js';
-import type { ModernHttp } from './modern-http.js';
-import { asHostAnswer, UpstreamRunner } from './modern-runner.js';
-import type { Remote, RemoteOptions } from './types.js';
+import { errorResponse, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type RawMessage } from '../../jsonrpc/messages.js';
+import { META_SUBSCRIPTION_ID } from './headers.js';
+import type { ModernHttp } from './post.js';
+import { asHostAnswer, UpstreamRunner } from './runner.js';
+import type { Remote, RemoteOptions } from '../types.js';
 
 const LISTEN = 'subscriptions/listen';
 

@@ -6,11 +6,11 @@
  */
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import { describeError, RelayError } from '../errors.js';
-import { errorResponse, isRequest, isResponse, RELAY_ERROR, type JsonRpcId, type JsonRpcMessage } from '../relay/jsonrpc.js';
-import { bearerChallenge } from './challenge.js';
-import { networkError } from './net-errors.js';
-import type { Remote, RemoteOptions } from './types.js';
+import { describeError, RelayError } from '../../errors.js';
+import { errorResponse, isRequest, isResponse, RELAY_ERROR, type JsonRpcId, type JsonRpcMessage } from '../../jsonrpc/messages.js';
+import { bearerChallenge } from '../../http/challenge.js';
+import { networkError } from '../../http/net-errors.js';
+import type { Remote, RemoteOptions } from '../types.js';
 
 const MAX_AUTH_ATTEMPTS = 3;
 

@@ -1,0 +1,24 @@
+/**
+ * What a remote asks of the auth side, and nothing more: the transports know that credentials
+ * exist and may be refused, never how they are obtained or stored (the coordinator implements
+ * this on top of store/; `lazy.ts` defers loading it until a server first asks for a login).
+ */
+import type { BearerChallenge } from '../http/challenge.js';
+
+export interface UnauthorizedInfo {
+  status: 401 | 403;
+  challenge: BearerChallenge;
+  /** The Authorization value the server rejected (so the auth side can tell a stale token from a fresh one). */
+  rejected: string | undefined;
+}
+
+/** How a remote gets credentials. Implemented by the auth coordinator; absent for header-only use. */
+export interface AuthHook {
+  /** The Authorization header value for the next request, if there are credentials. */
+  authorization(): Promise<string | undefined>;
+  /**
+   * The server refused the credentials (401, or 403 insufficient_scope). Resolves when fresh
+   * credentials are in place and the request should be retried; rejects (AUTH_*) when they cannot be had.
+   */
+  unauthorized(info: UnauthorizedInfo): Promise<void>;
+}
