@@ -1,27 +1,28 @@
 /**
  * The legacy HTTP+SSE transport (MCP 2024-11-05) for servers that predate Streamable HTTP.
- * Wraps the SDK's SSEClientTransport; credentials and the 401 → login → retry loop live in the
- * fetch we hand it, so the SDK never sees a 401 and the auth coordinator stays the only place
+ * Wraps the SDK's SSEClientTransport; the fetch we hand it sends through the one authorized
+ * exchange (exchange.ts), so the SDK never sees a 401 and the auth coordinator stays the only place
  * that knows about tokens.
  */
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { describeError, RelayError } from '../../errors.js';
 import { errorResponse, isRequest, isResponse, RELAY_ERROR, type JsonRpcId, type JsonRpcMessage } from '../../jsonrpc/messages.js';
-import { bearerChallenge } from '../../http/challenge.js';
 import { networkError } from '../../http/net-errors.js';
+import { Exchange } from '../exchange.js';
 import type { Remote, RemoteOptions } from '../types.js';
-
-const MAX_AUTH_ATTEMPTS = 3;
 
 export class LegacySseRemote implements Remote {
   readonly kind = 'sse' as const;
   private transport: SSEClientTransport | undefined;
   /** Requests sent and not answered: legacy SSE cannot resume, so a dropped stream fails them. */
   private readonly pending = new Set<JsonRpcId>();
-  private closed = false;
+  private readonly closing = new AbortController();
+  private readonly exchange: Exchange;
 
-  constructor(private readonly opts: RemoteOptions) {}
+  constructor(private readonly opts: RemoteOptions) {
+    this.exchange = new Exchange({ ...opts, closing: this.closing.signal });
+  }
 
   async start(): Promise<void> {
     const transport = new SSEClientTransport(this.opts.url, { fetch: this.authedFetch });
@@ -31,7 +32,7 @@ export class LegacySseRemote implements Remote {
       this.opts.deliver(msg);
     };
     transport.onerror = (err) => {
-      if (this.closed) return;
+      if (this.closing.signal.aborted) return;
       this.opts.log.warn(`legacy SSE stream: ${describeError(err)}`);
       this.failPending('the server\'s SSE stream broke before answering; retry the request');
     };
@@ -56,30 +57,17 @@ export class LegacySseRemote implements Remote {
     }
   }
 
-  /** fetch with the static headers and Authorization, handling 401 by asking the auth hook and retrying. */
-  private readonly authedFetch = async (input: string | URL, init?: RequestInit): Promise<Response> => {
-    for (let attempt = 1; ; attempt++) {
+  /** The SDK's requests, each through the one authorized exchange (static headers, Authorization, 401 → login → retry). */
+  private readonly authedFetch = (input: string | URL, init?: RequestInit): Promise<Response> =>
+    this.exchange.authorized(async (credentials) => {
       const headers = new Headers(init?.headers);
-      for (const [k, v] of Object.entries(this.opts.headers)) headers.set(k, v);
-      const authorization = await this.opts.auth?.authorization();
-      if (authorization) headers.set('authorization', authorization);
-      let res: Response;
+      for (const [k, v] of Object.entries(credentials)) headers.set(k, v);
       try {
-        res = await (this.opts.webFetch ?? fetch)(input, { ...init, headers });
+        return await (this.opts.webFetch ?? fetch)(input, { ...init, headers });
       } catch (err) {
         throw networkError(err, this.opts.url);
       }
-      const auth = this.opts.auth;
-      if (!auth || (res.status !== 401 && res.status !== 403)) return res;
-      const challenge = bearerChallenge(res.headers);
-      if (res.status === 403 && challenge.error !== 'insufficient_scope') return res;
-      await res.body?.cancel().catch(() => {});
-      if (attempt >= MAX_AUTH_ATTEMPTS) {
-        throw new RelayError('AUTH_FAILED', `the server keeps refusing fresh credentials (HTTP ${res.status})`, { status: res.status });
-      }
-      await auth.unauthorized({ status: res.status as 401 | 403, challenge, rejected: authorization });
-    }
-  };
+    });
 
   private failPending(message: string): void {
     for (const id of this.pending) this.opts.deliver(errorResponse(id, RELAY_ERROR, `mcp-relay: ${message}`));
@@ -87,7 +75,7 @@ export class LegacySseRemote implements Remote {
   }
 
   async close(): Promise<void> {
-    this.closed = true;
+    this.closing.abort();
     await this.transport?.close().catch(() => {});
   }
 }

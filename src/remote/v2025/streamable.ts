@@ -8,19 +8,19 @@
  *   reporting an unattributed `onerror` and leaving the host waiting forever;
  * - a 404 for a known session starts a new session with the host's original `initialize` and
  *   retries, instead of throwing and keeping the stale session id;
- * - 401/403 go to the auth coordinator with the full parsed WWW-Authenticate challenge;
+ * - 401/403 go to the auth coordinator with the full parsed WWW-Authenticate challenge (exchange.ts);
  * - messages are forwarded as the raw text the host sent, not re-validated and re-serialised.
  */
 import type { HttpBody, HttpResponse } from '../../http/node-http.js';
 import { RelayError, describeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { errorResponse, isRequest, isResponse, RELAY_ERROR, REQUEST_TIMEOUT, type JsonRpcId, type JsonRpcMessage, type RawMessage } from '../../jsonrpc/messages.js';
-import { bearerChallenge } from '../../http/challenge.js';
 import { httpError } from '../../http/http-error.js';
 import { networkError } from '../../http/net-errors.js';
 import { readSseStream } from '../../http/sse-reader.js';
 import { decodeMessages } from '../../jsonrpc/json-bytes.js';
 import { runGetStream } from './get-stream.js';
+import { answerKind, Exchange as HttpExchange, unexpectedAnswer } from '../exchange.js';
 import type { Remote, RemoteOptions } from '../types.js';
 import { sleep } from '../../sleep.js';
 
@@ -28,8 +28,6 @@ import { sleep } from '../../sleep.js';
 const MAX_STREAM_RESUMES = 3;
 /** Backoff before resuming a broken answer stream (when the server sends no `retry:`). */
 const GET_BACKOFF_INITIAL_MS = 1_000;
-/** A 401 right after fresh credentials: try this many times before giving up on the request. */
-const MAX_AUTH_ATTEMPTS = 3;
 /** DELETE on shutdown must not hold the exit up for long. */
 const DELETE_TIMEOUT_MS = 2_000;
 const INTERNAL_ID_PREFIX = 'mcp-relay-internal-';
@@ -53,7 +51,11 @@ export class StreamableHttpRemote implements Remote {
   private readonly waiters = new Map<JsonRpcId, (m: JsonRpcMessage) => void>();
   private internalSeq = 0;
 
-  constructor(private readonly opts: RemoteOptions) {}
+  private readonly http: HttpExchange;
+
+  constructor(private readonly opts: RemoteOptions) {
+    this.http = new HttpExchange({ ...opts, closing: this.closing.signal });
+  }
 
   private get log(): Logger {
     return this.opts.log;
@@ -67,25 +69,18 @@ export class StreamableHttpRemote implements Remote {
   private async exchange(msg: JsonRpcMessage, raw: string, ex: Exchange): Promise<void> {
     const request = isRequest(msg);
     for (let attempt = 1; ; attempt++) {
-      if (this.closing.signal.aborted) throw new RelayError('SHUTTING_DOWN', 'the relay is shutting down');
       // A session being re-established (404 seen elsewhere, e.g. on the GET stream) must finish
       // first, or this request would leave without a session id and get a 400.
       if (this.recovering && !ex.internal) await this.recovering.catch(() => undefined);
-      const authorization = await this.opts.auth?.authorization();
       const sentSession = this.sessionId;
-      const res = await this.fetch('POST', raw, authorization);
+      const res = await this.http.request('POST', {
+        body: raw,
+        headers: { ...this.sessionHeaders(), 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        headersTimeoutMs: this.opts.requestTimeoutMs,
+      });
       if (msg.method === 'initialize') {
         const sid = res.headers.get('mcp-session-id');
         if (sid) this.sessionId = sid;
-      }
-      const challenge = res.status === 401 || res.status === 403 ? bearerChallenge(res.headers) : undefined;
-      if (challenge && this.opts.auth && (res.status === 401 || challenge.error === 'insufficient_scope')) {
-        await res.body?.cancel().catch(() => {});
-        if (attempt >= MAX_AUTH_ATTEMPTS) {
-          throw new RelayError('AUTH_FAILED', `the server keeps refusing fresh credentials (HTTP ${res.status}); run \`mcp-relay logout ${this.opts.url.href}\` and try again`, { status: res.status });
-        }
-        await this.opts.auth.unauthorized({ status: res.status as 401 | 403, challenge, rejected: authorization });
-        continue;
       }
       // MCP 2025-11-25 transports, session management: a 404 for a request carrying a session id
       // means the session is gone; the client MUST start a new session by sending a new initialize.
@@ -111,8 +106,8 @@ export class StreamableHttpRemote implements Remote {
 
   /** Read the answer to a POSTed request: a JSON body, or an SSE stream read in the background. */
   private async readAnswer(res: HttpResponse, id: JsonRpcId): Promise<void> {
-    const type = (res.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-    if (type === 'application/json') {
+    const kind = answerKind(res);
+    if (kind === 'json') {
       let bytes: Buffer;
       try {
         bytes = Buffer.from(await res.arrayBuffer());
@@ -129,12 +124,11 @@ export class StreamableHttpRemote implements Remote {
       if (!answered) throw new RelayError('REMOTE_PROTOCOL', 'the server answered with JSON that holds no response to this request');
       return;
     }
-    if (type === 'text/event-stream' && res.body) {
+    if (kind === 'sse' && res.body) {
       void this.followStream(res.body, id, 0);
       return;
     }
-    await res.body?.cancel().catch(() => {});
-    throw new RelayError('REMOTE_PROTOCOL', `the server answered with content type "${type || 'none'}"; expected application/json or text/event-stream`);
+    throw await unexpectedAnswer(res);
   }
 
   /** Read an answer stream to the end; resume it if it breaks before the answer, else answer with an error. */
@@ -160,7 +154,7 @@ export class StreamableHttpRemote implements Remote {
     if (outcome.lastEventId && resumes < MAX_STREAM_RESUMES) {
       await sleep(outcome.retryMs ?? GET_BACKOFF_INITIAL_MS * 2 ** resumes, this.closing.signal);
       try {
-        const res = await this.fetch('GET', undefined, await this.opts.auth?.authorization(), outcome.lastEventId);
+        const res = await this.http.request('GET', { headers: { ...this.sessionHeaders(outcome.lastEventId), accept: 'text/event-stream' }, authRetry: false });
         if (res.ok && res.body) {
           this.log.info('answer stream broke; resumed it with Last-Event-ID');
           return this.followStream(res.body, id, resumes + 1);
@@ -251,7 +245,8 @@ export class StreamableHttpRemote implements Remote {
   private runGetStream(signal: AbortSignal): Promise<void> {
     return runGetStream({
       stop: AbortSignal.any([signal, this.closing.signal]),
-      open: async (lastEventId, stop) => this.fetch('GET', undefined, await this.opts.auth?.authorization(), lastEventId, stop),
+      // A background stream does not start a login; a host request will, and the next attempt picks up the token.
+      open: (lastEventId, stop) => this.http.request('GET', { headers: { ...this.sessionHeaders(lastEventId), accept: 'text/event-stream' }, signal: stop, authRetry: false }),
       session: () => this.sessionId,
       onMessage: (m, raw) => this.onServerMessage(m, raw),
       ready: this.opts.hostReady,
@@ -267,32 +262,15 @@ export class StreamableHttpRemote implements Remote {
     });
   }
 
-  private async fetch(method: 'GET' | 'POST', body: string | undefined, authorization: string | undefined, lastEventId?: string, signal?: AbortSignal): Promise<HttpResponse> {
-    const headers: Record<string, string> = { ...this.opts.headers };
-    if (method === 'POST') {
-      headers['content-type'] = 'application/json';
-      headers.accept = 'application/json, text/event-stream';
-    } else {
-      headers.accept = 'text/event-stream';
-    }
-    if (authorization) headers.authorization = authorization;
+  /** The session's headers (MCP 2025-11-25 transports: session id, negotiated version, Last-Event-ID when resuming). */
+  private sessionHeaders(lastEventId?: string): Record<string, string> {
+    const headers: Record<string, string> = {};
     if (this.sessionId) headers['mcp-session-id'] = this.sessionId;
+    // MCP 2025-11-25 transports, protocol version header: the client MUST send MCP-Protocol-Version
+    // with the negotiated version on every subsequent request.
     if (this.protocolVersion) headers['mcp-protocol-version'] = this.protocolVersion;
     if (lastEventId) headers['last-event-id'] = lastEventId;
-    // The timeout covers the wait for the response headers only: an answer stream that is
-    // flowing must not be cut off (its silence is watched by the SSE reader instead).
-    const headersDeadline = new AbortController();
-    const timer = method === 'POST' && this.opts.requestTimeoutMs
-      ? setTimeout(() => headersDeadline.abort(new DOMException('no response headers in time', 'TimeoutError')), this.opts.requestTimeoutMs)
-      : undefined;
-    try {
-      return await this.opts.fetch(this.opts.url, { method, headers, body, signal: AbortSignal.any([signal ?? this.closing.signal, headersDeadline.signal]) });
-    } catch (err) {
-      if (this.closing.signal.aborted) throw new RelayError('SHUTTING_DOWN', 'the relay is shutting down', { cause: err });
-      throw networkError(err, this.opts.url);
-    } finally {
-      clearTimeout(timer);
-    }
+    return headers;
   }
 
   async close(): Promise<void> {
@@ -301,16 +279,7 @@ export class StreamableHttpRemote implements Remote {
     if (session) {
       // MCP 2025-11-25 transports, session management: clients SHOULD DELETE a session they no longer need.
       try {
-        const res = await this.opts.fetch(this.opts.url, {
-          method: 'DELETE',
-          headers: {
-            ...this.opts.headers,
-            'mcp-session-id': session,
-            ...(this.protocolVersion ? { 'mcp-protocol-version': this.protocolVersion } : {}),
-            ...(await this.authHeader()),
-          },
-          signal: AbortSignal.timeout(DELETE_TIMEOUT_MS),
-        });
+        const res = await this.http.request('DELETE', { headers: this.sessionHeaders(), signal: AbortSignal.timeout(DELETE_TIMEOUT_MS), authRetry: false });
         await res.body?.cancel().catch(() => {});
         this.log.debug(`session ended (DELETE answered ${res.status})`);
       } catch (err) {
@@ -318,10 +287,5 @@ export class StreamableHttpRemote implements Remote {
       }
     }
     this.closing.abort();
-  }
-
-  private async authHeader(): Promise<Record<string, string>> {
-    const a = await this.opts.auth?.authorization().catch(() => undefined);
-    return a ? { authorization: a } : {};
   }
 }

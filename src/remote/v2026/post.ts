@@ -7,14 +7,11 @@
 import type { HttpResponse } from '../../http/node-http.js';
 import { describeError, RelayError } from '../../errors.js';
 import { asMessage, isResponse, type JsonRpcMessage, type RawMessage } from '../../jsonrpc/messages.js';
-import { bearerChallenge } from '../../http/challenge.js';
 import { httpError, httpErrorFromText } from '../../http/http-error.js';
 import { networkError } from '../../http/net-errors.js';
 import { readSseStream } from '../../http/sse-reader.js';
+import { answerKind, Exchange, unexpectedAnswer } from '../exchange.js';
 import type { RemoteOptions } from '../types.js';
-
-/** A 401 right after fresh credentials: try this many times before giving up (as streamable.ts). */
-const MAX_AUTH_ATTEMPTS = 3;
 
 export interface PostOptions {
   /** The metadata headers for this message (see modern-headers.ts). */
@@ -42,13 +39,16 @@ export type PostOutcome =
   | { kind: 'aborted' };
 
 /**
- * POST requests to one MCP endpoint. Static headers, Authorization from the auth hook, and the
- * 401/403 → `auth.unauthorized` → retry loop are the same contract as streamable.ts.
+ * POST requests to one MCP endpoint, each through the one authorized exchange (exchange.ts).
  */
 export class ModernHttp {
   private readonly closing = new AbortController();
 
-  constructor(private readonly opts: RemoteOptions) {}
+  private readonly http: Exchange;
+
+  constructor(private readonly opts: RemoteOptions) {
+    this.http = new Exchange({ ...opts, closing: this.closing.signal });
+  }
 
   /** host[:port] of the endpoint, for messages. */
   get host(): string {
@@ -62,33 +62,29 @@ export class ModernHttp {
   async post(msg: JsonRpcMessage & { id: string | number }, o: PostOptions): Promise<PostOutcome> {
     const body = JSON.stringify(msg);
     const stop = o.signal ? AbortSignal.any([o.signal, this.closing.signal]) : this.closing.signal;
-    for (let attempt = 1; ; attempt++) {
-      if (this.closing.signal.aborted) throw new RelayError('SHUTTING_DOWN', 'the relay is shutting down');
-      if (o.signal?.aborted) return { kind: 'aborted' };
-      const authorization = await this.opts.auth?.authorization();
-      let res: HttpResponse;
-      try {
-        res = await this.fetch(body, o.headers, authorization, stop);
-      } catch (err) {
-        if (o.signal?.aborted && !this.closing.signal.aborted) return { kind: 'aborted' };
-        throw err;
-      }
-      const challenge = res.status === 401 || res.status === 403 ? bearerChallenge(res.headers) : undefined;
-      if (challenge && this.opts.auth && o.authRetry !== false && (res.status === 401 || challenge.error === 'insufficient_scope')) {
-        await res.body?.cancel().catch(() => {});
-        if (attempt >= MAX_AUTH_ATTEMPTS) {
-          throw new RelayError('AUTH_FAILED', `the server keeps refusing fresh credentials (HTTP ${res.status}); run \`mcp-relay logout ${this.opts.url.href}\` and try again`, { status: res.status });
-        }
-        await this.opts.auth.unauthorized({ status: res.status as 401 | 403, challenge, rejected: authorization });
-        continue;
-      }
-      return this.readAnswer(res, msg.id, o, stop);
+    if (this.closing.signal.aborted) throw new RelayError('SHUTTING_DOWN', 'the relay is shutting down');
+    if (o.signal?.aborted) return { kind: 'aborted' };
+    let res: HttpResponse;
+    try {
+      // 2026-07-28 streamable-http "Sending Messages": Accept MUST list both types, and every POST
+      // carries the request metadata headers; authorization/index: the token on every request.
+      res = await this.http.request('POST', {
+        body,
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...o.headers },
+        signal: stop,
+        headersTimeoutMs: this.opts.requestTimeoutMs,
+        authRetry: o.authRetry,
+      });
+    } catch (err) {
+      if (o.signal?.aborted && !this.closing.signal.aborted) return { kind: 'aborted' };
+      throw err;
     }
+    return this.readAnswer(res, msg.id, o, stop);
   }
 
   private async readAnswer(res: HttpResponse, id: string | number, o: PostOptions, stop: AbortSignal): Promise<PostOutcome> {
-    const type = (res.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-    if (type === 'text/event-stream' && res.ok && res.body) {
+    const kind = answerKind(res);
+    if (kind === 'sse' && res.ok && res.body) {
       o.onAccepted?.();
       let answer: PostOutcome | undefined;
       // The final response SHOULD terminate the stream; stop reading once it is in either way.
@@ -118,7 +114,7 @@ export class ModernHttp {
       const why = outcome.error ? `the connection broke (${describeError(networkError(outcome.error, this.opts.url))})` : 'the server closed the stream';
       return { kind: 'broken', reason: why };
     }
-    if (type === 'application/json') {
+    if (kind === 'json') {
       let text: string;
       try {
         text = await res.text();
@@ -139,29 +135,7 @@ export class ModernHttp {
       throw new RelayError('REMOTE_PROTOCOL', 'the server answered with JSON that is not a JSON-RPC response');
     }
     if (!res.ok) throw await httpError(res, this.opts.url);
-    await res.body?.cancel().catch(() => {});
-    throw new RelayError('REMOTE_PROTOCOL', `the server answered with content type "${type || 'none'}"; expected application/json or text/event-stream`);
-  }
-
-  private async fetch(body: string, extra: Record<string, string>, authorization: string | undefined, signal: AbortSignal): Promise<HttpResponse> {
-    // 2026-07-28 streamable-http "Sending Messages": Accept MUST list both types, and every POST
-    // carries the request metadata headers; authorization/index: the token on every request.
-    const headers: Record<string, string> = { ...this.opts.headers, 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...extra };
-    if (authorization) headers.authorization = authorization;
-    // The timeout covers the wait for the response headers only: a flowing answer stream is
-    // watched by the SSE reader's idle timer instead.
-    const headersDeadline = new AbortController();
-    const timer = this.opts.requestTimeoutMs
-      ? setTimeout(() => headersDeadline.abort(new DOMException('no response headers in time', 'TimeoutError')), this.opts.requestTimeoutMs)
-      : undefined;
-    try {
-      return await this.opts.fetch(this.opts.url, { method: 'POST', headers, body, signal: AbortSignal.any([signal, headersDeadline.signal]) });
-    } catch (err) {
-      if (this.closing.signal.aborted) throw new RelayError('SHUTTING_DOWN', 'the relay is shutting down', { cause: err });
-      throw networkError(headersDeadline.signal.aborted ? headersDeadline.signal.reason : err, this.opts.url);
-    } finally {
-      clearTimeout(timer);
-    }
+    throw await unexpectedAnswer(res);
   }
 
   close(): void {

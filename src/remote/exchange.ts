@@ -1,0 +1,136 @@
+/**
+ * One authorized HTTP exchange with the MCP server, the only place where a request gets its
+ * headers and credentials and where a refused credential turns into a login and a retry. Every
+ * transport and revision sends through it (v2025/streamable.ts and get-stream, v2025/legacy-sse.ts,
+ * v2026/post.ts), so a new proof or credential (a DPoP proof, a header from a command) is one
+ * change here, seen by all of them.
+ *
+ * - MCP 2025-11-25 and 2026-07-28 authorization: the client MUST send the access token in the
+ *   `Authorization` header of every HTTP request to the MCP server; on 401, and on 403 with
+ *   `error="insufficient_scope"` (step-up), it obtains new credentials and retries.
+ * - A server that refuses fresh credentials again and again is not asked forever: after
+ *   MAX_AUTH_ATTEMPTS the request fails with AUTH_FAILED.
+ * - Content-type dispatch (JSON body or SSE stream) is decided here too, by the media type only.
+ */
+import { RelayError } from '../errors.js';
+import type { AuthHook } from '../auth/hook.js';
+import { bearerChallenge } from '../http/challenge.js';
+import { networkError } from '../http/net-errors.js';
+import type { HttpFetch, HttpResponse } from '../http/node-http.js';
+
+/** Credentials refused right after fresh ones were obtained: try this many times in all, then fail the request. */
+export const MAX_AUTH_ATTEMPTS = 3;
+
+/** What the exchange needs of any HTTP response (node-http's and a web Response both fit). */
+export interface ResponseLike {
+  readonly status: number;
+  readonly headers: { get(name: string): string | null };
+  readonly body?: { cancel(reason?: unknown): Promise<void> } | null;
+}
+
+export interface ExchangeOptions {
+  url: URL;
+  /** Static headers from --header (already expanded); they never override what the protocol sets. */
+  headers: Record<string, string>;
+  /** The client for MCP traffic (see HttpFetch for its contract). */
+  fetch: HttpFetch;
+  auth?: AuthHook | undefined;
+  /** Aborts when the remote closes: every request in flight ends with SHUTTING_DOWN. */
+  closing: AbortSignal;
+}
+
+export interface RequestOptions {
+  body?: string | undefined;
+  /** Protocol headers for this request (content type, accept, session, version, metadata). */
+  headers?: Record<string, string> | undefined;
+  signal?: AbortSignal | undefined;
+  /** Give up waiting for the response headers after this long (0 or absent: no limit of its own). */
+  headersTimeoutMs?: number | undefined;
+  /** On a credentials challenge, log in and retry (default). False: return the 401/403 as it is (background streams). */
+  authRetry?: boolean | undefined;
+}
+
+export class Exchange {
+  constructor(private readonly o: ExchangeOptions) {}
+
+  get url(): URL {
+    return this.o.url;
+  }
+
+  /**
+   * Send one request to the MCP endpoint and return the first response that is not a credentials
+   * challenge, body unread (the caller MUST read or cancel it, as HttpFetch requires). Throws a
+   * RelayError: REMOTE_UNAVAILABLE / REMOTE_TIMEOUT for network failures, AUTH_* when no
+   * credentials can be had, SHUTTING_DOWN once the remote is closing.
+   */
+  request(method: 'GET' | 'POST' | 'DELETE', r: RequestOptions = {}): Promise<HttpResponse> {
+    return this.authorized((auth) => this.fetchOnce(method, r, auth), r.authRetry);
+  }
+
+  /**
+   * The credentials loop on its own, for a transport that sends with a client of its own (the
+   * legacy SSE transport hands a web fetch to the SDK): `send` is called with the headers to add
+   * (static headers and Authorization) once per attempt.
+   */
+  async authorized<R extends ResponseLike>(send: (headers: Record<string, string>) => Promise<R>, authRetry = true): Promise<R> {
+    const auth = this.o.auth;
+    for (let attempt = 1; ; attempt++) {
+      if (this.o.closing.aborted) throw new RelayError('SHUTTING_DOWN', 'the relay is shutting down');
+      const authorization = await auth?.authorization();
+      const res = await send({ ...this.o.headers, ...(authorization ? { authorization } : {}) });
+      if (!auth || !authRetry || (res.status !== 401 && res.status !== 403)) return res;
+      const challenge = bearerChallenge(res.headers);
+      // A 403 that is not about scope is an answer (e.g. an Origin check), not a reason to log in.
+      if (res.status === 403 && challenge.error !== 'insufficient_scope') return res;
+      await res.body?.cancel().catch(() => {});
+      if (attempt >= MAX_AUTH_ATTEMPTS) {
+        throw new RelayError('AUTH_FAILED', `the server keeps refusing fresh credentials (HTTP ${res.status}); run \`mcp-relay logout ${this.o.url.href}\` and try again`, {
+          status: res.status,
+        });
+      }
+      await auth.unauthorized({ status: res.status as 401 | 403, challenge, rejected: authorization });
+    }
+  }
+
+  private async fetchOnce(method: 'GET' | 'POST' | 'DELETE', r: RequestOptions, credentials: Record<string, string>): Promise<HttpResponse> {
+    // Protocol headers win over --header values; credentials win over both only where they are
+    // set (a --header Authorization with no auth hook is the user's credential and stays).
+    const headers = { ...credentials, ...r.headers };
+    if (credentials.authorization) headers.authorization = credentials.authorization;
+    // The timeout covers the wait for the response headers only: a flowing answer is watched by
+    // the relay's per-request budget instead.
+    const headersDeadline = new AbortController();
+    const timer = r.headersTimeoutMs
+      ? setTimeout(() => headersDeadline.abort(new DOMException('no response headers in time', 'TimeoutError')), r.headersTimeoutMs)
+      : undefined;
+    const signals = [r.signal ?? this.o.closing, headersDeadline.signal];
+    if (r.signal) signals.push(this.o.closing);
+    try {
+      return await this.o.fetch(this.o.url, { method, headers, body: r.body, signal: AbortSignal.any(signals) });
+    } catch (err) {
+      if (this.o.closing.aborted) throw new RelayError('SHUTTING_DOWN', 'the relay is shutting down', { cause: err });
+      throw networkError(headersDeadline.signal.aborted ? headersDeadline.signal.reason : err, this.o.url);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** How an answer body is to be read, by its media type (MCP transports: JSON or an SSE stream). */
+export type AnswerKind = 'json' | 'sse' | undefined;
+
+export function answerKind(res: ResponseLike): AnswerKind {
+  const type = mediaType(res);
+  return type === 'application/json' ? 'json' : type === 'text/event-stream' ? 'sse' : undefined;
+}
+
+/** The error for an answer of any other media type (its body is cancelled). */
+export async function unexpectedAnswer(res: ResponseLike): Promise<RelayError> {
+  await res.body?.cancel().catch(() => {});
+  const type = mediaType(res);
+  return new RelayError('REMOTE_PROTOCOL', `the server answered with content type "${type || 'none'}"; expected application/json or text/event-stream`, { status: res.status });
+}
+
+function mediaType(res: ResponseLike): string {
+  return (res.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+}
