@@ -9,6 +9,7 @@ export type RelayErrorCode =
   | 'REMOTE_TIMEOUT' // the server did not answer in time
   | 'REMOTE_HTTP' // the server answered with an unexpected HTTP status
   | 'REMOTE_PROTOCOL' // the server's answer was not valid MCP over HTTP
+  | 'REMOTE_TOO_LARGE' // an answer over the per-message or in-flight memory bound (http/bounded.ts)
   | 'SESSION_EXPIRED' // 404 for a known session
   | 'AUTH_REQUIRED' // 401 / 403 insufficient_scope from the server
   | 'AUTH_FAILED' // the login could not be completed

@@ -9,8 +9,12 @@ import { RelayError } from '../errors.js';
 
 /** Default for --auth-timeout: long enough to find a password manager and approve. */
 export const DEFAULT_AUTH_TIMEOUT_S = 300;
-/** Default for --timeout: silence tolerated on one request's answer stream. */
+/** Default for --timeout: how long one request may go without progress (a complete message from the server). */
 export const DEFAULT_REQUEST_TIMEOUT_S = 600;
+/** Default for --max-time: the longest one request may take in all, however busy the server keeps it. */
+export const DEFAULT_MAX_TIME_S = 3600;
+/** Default for --max-message-mb: the largest single message accepted from the server (or the host). */
+export const DEFAULT_MAX_MESSAGE_MB = 256;
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -35,7 +39,19 @@ export function connectionOptions<T>(y: Argv<T>) {
     .option('timeout', {
       type: 'number',
       default: DEFAULT_REQUEST_TIMEOUT_S,
-      describe: 'Seconds a request may wait without any sign of life from the server before it is answered with an error (0 = never)',
+      describe: 'Seconds a request may go without progress (a complete message from the server; bytes alone do not count) before it is answered with an error and cancelled (0 = never)',
+      group: 'Connection:',
+    })
+    .option('max-time', {
+      type: 'number',
+      default: DEFAULT_MAX_TIME_S,
+      describe: 'Seconds a request may take in all, however busy the server keeps it, before it is answered with an error and cancelled (0 = no limit)',
+      group: 'Connection:',
+    })
+    .option('max-message-mb', {
+      type: 'number',
+      default: DEFAULT_MAX_MESSAGE_MB,
+      describe: 'Largest single message (MiB) accepted from the server; a larger answer fails its request and the relay goes on',
       group: 'Connection:',
     })
     .option('client-id', { type: 'string', describe: 'Pre-registered OAuth client id (skips registration)', group: 'OAuth:' })
@@ -90,6 +106,8 @@ export interface ConnectionArgs {
   transport: TransportChoice;
   allowHttp: boolean;
   timeout: number;
+  maxTime?: number;
+  maxMessageMb?: number;
   clientId?: string;
   clientSecret?: string;
   clientInfo?: string;
@@ -129,6 +147,16 @@ function seconds(n: number, flag: string, allowZero: boolean): number {
     throw new RelayError('BAD_CONFIG', `${flag} must be at most ${Math.floor(MAX_TIMER_MS / 1000)} seconds${allowZero ? ' (0 = never)' : ''} (got ${n})`);
   }
   return ms;
+}
+
+/** Most a message may be: a JavaScript string holds at most about 512 MiB of UTF-16. */
+const MAX_MESSAGE_MB = 512;
+
+function megabytes(n: number, flag: string): number {
+  if (!Number.isFinite(n) || n <= 0 || n > MAX_MESSAGE_MB) {
+    throw new RelayError('BAD_CONFIG', `${flag} must be a number of MiB above 0 and at most ${MAX_MESSAGE_MB} (got ${n})`);
+  }
+  return Math.floor(n * 1024 * 1024);
 }
 
 /** RFC 8252 §8.3: the redirect listener is loopback only; say so at startup, not mid-login. */
@@ -245,6 +273,8 @@ export function toConfig(args: ConnectionArgs, env: NodeJS.ProcessEnv): Config {
     transport: args.transport,
     allowHttp: args.allowHttp,
     requestTimeoutMs: seconds(args.timeout, '--timeout', true),
+    maxTimeMs: seconds(args.maxTime ?? DEFAULT_MAX_TIME_S, '--max-time', true),
+    maxMessageBytes: megabytes(args.maxMessageMb ?? DEFAULT_MAX_MESSAGE_MB, '--max-message-mb'),
     // --debug raises the level to debug; it never lowers an explicit trace.
     logLevel: args.debug && args.logLevel !== 'trace' ? 'debug' : args.logLevel,
     logFile: args.logFile,

@@ -5,7 +5,10 @@ import { describeError } from '../errors.js';
 import type { Config } from '../config/config.js';
 import { createLogger, type Logger } from '../log.js';
 import { releaseGarbage } from '../memory.js';
+import { DEFAULT_MAX_TIME_MS } from '../relay/budget.js';
 import { Relay } from '../relay/relay.js';
+import { ByteBudget, DEFAULT_INFLIGHT_BYTES } from '../http/bounded.js';
+import { MAX_MESSAGE_BYTES } from '../jsonrpc/limits.js';
 import { drainStderr } from '../stderr.js';
 import { StdioHost } from '../relay/stdio.js';
 import { AutoRemote } from '../remote/connect.js';
@@ -42,10 +45,11 @@ export async function runProxy(config: Config, deps: ProxyDeps): Promise<number>
 
   const auth = await deps.makeAuth?.(config, log, deps.env, deps.version);
   let relay: Relay | undefined;
+  const maxMessageBytes = config.maxMessageBytes ?? MAX_MESSAGE_BYTES;
   const host = new StdioHost(deps.stdin as never, deps.stdout as never, {
     message: (msg, raw) => relay!.fromHost(msg, raw),
     close: () => void stop('the host closed stdin'),
-  }, log, { afterLargeWrite: releaseGarbage });
+  }, log, { afterLargeWrite: releaseGarbage, maxMessageBytes });
   const mcpFetch = createMcpFetch(deps.env, `mcp-relay/${deps.version}`);
   const legacyFetch = createLegacyFetch(deps.env);
   const remote = new AutoRemote(
@@ -58,12 +62,23 @@ export async function runProxy(config: Config, deps: ProxyDeps): Promise<number>
       auth: auth?.hook,
       log,
       requestTimeoutMs: config.requestTimeoutMs,
+      watch: (id) => relay!.watch(id),
+      bounds: { maxMessageBytes, budget: new ByteBudget(Math.max(DEFAULT_INFLIGHT_BYTES, 2 * maxMessageBytes)) },
       deliver: (msg, raw) => relay!.fromRemote(msg, raw),
     },
     config.transport,
     (kind) => log.info(`connected to ${config.serverUrl.host} over ${kind === 'http' ? 'Streamable HTTP' : 'legacy HTTP+SSE'}`),
   );
-  relay = new Relay({ host, remote, log, authIdle: auth?.idle, loginHint: auth?.loginHint, shield: auth?.shield, loginWaitMs: config.auth.loginWaitMs });
+  relay = new Relay({
+    host,
+    remote,
+    log,
+    authIdle: auth?.idle,
+    loginHint: auth?.loginHint,
+    shield: auth?.shield,
+    loginWaitMs: config.auth.loginWaitMs,
+    limits: { idleMs: config.requestTimeoutMs, totalMs: config.maxTimeMs ?? DEFAULT_MAX_TIME_MS },
+  });
 
   let done: (code: number) => void = () => {};
   const finished = new Promise<number>((resolve) => (done = resolve));

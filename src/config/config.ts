@@ -63,8 +63,12 @@ export interface Config {
   transport: TransportChoice;
   allowHttp: boolean;
   auth: AuthOptions;
-  /** Idle time after which a request whose stream went silent is answered with an error. */
+  /** --timeout: a request without progress (a complete message) this long is answered with an error (0 = never). */
   requestTimeoutMs: number;
+  /** --max-time: the longest a request may take in all (0 = no limit). */
+  maxTimeMs?: number | undefined;
+  /** --max-message-mb in bytes: the largest single message accepted. */
+  maxMessageBytes?: number | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   logFile?: string | undefined;
   /** Store root override (else MCP_RELAY_HOME, else the user config dir). */

@@ -5,15 +5,18 @@
  */
 import type { HttpResponse } from './node-http.js';
 import { RelayError } from '../errors.js';
+import { readPrefix } from './bounded.js';
 
 /** At most this much of an error body goes into the message (bodies can be whole HTML pages). */
 const DETAIL_MAX_CHARS = 200;
+/** At most this much of an error body is read at all (a hostile server may send gigabytes with its 500). */
+const ERROR_BODY_MAX_BYTES = 16 * 1024;
 
-/** Consume `res`'s body and describe it as REMOTE_HTTP with `status` set. */
+/** Read the start of `res`'s body (the rest is cancelled) and describe it as REMOTE_HTTP with `status` set. */
 export async function httpError(res: HttpResponse, url: URL): Promise<RelayError> {
   let body = '';
   try {
-    body = await res.text();
+    body = await readPrefix(res, ERROR_BODY_MAX_BYTES);
   } catch {
     // body unreadable: the status says enough
   }

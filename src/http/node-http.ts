@@ -55,6 +55,22 @@ export interface HttpRequestInit {
   signal?: AbortSignal | undefined;
 }
 
+/**
+ * The client the relay sends MCP traffic with (createMcpFetch in fetch.ts builds it).
+ *
+ * What a caller MUST do: read every response body to its end or cancel it (an unread body holds
+ * its pooled socket, and the pool has MAX_CONNECTIONS per origin); pass a `signal` for anything
+ * that may wait on the server.
+ *
+ * What an implementation promises:
+ * - at most MAX_CONNECTIONS sockets per origin; further requests queue;
+ * - a request that fails because a reused keep-alive socket was already closed by the server is
+ *   sent again, once, on a fresh connection (never on a fresh socket's failure);
+ * - 307/308 redirects are followed only within the request's origin, so credentials and
+ *   --header values never travel to another host; any other redirect is returned as it is;
+ * - aborting `signal` rejects the pending promise, or ends a body being read, and frees the socket;
+ * - compressed answers it asked for are decoded before the body is handed over.
+ */
 export type HttpFetch = (url: URL | string, init?: HttpRequestInit) => Promise<HttpResponse>;
 
 /** Sockets per origin for MCP traffic; more in-flight requests queue for a free one. */

@@ -39,7 +39,7 @@ export interface SseHandlers {
   onEvent(event: SseEvent): void;
   /** A `retry` field: the reconnection time in ms. */
   onRetry?(ms: number): void;
-  /** A line longer than the limit was dropped together with its event. */
+  /** A line, or an event's data, longer than the limit was dropped together with its event. */
   onOversized?(bytes: number): void;
 }
 
@@ -48,11 +48,14 @@ export interface SseParser {
   feed(chunk: Uint8Array): void;
   /** The last event ID as of the last complete event, dispatched or not (for Last-Event-ID). */
   readonly lastEventId: string | undefined;
+  /** Bytes held for the line and the event being built (what a memory budget must count). */
+  readonly bufferedBytes: number;
 }
 
 /**
- * Create a parser. `maxLineBytes` bounds memory against a server that never ends a line: a longer
- * line is dropped, and so is the event it belongs to.
+ * Create a parser. `maxLineBytes` bounds memory against a server that never ends a line, or
+ * never ends an event: a longer line, or an event whose data lines add up to more, is dropped
+ * together with its event (reported through onOversized).
  */
 export function createSseParser(handlers: SseHandlers, maxLineBytes: number): SseParser {
   let parts: Buffer[] = [];
@@ -64,6 +67,8 @@ export function createSseParser(handlers: SseHandlers, maxLineBytes: number): Ss
   let head: Buffer | undefined = Buffer.alloc(0);
   /** The `data` lines of the event being built, each as its segments. */
   let dataLines: Buffer[][] = [];
+  /** Bytes in dataLines. */
+  let dataBytes = 0;
   let eventType: string | undefined;
   let lastEventId: string | undefined;
   /** lastEventId as of the last blank line: what a resumption may claim to have seen. */
@@ -99,7 +104,16 @@ export function createSseParser(handlers: SseHandlers, maxLineBytes: number): Ss
     }
     switch (name) {
       case 'data': {
+        if (dropEvent) break;
         const value = [line.subarray(valueStart), ...rest].filter((b) => b.length > 0);
+        dataBytes += value.reduce((n, b) => n + b.length, 0) + 1;
+        if (dataBytes > maxLineBytes) {
+          handlers.onOversized?.(dataBytes);
+          dataLines = [];
+          dataBytes = 0;
+          dropEvent = true;
+          break;
+        }
         dataLines.push(value);
         break;
       }
@@ -128,6 +142,7 @@ export function createSseParser(handlers: SseHandlers, maxLineBytes: number): Ss
     const lines = dataLines;
     const type = eventType;
     dataLines = [];
+    dataBytes = 0;
     eventType = undefined;
     if (dropEvent) {
       dropEvent = false;
@@ -136,8 +151,8 @@ export function createSseParser(handlers: SseHandlers, maxLineBytes: number): Ss
     // An event whose data buffer is empty is not dispatched (the last event ID still counts).
     if (lines.length === 0) return;
     const data = lines.length === 1 ? lines[0]! : [joinLines(lines)];
-    const dataBytes = data.reduce((n, b) => n + b.length, 0);
-    handlers.onEvent({ event: type, data, dataBytes, dataLines: lines.length, id: lastEventId });
+    const bytes = data.reduce((n, b) => n + b.length, 0);
+    handlers.onEvent({ event: type, data, dataBytes: bytes, dataLines: lines.length, id: lastEventId });
   };
 
   const endLine = (tail: Buffer) => {
@@ -149,6 +164,8 @@ export function createSseParser(handlers: SseHandlers, maxLineBytes: number): Ss
       oversized = false;
       parts = [];
       partBytes = 0;
+      dataLines = [];
+      dataBytes = 0;
       dropEvent = true;
       return;
     }
@@ -174,6 +191,9 @@ export function createSseParser(handlers: SseHandlers, maxLineBytes: number): Ss
   return {
     get lastEventId() {
       return committedId;
+    },
+    get bufferedBytes() {
+      return partBytes + dataBytes;
     },
     feed(input: Uint8Array) {
       let chunk = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);

@@ -6,6 +6,7 @@
 import { decodeMessages } from '../jsonrpc/json-bytes.js';
 import type { JsonRpcMessage, RawMessage } from '../jsonrpc/messages.js';
 import { MAX_MESSAGE_BYTES } from '../jsonrpc/limits.js';
+import { inflightExceeded, tooLarge, type Bounds } from './bounded.js';
 import type { HttpBody } from './node-http.js';
 import { createSseParser, type SseEvent } from './sse-bytes.js';
 
@@ -14,7 +15,7 @@ export interface StreamOutcome {
   lastEventId: string | undefined;
   /** The server's `retry:` field in ms, if sent. */
   retryMs: number | undefined;
-  /** Why the stream stopped early: a network error, or 'idle' for the idle timeout. */
+  /** Why the stream stopped early: a network error, or REMOTE_TOO_LARGE when it passed `bounds`. */
   error: unknown;
   idle: boolean;
   /** Number of events with data. */
@@ -22,7 +23,10 @@ export interface StreamOutcome {
 }
 
 export interface ReadOptions {
+  /** No complete event for this long ends the read as `idle` (0 = never). Bytes alone are no sign of life. */
   idleMs: number;
+  /** Memory bounds (default: MAX_MESSAGE_BYTES per line and event, no shared budget). */
+  bounds?: Bounds | undefined;
   signal?: AbortSignal | undefined;
   /** A message, with its raw text or bytes when it arrived alone in its event. */
   onMessage(msg: JsonRpcMessage, raw: RawMessage | undefined): void;
@@ -39,11 +43,18 @@ export interface ReadOptions {
  * Consume `body` until it ends, fails, goes idle, or `signal` aborts. Never throws.
  * One reader loop feeding a byte-level SSE parser (sse-bytes.ts): an answer is framed without
  * being decoded to a string, and a large one is forwarded as the bytes that came (json-bytes.ts).
- * Any bytes, keep-alive comments included, count as a sign of life for the idle timeout.
+ * Only a complete event counts as a sign of life for the idle timeout: a server that trickles
+ * bytes, sends keep-alive comments or garbage forever is idle all the same. A line or an event over
+ * the message bound, or more buffered bytes than the shared budget allows, ends the read with
+ * REMOTE_TOO_LARGE and cancels the body (the connection is dropped).
  */
 export async function readSseStream(body: HttpBody, opts: ReadOptions): Promise<StreamOutcome> {
   const out: StreamOutcome = { lastEventId: undefined, retryMs: undefined, error: undefined, idle: false, events: 0 };
+  const maxBytes = opts.bounds?.maxMessageBytes ?? MAX_MESSAGE_BYTES;
+  const budget = opts.bounds?.budget;
+  let failure: unknown;
   const onEvent = (event: SseEvent) => {
+    arm();
     if (event.event !== undefined && event.event !== 'message') return;
     if (event.dataBytes === 0) return; // priming events (an id and empty data)
     out.events++;
@@ -59,10 +70,12 @@ export async function readSseStream(body: HttpBody, opts: ReadOptions): Promise<
     {
       onEvent,
       onRetry: (ms) => (out.retryMs = ms),
-      onOversized: (bytes) => opts.onBadEvent(`an SSE line of over ${bytes} bytes (dropped)`),
+      onOversized: (bytes) => (failure ??= tooLarge('an SSE event', bytes, maxBytes)),
     },
-    MAX_MESSAGE_BYTES,
+    maxBytes,
   );
+  /** Bytes of this stream counted against the shared budget. */
+  let held = 0;
   const reader = body.getReader();
   let timer: NodeJS.Timeout | undefined;
   const arm = () => {
@@ -86,12 +99,26 @@ export async function readSseStream(body: HttpBody, opts: ReadOptions): Promise<
       }
       const { value, done } = await reader.read();
       if (done) break;
-      arm();
       if (value) parser.feed(value);
+      if (budget) {
+        const now = parser.bufferedBytes;
+        if (now > held && !budget.take(now - held)) failure ??= inflightExceeded(budget);
+        else if (now > held) held = now;
+        else if (now < held) {
+          budget.give(held - now);
+          held = now;
+        }
+      }
+      if (failure) {
+        out.error = failure;
+        await reader.cancel().catch(() => {});
+        break;
+      }
     }
   } catch (err) {
     out.error = err;
   } finally {
+    budget?.give(held);
     out.lastEventId = parser.lastEventId;
     clearTimeout(timer);
     opts.signal?.removeEventListener('abort', onAbort);

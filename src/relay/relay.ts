@@ -4,8 +4,9 @@
  */
 import { describeError, isRelayError, RelayError } from '../errors.js';
 import { scrub, type Logger } from '../log.js';
-import type { Remote } from '../remote/types.js';
-import { errorResponse, isRequest, isResponse, RELAY_ERROR, type JsonRpcId, type JsonRpcMessage, type RawMessage } from '../jsonrpc/messages.js';
+import type { Remote, RequestWatch } from '../remote/types.js';
+import { Budgets, expiryMessage, type BudgetLimits, type Expiry } from './budget.js';
+import { errorResponse, isRequest, isResponse, RELAY_ERROR, REQUEST_TIMEOUT, type JsonRpcId, type JsonRpcMessage, type RawMessage } from '../jsonrpc/messages.js';
 import { isCachedMethod, type LoginShield } from './login-shield.js';
 
 export interface HostSide {
@@ -24,6 +25,8 @@ export interface RelayOptions {
   shield?: LoginShield | undefined;
   /** How long host requests wait for a login before the shield answers them. */
   loginWaitMs?: number | undefined;
+  /** --timeout and --max-time for every forwarded request (see budget.ts); absent: no limits. */
+  limits?: BudgetLimits | undefined;
 }
 
 /** Default for --login-wait: under the 30–60 s after which hosts give up on a request. */
@@ -41,8 +44,10 @@ export class Relay {
   /** Requests waiting in the chain (not yet forwarded), for the login shield. */
   private readonly queued = new Map<JsonRpcId, { msg: JsonRpcMessage; skip: boolean }>();
   private shieldTimer: NodeJS.Timeout | undefined;
+  private readonly budgets: Budgets;
 
   constructor(private readonly opts: RelayOptions) {
+    this.budgets = new Budgets(opts.limits ?? { idleMs: 0, totalMs: 0 }, (id, e) => this.expire(id, e));
     opts.shield?.status.subscribe((event) => void this.onLoginEvent(event));
   }
 
@@ -79,9 +84,10 @@ export class Relay {
       if (isRequest(msg)) this.queued.delete(msg.id);
       // Answered by the login shield while waiting: the host saw an answer, so it must not run now.
       if (entry.skip) return;
+      const watch = isRequest(msg) && this.pending.has(msg.id) ? this.budgets.start(msg.id, msg.method) : undefined;
       const sent = this.forward(msg, raw);
-      // initialize decides the transport and the session: nothing may overtake it.
-      if (msg.method === 'initialize') await sent;
+      // initialize decides the transport and the session: nothing may overtake it (but its budget bounds the wait).
+      if (msg.method === 'initialize') await (watch ? Promise.race([sent, aborted(watch.signal)]) : sent);
     });
     this.armShield();
   }
@@ -129,8 +135,29 @@ export class Relay {
         this.opts.log.debug(`server answered unknown or already-answered request ${JSON.stringify(msg.id)}; dropped`);
         return;
       }
+      this.budgets.end(msg.id);
     }
     this.opts.host.send(msg, raw);
+  }
+
+  /** The budget of a pending host request, for the remote (RemoteOptions.watch). */
+  watch(id: JsonRpcId): RequestWatch | undefined {
+    return this.budgets.get(id);
+  }
+
+  /** A request's budget ran out: answer the host now, and ask the server to stop working on it. */
+  private expire(id: JsonRpcId, e: Expiry): void {
+    const method = this.pending.get(id);
+    if (method === undefined) return;
+    const message = expiryMessage(e);
+    this.opts.log.warn(`request ${JSON.stringify(id)} (${method}): ${message}`);
+    this.pending.delete(id);
+    this.opts.host.send(errorResponse(id, REQUEST_TIMEOUT, `mcp-relay: ${message}`, { relay: { code: 'REMOTE_TIMEOUT', limit: e.limit } }));
+    // MCP 2025-11-25 utilities/cancellation: a request that timed out SHOULD be cancelled (never initialize).
+    if (method !== 'initialize') {
+      const cancel = { jsonrpc: '2.0' as const, method: 'notifications/cancelled', params: { requestId: id, reason: `mcp-relay: ${e.limit} exceeded` } };
+      this.opts.remote.send(cancel, JSON.stringify(cancel)).catch((err) => this.opts.log.debug(`could not send the cancellation: ${describeError(err)}`));
+    }
   }
 
   private async forward(msg: JsonRpcMessage, raw: string): Promise<void> {
@@ -154,6 +181,7 @@ export class Relay {
 
   private answerError(id: JsonRpcId, message: string, err?: unknown): void {
     if (!this.pending.delete(id)) return;
+    this.budgets.end(id);
     const data = err instanceof RelayError ? { relay: { code: err.code, ...(err.status ? { status: err.status } : {}) } } : undefined;
     // The edge to the host: whatever a server or authorization server echoed, no secret passes.
     this.opts.host.send(errorResponse(id, RELAY_ERROR, scrub(`mcp-relay: ${message}`), data));
@@ -167,6 +195,7 @@ export class Relay {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.shieldTimer);
+    this.budgets.endAll();
     for (const id of [...this.pending.keys()]) this.answerError(id, `request not completed: ${reason}`);
     await this.opts.remote.close();
   }
@@ -174,4 +203,12 @@ export class Relay {
   get pendingCount(): number {
     return this.pending.size;
   }
+}
+
+/** Resolves when `signal` aborts (never rejects). */
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
 }

@@ -73,7 +73,8 @@ export class AutoRemote implements Remote {
     const probe = hostModern && msg.method === 'server/discover' && isRequest(msg) ? msg : discoverProbe(msg, RELAY_CLIENT_INFO);
     let outcome;
     try {
-      outcome = await probeEra(http, probe, this.opts.requestTimeoutMs);
+      // Sent on behalf of the host's first request: held to that request's budget.
+      outcome = await probeEra(http, probe, this.opts.requestTimeoutMs, isRequest(msg) ? this.opts.watch?.(msg.id) : undefined);
     } catch (err) {
       http.close();
       throw err;

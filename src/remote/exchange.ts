@@ -17,6 +17,7 @@ import type { AuthHook } from '../auth/hook.js';
 import { bearerChallenge } from '../http/challenge.js';
 import { networkError } from '../http/net-errors.js';
 import type { HttpFetch, HttpResponse } from '../http/node-http.js';
+import type { RequestWatch } from './types.js';
 
 /** Credentials refused right after fresh ones were obtained: try this many times in all, then fail the request. */
 export const MAX_AUTH_ATTEMPTS = 3;
@@ -48,6 +49,8 @@ export interface RequestOptions {
   headersTimeoutMs?: number | undefined;
   /** On a credentials challenge, log in and retry (default). False: return the 401/403 as it is (background streams). */
   authRetry?: boolean | undefined;
+  /** The host request this is sent for: its abort ends the exchange, a login's time is held off its clock. */
+  watch?: RequestWatch | undefined;
 }
 
 export class Exchange {
@@ -64,7 +67,15 @@ export class Exchange {
    * credentials can be had, SHUTTING_DOWN once the remote is closing.
    */
   request(method: 'GET' | 'POST' | 'DELETE', r: RequestOptions = {}): Promise<HttpResponse> {
-    return this.authorized((auth) => this.fetchOnce(method, r, auth), r.authRetry);
+    const signal = r.watch ? (r.signal ? AbortSignal.any([r.signal, r.watch.signal]) : r.watch.signal) : r.signal;
+    return this.authorized(
+      (auth) => {
+        r.watch?.phase('waiting for the response headers');
+        return this.fetchOnce(method, { ...r, signal }, auth);
+      },
+      r.authRetry,
+      r.watch,
+    );
   }
 
   /**
@@ -72,10 +83,12 @@ export class Exchange {
    * legacy SSE transport hands a web fetch to the SDK): `send` is called with the headers to add
    * (static headers and Authorization) once per attempt.
    */
-  async authorized<R extends ResponseLike>(send: (headers: Record<string, string>) => Promise<R>, authRetry = true): Promise<R> {
+  async authorized<R extends ResponseLike>(send: (headers: Record<string, string>) => Promise<R>, authRetry = true, watch?: RequestWatch): Promise<R> {
     const auth = this.o.auth;
     for (let attempt = 1; ; attempt++) {
       if (this.o.closing.aborted) throw new RelayError('SHUTTING_DOWN', 'the relay is shutting down');
+      // The relay already answered the host (a limit fired during a login): the request must not run now.
+      if (watch?.signal.aborted) throw new RelayError('REMOTE_TIMEOUT', 'the relay gave up on this request before sending it');
       const authorization = await auth?.authorization();
       const res = await send({ ...this.o.headers, ...(authorization ? { authorization } : {}) });
       if (!auth || !authRetry || (res.status !== 401 && res.status !== 403)) return res;
@@ -88,7 +101,13 @@ export class Exchange {
           status: res.status,
         });
       }
-      await auth.unauthorized({ status: res.status as 401 | 403, challenge, rejected: authorization });
+      const login = auth.unauthorized({ status: res.status as 401 | 403, challenge, rejected: authorization });
+      if (watch) {
+        watch.phase('waiting for the login');
+        await watch.hold(login);
+      } else {
+        await login;
+      }
     }
   }
 

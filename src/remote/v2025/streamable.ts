@@ -12,7 +12,9 @@
  * - messages are forwarded as the raw text the host sent, not re-validated and re-serialised.
  */
 import type { HttpBody, HttpResponse } from '../../http/node-http.js';
-import { RelayError, describeError } from '../../errors.js';
+import { RelayError, describeError, isRelayError } from '../../errors.js';
+import { readBounded, type Bounds } from '../../http/bounded.js';
+import { MAX_MESSAGE_BYTES } from '../../jsonrpc/limits.js';
 import type { Logger } from '../../log.js';
 import { errorResponse, isRequest, isResponse, RELAY_ERROR, REQUEST_TIMEOUT, type JsonRpcId, type JsonRpcMessage, type RawMessage } from '../../jsonrpc/messages.js';
 import { httpError } from '../../http/http-error.js';
@@ -21,7 +23,8 @@ import { readSseStream } from '../../http/sse-reader.js';
 import { decodeMessages } from '../../jsonrpc/json-bytes.js';
 import { runGetStream } from './get-stream.js';
 import { answerKind, Exchange as HttpExchange, unexpectedAnswer } from '../exchange.js';
-import type { Remote, RemoteOptions } from '../types.js';
+import { heldReady } from '../watch.js';
+import type { Remote, RemoteOptions, RequestWatch } from '../types.js';
 import { sleep } from '../../sleep.js';
 
 /** Resume a broken answer stream at most this often before answering with an error. */
@@ -52,9 +55,11 @@ export class StreamableHttpRemote implements Remote {
   private internalSeq = 0;
 
   private readonly http: HttpExchange;
+  private readonly bounds: Bounds;
 
   constructor(private readonly opts: RemoteOptions) {
     this.http = new HttpExchange({ ...opts, closing: this.closing.signal });
+    this.bounds = opts.bounds ?? { maxMessageBytes: MAX_MESSAGE_BYTES };
   }
 
   private get log(): Logger {
@@ -68,6 +73,8 @@ export class StreamableHttpRemote implements Remote {
 
   private async exchange(msg: JsonRpcMessage, raw: string, ex: Exchange): Promise<void> {
     const request = isRequest(msg);
+    // The relay's own requests keep the --timeout of their own; the host's are held to their budget.
+    const watch = request && !ex.internal ? this.opts.watch?.(msg.id as JsonRpcId) : undefined;
     for (let attempt = 1; ; attempt++) {
       // A session being re-established (404 seen elsewhere, e.g. on the GET stream) must finish
       // first, or this request would leave without a session id and get a 400.
@@ -76,7 +83,8 @@ export class StreamableHttpRemote implements Remote {
       const res = await this.http.request('POST', {
         body: raw,
         headers: { ...this.sessionHeaders(), 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-        headersTimeoutMs: this.opts.requestTimeoutMs,
+        headersTimeoutMs: watch ? 0 : this.opts.requestTimeoutMs,
+        watch,
       });
       if (msg.method === 'initialize') {
         const sid = res.headers.get('mcp-session-id');
@@ -98,19 +106,21 @@ export class StreamableHttpRemote implements Remote {
         if (request) throw new RelayError('REMOTE_PROTOCOL', `the server accepted the request with HTTP ${res.status} but sent no answer`, { status: res.status });
         return;
       }
-      await this.readAnswer(res, msg.id as JsonRpcId);
+      await this.readAnswer(res, msg.id as JsonRpcId, watch);
       if (!this.getStream && !this.getRefused && this.sessionId && this.initRequest && msg.method !== 'initialize') this.openGetStream();
       return;
     }
   }
 
   /** Read the answer to a POSTed request: a JSON body, or an SSE stream read in the background. */
-  private async readAnswer(res: HttpResponse, id: JsonRpcId): Promise<void> {
+  private async readAnswer(res: HttpResponse, id: JsonRpcId, watch: RequestWatch | undefined): Promise<void> {
     const kind = answerKind(res);
     if (kind === 'json') {
       let bytes: Buffer;
       try {
-        bytes = Buffer.from(await res.arrayBuffer());
+        // A JSON answer is one message: no progress until it is all in (the relay's clock covers the wait).
+        watch?.phase('reading its JSON answer');
+        bytes = await readBounded(res, this.bounds);
       } catch (err) {
         throw networkError(err, this.opts.url);
       }
@@ -125,26 +135,33 @@ export class StreamableHttpRemote implements Remote {
       return;
     }
     if (kind === 'sse' && res.body) {
-      void this.followStream(res.body, id, 0);
+      void this.followStream(res.body, id, 0, watch);
       return;
     }
     throw await unexpectedAnswer(res);
   }
 
   /** Read an answer stream to the end; resume it if it breaks before the answer, else answer with an error. */
-  private async followStream(body: HttpBody, id: JsonRpcId, resumes: number): Promise<void> {
+  private async followStream(body: HttpBody, id: JsonRpcId, resumes: number, watch: RequestWatch | undefined): Promise<void> {
     let answered = false;
+    watch?.phase('streaming its answer (SSE)');
     const outcome = await readSseStream(body, {
-      idleMs: this.opts.requestTimeoutMs,
-      signal: this.closing.signal,
-      ready: this.opts.hostReady,
+      idleMs: watch ? 0 : this.opts.requestTimeoutMs,
+      signal: watch ? AbortSignal.any([this.closing.signal, watch.signal]) : this.closing.signal,
+      bounds: this.bounds,
+      ready: heldReady(this.opts.hostReady, watch),
       onMessage: (m, raw) => {
+        watch?.progress();
         if (isResponse(m) && m.id === id) answered = true;
         this.onServerMessage(m, raw);
       },
       onBadEvent: (reason) => this.log.warn(`server sent ${reason}; ignored`),
     });
-    if (answered || this.closing.signal.aborted) return;
+    if (answered || this.closing.signal.aborted || watch?.signal.aborted) return;
+    if (isRelayError(outcome.error, 'REMOTE_TOO_LARGE')) {
+      this.answerWithError(id, RELAY_ERROR, `the server's answer stream: ${outcome.error.message}`);
+      return;
+    }
     if (outcome.idle) {
       this.answerWithError(id, REQUEST_TIMEOUT, `the server sent nothing for ${Math.round(this.opts.requestTimeoutMs / 1000)} s while answering this request (raise --timeout if this is expected)`);
       return;
@@ -154,10 +171,10 @@ export class StreamableHttpRemote implements Remote {
     if (outcome.lastEventId && resumes < MAX_STREAM_RESUMES) {
       await sleep(outcome.retryMs ?? GET_BACKOFF_INITIAL_MS * 2 ** resumes, this.closing.signal);
       try {
-        const res = await this.http.request('GET', { headers: { ...this.sessionHeaders(outcome.lastEventId), accept: 'text/event-stream' }, authRetry: false });
+        const res = await this.http.request('GET', { headers: { ...this.sessionHeaders(outcome.lastEventId), accept: 'text/event-stream' }, authRetry: false, watch });
         if (res.ok && res.body) {
           this.log.info('answer stream broke; resumed it with Last-Event-ID');
-          return this.followStream(res.body, id, resumes + 1);
+          return this.followStream(res.body, id, resumes + 1, watch);
         }
         await res.body?.cancel().catch(() => {});
       } catch (err) {

@@ -5,13 +5,16 @@
  * is reported as `broken`, and the caller re-issues the request under a new id.
  */
 import type { HttpResponse } from '../../http/node-http.js';
-import { describeError, RelayError } from '../../errors.js';
+import { describeError, isRelayError, RelayError } from '../../errors.js';
+import { readBounded, type Bounds } from '../../http/bounded.js';
+import { MAX_MESSAGE_BYTES } from '../../jsonrpc/limits.js';
 import { asMessage, isResponse, type JsonRpcMessage, type RawMessage } from '../../jsonrpc/messages.js';
 import { httpError, httpErrorFromText } from '../../http/http-error.js';
 import { networkError } from '../../http/net-errors.js';
 import { readSseStream } from '../../http/sse-reader.js';
 import { answerKind, Exchange, unexpectedAnswer } from '../exchange.js';
-import type { RemoteOptions } from '../types.js';
+import type { RemoteOptions, RequestWatch } from '../types.js';
+import { heldReady } from '../watch.js';
 
 export interface PostOptions {
   /** The metadata headers for this message (see modern-headers.ts). */
@@ -26,6 +29,8 @@ export interface PostOptions {
   onAccepted?: () => void;
   /** A notification on the answer stream (progress, log message, list_changed on a listen stream). */
   onNotification?: (msg: JsonRpcMessage, raw: RawMessage | undefined) => void;
+  /** The host request this is sent for: its budget replaces `idleMs` and the headers timeout (types.ts). */
+  watch?: RequestWatch | undefined;
 }
 
 export type PostOutcome =
@@ -45,9 +50,11 @@ export class ModernHttp {
   private readonly closing = new AbortController();
 
   private readonly http: Exchange;
+  private readonly bounds: Bounds;
 
   constructor(private readonly opts: RemoteOptions) {
     this.http = new Exchange({ ...opts, closing: this.closing.signal });
+    this.bounds = opts.bounds ?? { maxMessageBytes: MAX_MESSAGE_BYTES };
   }
 
   /** host[:port] of the endpoint, for messages. */
@@ -72,11 +79,12 @@ export class ModernHttp {
         body,
         headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...o.headers },
         signal: stop,
-        headersTimeoutMs: this.opts.requestTimeoutMs,
+        headersTimeoutMs: o.watch ? 0 : this.opts.requestTimeoutMs,
         authRetry: o.authRetry,
+        watch: o.watch,
       });
     } catch (err) {
-      if (o.signal?.aborted && !this.closing.signal.aborted) return { kind: 'aborted' };
+      if ((o.signal?.aborted || o.watch?.signal.aborted) && !this.closing.signal.aborted) return { kind: 'aborted' };
       throw err;
     }
     return this.readAnswer(res, msg.id, o, stop);
@@ -89,12 +97,15 @@ export class ModernHttp {
       let answer: PostOutcome | undefined;
       // The final response SHOULD terminate the stream; stop reading once it is in either way.
       const answered = new AbortController();
+      o.watch?.phase('streaming its answer (SSE)');
       const outcome = await readSseStream(res.body, {
-        idleMs: o.idleMs,
+        idleMs: o.watch ? 0 : o.idleMs,
         signal: AbortSignal.any([stop, answered.signal]),
-        ready: this.opts.hostReady,
+        bounds: this.bounds,
+        ready: heldReady(this.opts.hostReady, o.watch),
         onMessage: (m, raw) => {
           if (answer) return;
+          o.watch?.progress();
           if (isResponse(m) && m.id === id) {
             answer = { kind: 'answer', msg: m, raw, status: res.status };
             answered.abort();
@@ -108,18 +119,22 @@ export class ModernHttp {
         onBadEvent: (reason) => this.opts.log.warn(`server sent ${reason}; ignored`),
       });
       if (answer) return answer;
-      if (o.signal?.aborted) return { kind: 'aborted' };
+      if (o.signal?.aborted || o.watch?.signal.aborted) return { kind: 'aborted' };
       if (this.closing.signal.aborted) throw new RelayError('SHUTTING_DOWN', 'the relay is shutting down');
       if (outcome.idle) return { kind: 'idle' };
+      // Not a broken stream to re-issue: the same request would bring the same oversized answer.
+      if (isRelayError(outcome.error, 'REMOTE_TOO_LARGE')) throw outcome.error;
       const why = outcome.error ? `the connection broke (${describeError(networkError(outcome.error, this.opts.url))})` : 'the server closed the stream';
       return { kind: 'broken', reason: why };
     }
     if (kind === 'json') {
       let text: string;
       try {
-        text = await res.text();
+        o.watch?.phase('reading its JSON answer');
+        text = (await readBounded(res, this.bounds)).toString('utf8');
       } catch (err) {
-        if (o.signal?.aborted) return { kind: 'aborted' };
+        if (o.signal?.aborted || o.watch?.signal.aborted) return { kind: 'aborted' };
+        if (isRelayError(err, 'REMOTE_TOO_LARGE')) throw err;
         if (res.ok) return { kind: 'broken', reason: `the connection broke (${describeError(networkError(err, this.opts.url))})` };
         throw networkError(err, this.opts.url);
       }

@@ -8,6 +8,7 @@ import { isRelayError, RelayError } from '../../errors.js';
 import type { JsonRpcMessage, RawMessage } from '../../jsonrpc/messages.js';
 import { requestHeaders } from './headers.js';
 import type { ModernHttp } from './post.js';
+import type { RequestWatch } from '../types.js';
 import { classifyProbeAnswer } from './wire.js';
 
 export type ProbeOutcome =
@@ -15,10 +16,10 @@ export type ProbeOutcome =
   | { era: 'legacy'; reason: string };
 
 /** Send the probe `msg` (a server/discover request) and decide the server's era. */
-export async function probeEra(http: ModernHttp, msg: JsonRpcMessage & { id: string | number }, idleMs: number): Promise<ProbeOutcome> {
+export async function probeEra(http: ModernHttp, msg: JsonRpcMessage & { id: string | number }, idleMs: number, watch?: RequestWatch): Promise<ProbeOutcome> {
   let out;
   try {
-    out = await http.post(msg, { headers: requestHeaders(msg), idleMs });
+    out = await http.post(msg, { headers: requestHeaders(msg), idleMs, watch });
   } catch (err) {
     const status = isRelayError(err, 'REMOTE_HTTP') ? err.status : undefined;
     // A 4xx with no JSON-RPC body (e.g. a legacy SSE endpoint's 404/405, a 1.x server's plain 400).

@@ -71,7 +71,7 @@ export class ModernRemote implements Remote {
         return this.subscribe(msg.id, msg.method === 'resources/subscribe', p.uri);
       default:
         this.listen.update(listenFilter(this.discover, this.subscriptions));
-        return this.runner.forward(msg.id, msg.method, (signal, onAccepted) => this.run(msg, signal, onAccepted));
+        return this.runner.forward(msg.id, msg.method, (signal, onAccepted) => this.run(msg, signal, onAccepted), this.opts.watch?.(msg.id));
     }
   }
 
@@ -126,6 +126,7 @@ export class ModernRemote implements Remote {
         firstId: round === 0 ? msg.id : undefined,
         signal,
         idleMs: this.opts.requestTimeoutMs,
+        watch: this.opts.watch?.(msg.id),
         onAccepted,
         onNotification: (m, raw) => this.opts.deliver(m, raw),
       });
@@ -144,7 +145,10 @@ export class ModernRemote implements Remote {
       }
       retry = {};
       if (result!.inputRequests !== undefined) {
-        const asked = await this.inputs.ask(result!.inputRequests, signal);
+        // The host's user answering (an elicitation, say) is not the server's silence.
+        const asking = this.inputs.ask(result!.inputRequests, signal);
+        const watch = this.opts.watch?.(msg.id);
+        const asked = await (watch ? watch.hold(asking) : asking);
         if (asked.kind === 'aborted') return undefined;
         if (asked.kind === 'failed') return { msg: errorResponse(msg.id, asked.error.code, asked.error.message) };
         retry.inputResponses = asked.responses;

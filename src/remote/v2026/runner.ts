@@ -9,6 +9,7 @@ import type { Logger } from '../../log.js';
 import { errorResponse, RELAY_ERROR, REQUEST_TIMEOUT, type JsonRpcId, type JsonRpcMessage, type RawMessage } from '../../jsonrpc/messages.js';
 import { requestHeaders, screenTools, type HeaderParam } from './headers.js';
 import type { ModernHttp } from './post.js';
+import type { RequestWatch } from '../types.js';
 import { sleep } from '../../sleep.js';
 
 /**
@@ -35,6 +36,8 @@ export interface ExchangeOptions {
   onNotification(msg: JsonRpcMessage, raw: RawMessage | undefined): void;
   /** Re-issues after broken streams (default MAX_REISSUES; Infinity for a listen stream, whose count restarts after each notification). */
   maxReissues?: number;
+  /** The host request's budget (types.ts), for every attempt and re-issue. */
+  watch?: RequestWatch | undefined;
 }
 
 export type ExchangeResult =
@@ -65,9 +68,11 @@ export class UpstreamRunner {
    * never did. Afterwards exactly one answer reaches the host: `work`'s, or an error for a failure
    * (none when the host cancelled the request).
    */
-  forward(hostId: JsonRpcId, method: string, work: (signal: AbortSignal, onAccepted: () => void) => Promise<HostAnswer>): Promise<void> {
+  forward(hostId: JsonRpcId, method: string, work: (signal: AbortSignal, onAccepted: () => void) => Promise<HostAnswer>, watch?: RequestWatch): Promise<void> {
     const abort = new AbortController();
     this.inflight.set(hostId, abort);
+    // The relay giving up on the request (its budget) cancels it like the host would.
+    watch?.signal.addEventListener('abort', () => abort.abort(), { once: true });
     let accepted = false;
     return new Promise<void>((resolve, reject) => {
       const onAccepted = () => {
@@ -126,6 +131,7 @@ export class UpstreamRunner {
         headers: requestHeaders(msg, method === 'tools/call' ? this.toolParams.get(params.name as string) : undefined),
         signal: o.signal,
         idleMs: o.idleMs,
+        watch: o.watch,
         onAccepted: o.onAccepted,
         onNotification: (m, raw) => {
           notified = true;
@@ -182,7 +188,7 @@ export class UpstreamRunner {
     for (let page = 0; page < MAX_TOOL_PAGES; page++) {
       const params: Record<string, unknown> = { _meta: meta, ...(cursor !== undefined ? { cursor } : {}) };
       const msg = { jsonrpc: '2.0' as const, id: this.newId(), method: 'tools/list', params };
-      const out = await this.http.post(msg, { headers: requestHeaders(msg), signal: o.signal, idleMs: o.idleMs });
+      const out = await this.http.post(msg, { headers: requestHeaders(msg), signal: o.signal, idleMs: o.idleMs, watch: o.watch });
       if (out.kind !== 'answer' || out.msg.error) throw new RelayError('REMOTE_PROTOCOL', `tools/list did not answer (${out.kind === 'answer' ? out.msg.error!.message : out.kind})`);
       this.noteTools(out.msg, page > 0);
       cursor = (out.msg.result as { nextCursor?: unknown } | undefined)?.nextCursor;
