@@ -42,7 +42,94 @@ export type FaultAction =
   /** Forward; when the upstream answers with an SSE stream, pass its first event on, then cut both connections. */
   | { kind: 'reset-after-first-event' }
   /** Answer with this status and a plain-text body that repeats the request (headers and body), as some debug error pages do. */
-  | { kind: 'echo-request'; status: number };
+  | { kind: 'echo-request'; status: number }
+  /** A hostile answer (see {@link HostileAnswer}); it goes on until the client hangs up. */
+  | { kind: 'hostile'; answer: HostileAnswer };
+
+/**
+ * Answers a careless or hostile server gives, each kept up until the client disconnects:
+ * - `json-silence`: 200 application/json headers, then nothing;
+ * - `json-huge-declared`: 200 application/json with a Content-Length of 3 GiB, bytes sent as fast as the socket takes them;
+ * - `json-endless`: 200 application/json, chunked, the start of a JSON string that never ends;
+ * - `sse-garbage`: events whose data is not JSON, every 20 ms;
+ * - `sse-comments`: keep-alive comments only, every 20 ms;
+ * - `sse-trickle`: a valid answer event, one byte every 300 ms;
+ * - `sse-no-newline`: one `data:` line that never ends, 64 KiB at a time;
+ * - `sse-progress-forever`: a valid progress notification every 100 ms, never the answer.
+ */
+export type HostileAnswer =
+  | 'json-silence'
+  | 'json-huge-declared'
+  | 'json-endless'
+  | 'sse-garbage'
+  | 'sse-comments'
+  | 'sse-trickle'
+  | 'sse-no-newline'
+  | 'sse-progress-forever';
+
+/** Keep writing `next()` every `everyMs` (0: as fast as the socket drains) until the client goes away. */
+function keepWriting(res: ServerResponse, next: () => string | Buffer | undefined, everyMs: number): void {
+  let stopped = false;
+  res.on('close', () => (stopped = true));
+  const step = () => {
+    if (stopped || res.destroyed) return;
+    const chunk = next();
+    if (chunk === undefined) return;
+    const ok = res.write(chunk);
+    if (everyMs > 0) setTimeout(step, everyMs);
+    else if (ok) setImmediate(step);
+    else res.once('drain', step);
+  };
+  step();
+}
+
+function hostileAnswer(res: ServerResponse, answer: HostileAnswer, requestId: unknown): void {
+  const sse = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' };
+  const json = { 'content-type': 'application/json' };
+  const block = Buffer.alloc(64 * 1024, 0x61);
+  switch (answer) {
+    case 'json-silence':
+      res.writeHead(200, json).flushHeaders();
+      return;
+    case 'json-huge-declared':
+      res.writeHead(200, { ...json, 'content-length': String(3 * 1024 ** 3) });
+      keepWriting(res, () => block, 0);
+      return;
+    case 'json-endless': {
+      res.writeHead(200, json);
+      let first = true;
+      keepWriting(res, () => (first ? ((first = false), `{"jsonrpc":"2.0","id":${JSON.stringify(requestId)},"result":{"x":"`) : block), 0);
+      return;
+    }
+    case 'sse-garbage':
+      res.writeHead(200, sse).flushHeaders();
+      keepWriting(res, () => 'data: this is not json\n\n', 20);
+      return;
+    case 'sse-comments':
+      res.writeHead(200, sse).flushHeaders();
+      keepWriting(res, () => ': keep-alive\n\n', 20);
+      return;
+    case 'sse-trickle': {
+      res.writeHead(200, sse).flushHeaders();
+      const text = `data: ${JSON.stringify({ jsonrpc: '2.0', id: requestId, result: { content: [{ type: 'text', text: 'too late' }] } })}\n\n`;
+      let i = 0;
+      keepWriting(res, () => (i < text.length ? text[i++] : undefined), 300);
+      return;
+    }
+    case 'sse-no-newline': {
+      res.writeHead(200, sse);
+      let first = true;
+      keepWriting(res, () => (first ? ((first = false), 'data: ') : block), 0);
+      return;
+    }
+    case 'sse-progress-forever': {
+      res.writeHead(200, sse).flushHeaders();
+      let n = 0;
+      keepWriting(res, () => `data: ${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: `still working ${++n}` } })}\n\n`, 100);
+      return;
+    }
+  }
+}
 
 export interface Fault {
   /** Which requests the fault applies to (default: every request). */
@@ -79,6 +166,14 @@ function rpcMethodOf(body: string): string | undefined {
     return typeof v.method === 'string' ? v.method : undefined;
   } catch {
     return undefined;
+  }
+}
+
+function rpcIdOf(body: string): unknown {
+  try {
+    return (JSON.parse(body) as { id?: unknown }).id ?? null;
+  } catch {
+    return null;
   }
 }
 
@@ -160,6 +255,9 @@ export async function startFaultProxy(opts: { target?: string; tls?: { key: stri
         return;
       }
       case 'hang':
+        return;
+      case 'hostile':
+        hostileAnswer(res, action.answer, rpcIdOf(text));
         return;
       case 'stall-stream':
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
