@@ -198,7 +198,7 @@ describe('response body', () => {
   });
 
   it('text(), json() and arrayBuffer() read the whole body; a second read is refused', async () => {
-    const s = await serve((req, res) => {
+    const s = await serve((_req, res) => {
       res.write('{"a":[1,');
       res.end('"ü"]}');
     });
@@ -479,7 +479,10 @@ describe('https', () => {
     const tls = selfSignedCert(dir);
     const server = createHttpsServer({ key: tls.key, cert: tls.cert }, (req, res) => res.end(`tls ${req.method}`));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    cleanups.push(() => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))));
+    cleanups.push(() => new Promise<void>((resolve) => {
+          server.closeAllConnections();
+          server.close(() => resolve());
+        }));
     return { dir, certFile: tls.certFile, url: `https://127.0.0.1:${(server.address() as AddressInfo).port}/` };
   }
 
