@@ -105,7 +105,7 @@ export class StdioHost {
       this.output.write(text);
       this.output.write('\n');
     } else {
-      this.output.write(text + '\n');
+      this.output.write(`${text}\n`);
     }
   }
 

@@ -180,6 +180,7 @@ describe('mcp-relay status', () => {
     await populate(home);
     const r = await cli(home, ['status', '--json']);
     expect(r.code).toBe(0);
+    // biome-ignore lint/suspicious/noExplicitAny: the CLI's JSON output is probed field by field below; each expect() checks the shape
     const doc = JSON.parse(r.stdout) as { store: string; servers: Array<Record<string, any>> };
     expect(doc.store).toBe(join(home, 'store'));
     expect(doc.servers.map((s) => s.url).sort()).toEqual([URL_A, URL_B, URL_C]);

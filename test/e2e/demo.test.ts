@@ -81,6 +81,7 @@ describe('mcp-relay demo', () => {
     expect(out).toMatch(/A second relay process reuses the stored login/);
     expect(out).toMatch(/registrations 1→1, browser tabs 1→1, code exchanges 1→1/);
     expect(out).toMatch(/Demo finished: all steps passed/);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: looks for ANSI colour escapes on purpose
     expect(out).not.toMatch(/\x1b\[/); // no colours when stdout is not a terminal
     for (const text of [out, run.stderr()]) {
       expect(text).not.toMatch(/"(access_token|refresh_token|code_verifier|client_secret)"\s*:/);

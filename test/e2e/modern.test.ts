@@ -66,7 +66,7 @@ describe('a 2025-11-25 host in front of a 2026-07-28-only server', () => {
       expect(r.headers['mcp-method']).toBe(r.body?.method);
       expect(r.headers.accept).toContain('text/event-stream');
       expect(r.body?.params?._meta?.[PV as never]).toBe(MODERN);
-      expect((r.body?.params?._meta as Record<string, { name?: string }>)['io.modelcontextprotocol/clientInfo']?.name).toBe('test-host');
+      expect((r.body?.params?._meta as Record<string, { name?: string }> | undefined)?.['io.modelcontextprotocol/clientInfo']?.name).toBe('test-host');
     }
     expect(calls(s, 'tools/call', 'echo')[0]!.headers['mcp-name']).toBe('echo');
     expect(calls(s, 'resources/read')[0]!.headers['mcp-name']).toBe(MODERN_HELLO_URI);

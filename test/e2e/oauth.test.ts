@@ -162,7 +162,7 @@ describe('OAuth login through the relay', () => {
     const d = await demo({ clientIdMetadataDocumentSupported: true });
     const home = await tempHome();
     const port = preferredCallbackPort(serverKey({ serverUrl: d.url }));
-    const doc = createHttpServer((req, res) => {
+    const doc = createHttpServer((_req, res) => {
       const url = `http://127.0.0.1:${(doc.address() as AddressInfo).port}/client.json`;
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ client_id: url, client_name: 'mcp-relay test', redirect_uris: [`http://127.0.0.1:${port}/callback`], token_endpoint_auth_method: 'none' }));

@@ -106,7 +106,7 @@ export function spawnRelay(args: string[], opts: { home: string; env?: Record<st
     child,
     lines,
     stderr: () => err,
-    send: (obj) => child.stdin.write(JSON.stringify(obj) + '\n'),
+    send: (obj) => child.stdin.write(`${JSON.stringify(obj)}\n`),
     sendRaw: (text) => child.stdin.write(text),
     waitFor: (pred) =>
       new Promise((resolve) => {

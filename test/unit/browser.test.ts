@@ -62,7 +62,7 @@ describe('assertSafeBrowserUrl', () => {
     ['https://as.example/a\u202eb', 'U+202E'],
     ['https://as.example/a\u00a0b', 'whitespace'],
     [' https://as.example/', 'whitespace'],
-    ['https://as.example/' + 'a'.repeat(9000), 'longer than 8192 bytes'],
+    [`https://as.example/${'a'.repeat(9000)}`, 'longer than 8192 bytes'],
     ['as.example/authorize', 'not a valid absolute URL'],
     ['', 'empty'],
   ];
@@ -131,7 +131,10 @@ describe('systemOpener with $BROWSER', () => {
 
   it('a $BROWSER that does not exist is logged as a warning and does not throw', async () => {
     const lines: string[] = [];
-    const log = pino({ level: 'warn' }, new Writable({ write: (c: Buffer, _e, cb) => (lines.push(c.toString()), cb()) }));
+    const log = pino({ level: 'warn' }, new Writable({ write: (c: Buffer, _e, cb) => {
+          lines.push(c.toString());
+          cb();
+        } }));
     const opener = systemOpener(log, { BROWSER: join(dir, 'no-such-browser') });
     await expect(opener('https://as.example/authorize')).resolves.toBeUndefined();
     expect(lines.join('')).toContain('could not start the browser');

@@ -36,7 +36,10 @@ function remoteFor(url: string, auth?: AuthHook) {
       requestTimeoutMs: 10_000,
       deliver: (m) => {
         delivered.push(m);
-        for (const w of [...waiters]) if (w.pred(m)) waiters.splice(waiters.indexOf(w), 1), w.resolve(m);
+        for (const w of [...waiters]) if (w.pred(m)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(m);
+        }
       },
     },
     'auto',

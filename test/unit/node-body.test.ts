@@ -23,7 +23,10 @@ async function origin(handle: (req: IncomingMessage, res: ServerResponse) => voi
     handle(req, res);
   }).on('connection', () => connections++);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  stops.push(() => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))));
+  stops.push(() => new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`, seen, connections: () => connections };
 }
 

@@ -198,7 +198,7 @@ describe('response body', () => {
   });
 
   it('text(), json() and arrayBuffer() read the whole body; a second read is refused', async () => {
-    const s = await serve((req, res) => {
+    const s = await serve((_req, res) => {
       res.write('{"a":[1,');
       res.end('"ü"]}');
     });
@@ -479,7 +479,10 @@ describe('https', () => {
     const tls = selfSignedCert(dir);
     const server = createHttpsServer({ key: tls.key, cert: tls.cert }, (req, res) => res.end(`tls ${req.method}`));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    cleanups.push(() => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))));
+    cleanups.push(() => new Promise<void>((resolve) => {
+          server.closeAllConnections();
+          server.close(() => resolve());
+        }));
     return { dir, certFile: tls.certFile, url: `https://127.0.0.1:${(server.address() as AddressInfo).port}/` };
   }
 
@@ -493,7 +496,7 @@ describe('https', () => {
     const { dir, certFile, url } = await serveTls();
     // NODE_EXTRA_CA_CERTS is read once at process start, so the module runs in a child node.
     for (const name of ['node-http', 'node-body']) {
-      const source = await readFile(new URL(`../../src/remote/${name}.ts`, import.meta.url), 'utf8');
+      const source = await readFile(new URL(`../../src/http/${name}.ts`, import.meta.url), 'utf8');
       const js = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
       await writeFile(join(dir, `${name}.mjs`), js.replaceAll("from './node-body.js'", "from './node-body.mjs'"));
     }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isRelayError, RelayError } from '../../src/errors.js';
+import { isRelayError, type RelayError } from '../../src/errors.js';
 import { corruptName, createJsonFileAtomic, ensurePrivateDir, readJsonFile, removeFile, writeJsonFileAtomic } from '../../src/store/files.js';
 
 const SECRET = 'super-secret-token-value';

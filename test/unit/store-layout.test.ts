@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isRelayError, RelayError } from '../../src/errors.js';
+import { isRelayError, type RelayError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
 import { checkLayout, LAYOUT_FILE, LAYOUT_VERSION, type Migration } from '../../src/store/layout.js';
 

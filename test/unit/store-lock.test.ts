@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { isRelayError, RelayError } from '../../src/errors.js';
+import { isRelayError, type RelayError } from '../../src/errors.js';
 import { LOCK_NAME, withLock } from '../../src/store/lock.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');

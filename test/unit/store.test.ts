@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isRelayError, RelayError } from '../../src/errors.js';
+import { isRelayError, type RelayError } from '../../src/errors.js';
 import { serverKey } from '../../src/store/paths.js';
 import { CredentialStore, LAYOUT_VERSION, type PendingLogin, type StoredClient, type StoredTokens } from '../../src/store/store.js';
 
