@@ -1,5 +1,5 @@
 /**
- * The lint rule that keeps this suite honest (lint/honest-tests.grit, wired in biome.jsonc):
+ * The lint rule that keeps this suite honest (.ci/lint/honest-tests.grit, wired in biome.jsonc):
  * under test/, `vi.fn`, `vi.mock`, `vi.doMock`, `vi.spyOn`, `vi.stubGlobal` and any replacement
  * of the global fetch fail `npm run lint`. These tests copy the committed config and plugin into a
  * temporary project, write small files there (never into test/ itself) and run the real Biome
@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIOME = join(ROOT, 'node_modules', '@biomejs', 'biome', 'bin', 'biome');
-const PLUGIN = join('lint', 'honest-tests.grit');
+const PLUGIN = join('.ci', 'lint', 'honest-tests.grit');
 const HONESTY_MESSAGE = 'Tests use real components';
 
 /** One diagnostic as Biome's JSON reporter prints it (only the fields these tests read). */
@@ -28,7 +28,7 @@ let project: string;
 
 beforeAll(async () => {
   project = await mkdtemp(join(tmpdir(), 'mcp-relay-lint-'));
-  await mkdir(join(project, 'lint'));
+  await mkdir(join(project, '.ci', 'lint'), { recursive: true });
   await mkdir(join(project, 'test'));
   await mkdir(join(project, 'src'));
   await copyFile(join(ROOT, 'biome.jsonc'), join(project, 'biome.jsonc'));
