@@ -4,12 +4,13 @@
  * reconnected with the server's SSE `retry` or exponential backoff while the server is away.
  */
 import type { HttpResponse } from '../../http/node-http.js';
-import { describeError } from '../../errors.js';
+import { describeError, isRelayError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { JsonRpcMessage, RawMessage } from '../../jsonrpc/messages.js';
 import { sleep } from '../../sleep.js';
 import { networkError } from '../../http/net-errors.js';
 import { readSseStream } from '../../http/sse-reader.js';
+import type { Bounds } from '../../http/bounded.js';
 
 /** Reconnect backoff when the server sends no `retry:` (1 s doubling to 30 s). */
 const GET_BACKOFF_INITIAL_MS = 1_000;
@@ -24,6 +25,8 @@ export interface GetStreamDeps {
   onMessage(msg: JsonRpcMessage, raw: RawMessage | undefined): void;
   /** Backpressure from the host (see ReadOptions.ready). */
   ready?: (() => Promise<void> | undefined) | undefined;
+  /** Memory bounds for the stream's events (an oversized one drops the stream, which is then reopened). */
+  bounds?: Bounds | undefined;
   /** The server offers no GET stream (405): never ask again. */
   onRefused(): void;
   /** The server forgot the session (404): a new one must be started. */
@@ -55,6 +58,7 @@ export async function runGetStream(d: GetStreamDeps): Promise<void> {
         const outcome = await readSseStream(res.body, {
           idleMs: 0,
           signal: d.stop,
+          bounds: d.bounds,
           onMessage: d.onMessage,
           ready: d.ready,
           onBadEvent: (reason) => d.log.warn(`server sent ${reason} on the GET stream; ignored`),
@@ -63,6 +67,7 @@ export async function runGetStream(d: GetStreamDeps): Promise<void> {
         lastEventId = outcome.lastEventId ?? lastEventId;
         retryMs = outcome.retryMs;
         if (outcome.events > 0) failures = 0;
+        if (isRelayError(outcome.error, 'REMOTE_TOO_LARGE')) d.log.warn(`the GET stream: ${outcome.error.message}; reopening it`);
       } else {
         await res.body?.cancel().catch(() => {});
         d.log.debug(`GET stream answered HTTP ${res.status}`);

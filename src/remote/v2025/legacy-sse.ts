@@ -9,6 +9,8 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { describeError, RelayError } from '../../errors.js';
 import { errorResponse, isRequest, isResponse, RELAY_ERROR, type JsonRpcId, type JsonRpcMessage } from '../../jsonrpc/messages.js';
 import { networkError } from '../../http/net-errors.js';
+import { boundEventStream } from '../../http/sse-guard.js';
+import { MAX_MESSAGE_BYTES } from '../../jsonrpc/limits.js';
 import { Exchange } from '../exchange.js';
 import type { Remote, RemoteOptions } from '../types.js';
 
@@ -62,11 +64,14 @@ export class LegacySseRemote implements Remote {
     this.exchange.authorized(async (credentials) => {
       const headers = new Headers(init?.headers);
       for (const [k, v] of Object.entries(credentials)) headers.set(k, v);
+      let res: Response;
       try {
-        return await (this.opts.webFetch ?? fetch)(input, { ...init, headers });
+        res = await (this.opts.webFetch ?? fetch)(input, { ...init, headers });
       } catch (err) {
         throw networkError(err, this.opts.url);
       }
+      const eventStream = (res.headers.get('content-type') ?? '').toLowerCase().startsWith('text/event-stream');
+      return eventStream ? boundEventStream(res, this.opts.bounds?.maxMessageBytes ?? MAX_MESSAGE_BYTES) : res;
     });
 
   private failPending(message: string): void {

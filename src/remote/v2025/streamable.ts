@@ -267,6 +267,7 @@ export class StreamableHttpRemote implements Remote {
       session: () => this.sessionId,
       onMessage: (m, raw) => this.onServerMessage(m, raw),
       ready: this.opts.hostReady,
+      bounds: this.bounds,
       onRefused: () => {
         this.getRefused = true;
       },
