@@ -1,11 +1,11 @@
 /**
  * The OAuth-protected MCP endpoint: bearer token validation (MCP 2025-11-25 "Token Handling"),
  * per-tool scopes answered with 403 insufficient_scope before the transport sees the request,
- * and stateful Streamable HTTP sessions (one SDK transport + McpServer per session).
+ * and stateful Streamable HTTP sessions (one SDK transport + Server per session).
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
@@ -20,7 +20,7 @@ const JSONRPC_PARSE_ERROR = -32700;
 
 interface Session {
   transport: StreamableHTTPServerTransport;
-  server: McpServer;
+  server: Server;
 }
 
 export interface McpEndpoint {

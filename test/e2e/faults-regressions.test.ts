@@ -40,13 +40,12 @@ async function demoWithTokenProxy(opts: Parameters<typeof demo>[0] = {}): Promis
 }
 
 describe('regressions: the store', () => {
-  // Root cause: src/auth/coordinator.ts AuthCoordinator.authorization() calls
-  // this.deps.store.readTokens() with no catch; StreamableHttpRemote.exchange()
-  // (src/remote/streamable.ts) awaits it before every POST, so a STORE_IO error (here ENOTDIR from
-  // checkLayout reading layout.json) fails every request, even to a server that never asks for a login.
-  // Fix: in authorization(), catch RelayError STORE_IO from the first readTokens(), log one warning
-  // ("credential store unusable: …; continuing without stored credentials"), set loaded = true and
-  // tokens = undefined. A server that then answers 401 still gets the clear STORE_IO error from recover().
+  // Guards: a credential store that cannot be read must not stop a relay to a server that needs
+  // no login. AuthCoordinator.authorization() (src/auth/coordinator.ts) loads the tokens for the
+  // first request through readTokensOrWarn() (src/store/open.ts), which turns a STORE_IO error
+  // (here ENOTDIR: the store root lies under a regular file) into one warning, "credential store
+  // unusable, continuing without stored login", and no tokens. A server that then asked for a
+  // login would get the store's own error from the login path.
   it('MCP_RELAY_HOME under a regular file does not stop a relay to a server that needs no login', async () => {
     const s = await startTestServer({ kind: 'stateful' });
     servers.push(s);
@@ -59,27 +58,20 @@ describe('regressions: the store', () => {
 });
 
 describe('regressions: the network', () => {
-  // Root cause: src/remote/fetch.ts createFetch() (line 34) uses the global fetch (and, with a
-  // proxy, an EnvHttpProxyAgent) with undici's default of unlimited connections per origin, and
-  // the remote forwards every host message at once, so a burst of N messages opens N sockets.
-  // Under a 1024 descriptor limit (a common soft/hard limit in containers and CI) ~9,000 of 10,000
-  // requests fail with EMFILE ("cannot reach the MCP server … (EMFILE)"). Without a limit the same
-  // burst still fails some requests on a loaded machine (UND_ERR_SOCKET: thousands of keep-alive
-  // sockets idle past the server's keep-alive timeout and are reused as it closes them), and
-  // undici's pool scans its client list per dispatch, which is quadratic in the socket count
-  // (the top self-time entry in a CPU profile of the relay during the burst).
-  // Fix: give both paths a bounded pool, e.g. `const MAX_CONNECTIONS_PER_ORIGIN = 128 // far below
-  // common fd limits, far above real concurrency` and use undici's fetch with
-  // `new Agent({ connections: MAX_CONNECTIONS_PER_ORIGIN })` when no proxy is set and
-  // `new EnvHttpProxyAgent({ …, connections: MAX_CONNECTIONS_PER_ORIGIN })` otherwise; excess
-  // requests queue in the pool. (Checked by hand on a patched build: this test then passes, 0 errors.)
+  // Guards: a burst of host messages must not open one socket each. MCP traffic goes through
+  // createMcpFetch() (src/http/fetch.ts): node:http agents from createNodeHttpFetch()
+  // (src/http/node-http.ts) holding at most MAX_CONNECTIONS (128) sockets per origin, or, with a
+  // proxy variable set, undici's EnvHttpProxyAgent with the same limit; excess requests wait in
+  // the pool. Without the limit, 10,000 pings written at once opened a socket each and ~9,000
+  // failed with EMFILE under a 1024-descriptor limit (common in containers and CI).
   it('10,000 requests written at once under a 1024 file-descriptor limit: all answered with results', async () => {
     const s = await echoRpcServer();
     await floodUnderFdLimit([s.url], 10_000);
   });
 
-  // The same for a legacy HTTP+SSE server: its POSTs go through the web fetch the SDK transport
-  // needs, which must be pooled as well (fetch.ts createLegacyFetch), not Node's global fetch.
+  // The same for a legacy HTTP+SSE server: its POSTs go through the web fetch the SDK's transport
+  // needs, createLegacyFetch() (src/http/fetch.ts), undici's fetch over an Agent with the same
+  // MAX_CONNECTIONS limit, not Node's unpooled global fetch.
   it('3,000 requests at once to a legacy SSE server under a 1024 file-descriptor limit: all answered', async () => {
     const s = await startTestServer({ kind: 'sse' });
     servers.push(s);
@@ -122,17 +114,13 @@ async function floodUnderFdLimit(args: string[], N: number): Promise<void> {
 }
 
 describe('regressions: answers that never come', () => {
-  // Root cause: src/remote/streamable.ts StreamableHttpRemote.exchange() returns without
-  // answering when a request is met with HTTP 202 (`if (res.status === 202 || !request)`), and
-  // readAnswer()'s application/json branch delivers whatever the body holds without checking that
-  // it contains the response to `id`. Either way the host's request is never answered (the host
-  // times out; here the SDK client's 5 s timeout fires), against "every request gets exactly one answer".
-  // Fix: in exchange(), for a request answered 202, call this.answerWithError(id, RELAY_ERROR,
-  // 'the server accepted the request (HTTP 202) but sent no answer; MCP 2025-11-25 requires a JSON
-  // or SSE response to a request'); in readAnswer()'s JSON branch, track whether an item was a
-  // response with `m.id === id` and otherwise answerWithError(id, RELAY_ERROR, 'the server\'s JSON
-  // body held no response to this request'). (Both go through the waiter map, so internal
-  // re-initialize requests are covered too.)
+  // Guards: every host request gets exactly one answer, even when the server's HTTP answer holds
+  // none. In StreamableHttpRemote (src/remote/v2025/streamable.ts), exchange() throws a
+  // REMOTE_PROTOCOL RelayError for a request met with HTTP 202 (202 is only for notifications and
+  // responses, MCP 2025-11-25 transports), and readAnswer() throws one when an application/json
+  // body holds no response with the request's id. Relay.forward() (src/relay/relay.ts) answers
+  // the host's request with that error (-32000) at once, instead of leaving it to the host's
+  // timeout.
   it.each([
     ['HTTP 202 with no body', { status: 202, headers: {}, body: '' }],
     ['a JSON body answering another id', { status: 200, headers: { 'content-type': 'application/json' }, body: '{"jsonrpc":"2.0","id":"not-yours","result":{}}' }],
@@ -151,19 +139,13 @@ describe('regressions: answers that never come', () => {
 });
 
 describe('regressions: the host', () => {
-  // Root cause: src/log.ts createLogger() writes to stderr with pino.destination({ dest: 2,
-  // sync: true }): a blocking write. MCP 2025-11-25 (transports, stdio) lets a client "capture,
-  // forward, or ignore" stderr; a host that pipes it and never reads fills the pipe (64 KiB to a
-  // few hundred KiB), and the next log line blocks the relay's only thread: it stops answering
-  // stdin for good (here after ~230 answers, each failed request logging one warning). Making the
-  // write async alone is not enough: pino's exit hook then calls flushSync(), which spins on
-  // EAGAIN, and proxy.ts awaits log.flush() unbounded, so the relay never exits.
-  // Fix: in createLogger(), when fd 2 is a pipe or socket (fstatSync(2).isFIFO() || isSocket()),
-  // log to a sink over `new net.Socket({ fd: 2, readable: false, writable: true })` (non-blocking)
-  // whose write() drops the line while socket.writableLength > STDERR_BACKLOG_MAX_BYTES (1 MiB)
-  // and counts the drops (report the count once the backlog drains); keep the sync destination for
-  // TTYs and files. In src/cli/proxy.ts bound the final log.flush() wait with a short timer
-  // (e.g. 1 s, unref'd). (Checked by hand on a patched build: this test then passes, exit 0.)
+  // Guards: a host that pipes stderr and never reads it (MCP 2025-11-25 transports, stdio: the
+  // client may "capture, forward, or ignore" stderr) must not freeze the relay. createLogger()
+  // (src/log.ts) writes through stderrWriter() (src/stderr.ts): when fd 2 is a pipe or socket it
+  // is opened as a non-blocking net.Socket, and lines are dropped (and counted, reported once the
+  // backlog drains) while more than MAX_BACKLOG_BYTES (1 MiB) wait; terminals and files keep the
+  // synchronous write. At exit, runProxy (src/cli/proxy.ts) waits for log.flush() and
+  // drainStderr() at most LOG_FLUSH_MAX_MS (1 s) each, so the relay exits although nobody reads.
   it('a host that pipes stderr and never reads it: the relay keeps answering every request, and exits 0 when stdin closes', async () => {
     const s = await echoRpcServer();
     const url = s.url;
@@ -188,17 +170,12 @@ describe('regressions: the host', () => {
 });
 
 describe('regressions: the authorization server', () => {
-  // Root cause: a transient refresh failure is thrown straight to the request:
-  // src/auth/coordinator.ts recover() rethrows any non-dead-grant error from refreshOnce(), and
-  // refreshLocked() makes exactly one attempt. A one-second blip of the token endpoint (503
-  // temporarily_unavailable, Retry-After: 1) therefore fails the host's request although waiting
-  // a second would have worked; and nothing spaces attempts out for the requests that follow.
-  // Fix: in refreshOnce(), on an AUTH_FAILED that is transient (HTTP 5xx, OAuth
-  // "temporarily_unavailable", REMOTE_UNAVAILABLE/REMOTE_TIMEOUT causes), retry up to
-  // REFRESH_RETRIES = 2 times after max(Retry-After, REFRESH_BACKOFF_MS * 2^attempt) capped at
-  // ~5 s (Retry-After read by wrapping the fetch given to refreshAuthorization), re-reading
-  // tokens.json under the lock before each attempt; after the last failure remember
-  // `refreshBackoffUntil` and fail fast (no token request) until it passes. Keep the tokens throughout.
+  // Guards: a short outage of the token endpoint must not fail the request that needed a
+  // refresh. AuthCoordinator.refreshLocked() (src/auth/coordinator.ts) runs refreshTokens()
+  // through withTransientRetry(): up to TRANSIENT_ATTEMPTS (3) attempts, TRANSIENT_BACKOFF_MS
+  // (1 s) then 2 s apart, under the store lock, keeping the stored tokens; a dead grant
+  // (invalid_grant) is not retried. Retry-After is not read, so here the second token request,
+  // one second later, is the one that succeeds.
   it('a token endpoint that blips once (503 temporarily_unavailable, Retry-After: 1): the request that needed the refresh still succeeds', async () => {
     const { d, p } = await demoWithTokenProxy();
     const home = await tempHome();
@@ -217,21 +194,14 @@ describe('regressions: the authorization server', () => {
 });
 
 describe('regressions: secrets in error messages', () => {
-  // Root cause: error bodies are copied into the JSON-RPC error the host receives, unscrubbed.
-  // (1) The SDK's parseErrorResponse (token endpoint, non-OAuth error body) builds
-  // "HTTP 400: Invalid OAuth error response: … Raw body: <body>", and src/auth/tokens.ts classify()
-  // puts describeError(err) into the RelayError message; (2) src/remote/http-error.ts httpError()
-  // puts up to 200 characters of the MCP server's error body into the message. src/relay/relay.ts
-  // answerError() sends that message to the host as is (the logger scrubs, the stdio edge does not).
-  // A server whose error page repeats the request (debug pages, some WAFs) thus hands the refresh
-  // token, client secret or bearer token to the host (its logs, the model's context).
-  // Fix: (a) in classify(), for a ServerError/non-OAuth body use a fixed text ("the token endpoint
-  // answered HTTP <status> with a body that is not an OAuth error") instead of the SDK message;
-  // (b) in httpError() (src/remote/http-error.ts), keep the body detail only when it is a JSON-RPC error's "message", else
-  // name only the status and content type; (c) as a backstop, pass every message through scrub()
-  // in Relay.answerError() and StreamableHttpRemote.answerWithError(), and extend scrub() in
-  // src/log.ts with form-style `(^|[\s&?#])(refresh_token|access_token|client_secret|code|code_verifier)=…`
-  // and `authorization: <scheme> <value>` header-style patterns.
+  // Guards: an error page that repeats the request (debug pages, some WAFs) must not hand the
+  // refresh token, client secret or bearer token to the host (its logs, the model's context).
+  // For the token endpoint, classify() (src/auth/tokens.ts) drops the raw body the SDK appends to
+  // its error ("Raw body: …", withoutRawBody()). For the MCP server, httpError()
+  // (src/http/http-error.ts) keeps up to 200 characters of the body, so the backstop matters:
+  // Relay.answerError() (src/relay/relay.ts) passes every message to the host through scrub()
+  // (src/log.ts: query/form `name=value`, JSON `"name": "value"`, `Bearer …`/`Basic …` and
+  // `authorization: …` patterns), and the logger scrubs every string it writes to stderr.
   it('a token endpoint whose error page repeats the request: the host\'s error names the failure but not the refresh token or client secret', async () => {
     const { d, p } = await demoWithTokenProxy({ metadataOverrides: { token_endpoint_auth_methods_supported: ['client_secret_post'] } });
     const home = await tempHome();

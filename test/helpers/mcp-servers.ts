@@ -8,7 +8,7 @@
  * (`slow` progress, `log`).
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { listenLoopback } from '../../src/loopback-server.js';
+import { listenLoopback } from './loopback-server.js';
 import { createCapabilityServer } from './mcp-capabilities.js';
 import { createSseRouter, createStatefulRouter, createStatelessRouter, MCP_PATH, type Router, sendJsonRpcError, SSE_PATH } from './mcp-routes.js';
 import type { RecordedRequest, ServerKind, TestServer, TestServerCounters, TestServerOptions } from './mcp-server-types.js';

@@ -11,7 +11,6 @@ const SRC = resolve(import.meta.dirname, '../../src');
 
 /** Top to bottom; a folder may import any folder below it, never one above or beside it. */
 const LAYERS: string[][] = [
-  ['bench'],
   ['cli'],
   ['demo'],
   ['relay'],

@@ -1,5 +1,6 @@
 /**
- * Era detection over HTTP (MCP 2026-07-28 streamable-http, Backward Compatibility; spec brief §1):
+ * Era detection over HTTP (MCP 2026-07-28 basic/transports/streamable-http, "Backward
+ * Compatibility"; basic/versioning, "Backward Compatibility with Initialization-Based Versions"):
  * POST `server/discover` and read the answer. 401/403 go through the auth hook inside
  * ModernHttp.post and the probe is sent again; 5xx, network errors and timeouts are not era
  * evidence and fail the host's message; any other 4xx without a modern body means legacy.

@@ -1,14 +1,17 @@
 /**
- * A 2025-11-25 host in front of a 2026-07-28 server (spec brief §2–§5, §7): the relay plays the
- * 2025 server to the host and a 2026 client to the server.
+ * A 2025-11-25 host in front of a 2026-07-28 server: the relay plays the 2025 server to the host
+ * and a 2026 client to the server. MCP 2026-07-28 pages: server/discover; basic/index,
+ * "Statelessness" and "_meta"; basic/transports/streamable-http, "Request Metadata" and
+ * "Cancellation"; basic/patterns/mrtr; basic/patterns/subscriptions; changelog, "Major changes"
+ * (the handshake, ping, logging/setLevel and resources/subscribe removed).
  * - initialize is answered from server/discover; notifications/initialized is swallowed;
  *   ping, logging/setLevel and resources/(un)subscribe are answered by the relay, which has
  *   no session upstream (they are removed methods in 2026-07-28).
  * - every other request goes up with the per-request `_meta` (version, the host's client info and
  *   capabilities, the log level) and the metadata headers; its answer goes back under the host's id.
- * - `input_required` results become server→client requests to the host (modern-input.ts), then
+ * - `input_required` results become server→client requests to the host (input.ts), then
  *   the original request is retried with `inputResponses` and the exact `requestState`.
- * - list_changed and resource updates arrive on the relay's listen stream (modern-listen.ts).
+ * - list_changed and resource updates arrive on the relay's listen stream (listen.ts).
  * - the host's notifications/cancelled closes the request's answer stream (HTTP cancellation).
  */
 import { errorResponse, INVALID_PARAMS, isRequest, isResponse, METHOD_NOT_FOUND, RELAY_ERROR, type JsonRpcId, type JsonRpcMessage } from '../../jsonrpc/messages.js';

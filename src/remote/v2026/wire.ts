@@ -88,9 +88,11 @@ export function discoverCapabilities(discover: Record<string, unknown>): Capabil
 }
 
 /**
- * The InitializeResult for a 2025 host (spec brief §3): the host's own version when the relay can
- * serve it, the server's capabilities (minus what a 2025 host cannot use), its identity from
- * `_meta` (or a top-level `serverInfo`, as the draft page shows), and its instructions.
+ * The InitializeResult for a 2025 host, built from the server's DiscoverResult (MCP 2026-07-28
+ * server/discover, "Response" and "DiscoverResult"; basic/versioning, "Backward Compatibility with
+ * Initialization-Based Versions"): the host's own version when the relay can serve it, the
+ * server's capabilities (minus what a 2025 host cannot use), its identity from `_meta` (or a
+ * top-level `serverInfo`, as the draft page shows), and its instructions.
  */
 export function initializeResultFrom(discover: Record<string, unknown>, requestedVersion: unknown, fallbackName: string): Record<string, unknown> {
   const { extensions: _extensions, ...caps } = discoverCapabilities(discover);

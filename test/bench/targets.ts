@@ -18,8 +18,8 @@ import { useLinearReader, type HostReader } from './host-reader.js';
 export const VARIANTS = ['direct', 'relay', 'mcp-remote'] as const;
 export type VariantName = (typeof VARIANTS)[number];
 
-/** The built relay, relative to dist/bench/. */
-export const RELAY_BIN = fileURLToPath(new URL('../../bin/mcp-relay.js', import.meta.url));
+/** The built relay (dist/ via bin/), relative to this file compiled into dist-bench/test/bench/. */
+export const RELAY_BIN = fileURLToPath(new URL('../../../bin/mcp-relay.js', import.meta.url));
 /** Keep this much of a child's stderr to explain a failure. */
 const STDERR_TAIL_CHARS = 4_000;
 /** Environment variables a child inherits; everything else (proxies, tokens) stays out. */

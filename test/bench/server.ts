@@ -14,8 +14,8 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import * as z from 'zod/v4';
-import { listenLoopback } from '../loopback-server.js';
-import { sleep } from '../sleep.js';
+import { listenLoopback } from '../helpers/loopback-server.js';
+import { sleep } from '../../src/sleep.js';
 
 /** The server listens on loopback only. */
 const LOOPBACK_HOST = '127.0.0.1';
