@@ -10,8 +10,10 @@ export type RelayErrorCode =
   | 'REMOTE_HTTP' // the server answered with an unexpected HTTP status
   | 'REMOTE_PROTOCOL' // the server's answer was not valid MCP over HTTP
   | 'SESSION_EXPIRED' // 404 for a known session
-  | 'AUTH_REQUIRED' // 401 / 403 insufficient_scope from the server
-  | 'AUTH_FAILED' // the login could not be completed
+  | 'AUTH_REQUIRED' // a login is needed and none was possible here (no way to reach the user)
+  | 'AUTH_GRANT_DEAD' // the token endpoint refused the refresh token or the client (invalid_grant & co, RFC 6749 §5.2): log in again
+  | 'AUTH_SERVER_UNAVAILABLE' // the token endpoint failed for a passing reason (5xx, temporarily_unavailable, reset, timeout) after retries; the login is kept
+  | 'AUTH_FAILED' // the login or token request could not be completed (refused, malformed answer)
   | 'AUTH_TIMEOUT' // the user did not finish the login in time
   | 'DISCOVERY_FAILED' // protected-resource / authorization-server metadata unusable
   | 'UNSAFE_URL' // a URL from metadata or config that must not be used
