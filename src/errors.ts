@@ -10,7 +10,7 @@ export type RelayErrorCode =
   | 'REMOTE_HTTP' // the server answered with an unexpected HTTP status
   | 'REMOTE_PROTOCOL' // the server's answer was not valid MCP over HTTP
   | 'SESSION_EXPIRED' // 404 for a known session
-  | 'AUTH_REQUIRED' // a login is needed and none was possible here (no way to reach the user)
+  | 'AUTH_REQUIRED' // the server keeps refusing (401/403) credentials the relay just obtained: log in again. For the remote's 401/403 retry loop; no token endpoint failure raises it
   | 'AUTH_GRANT_DEAD' // the token endpoint refused the refresh token or the client (invalid_grant & co, RFC 6749 §5.2): log in again
   | 'AUTH_SERVER_UNAVAILABLE' // the token endpoint failed for a passing reason (5xx, temporarily_unavailable, reset, timeout) after retries; the login is kept
   | 'AUTH_FAILED' // the login or token request could not be completed (refused, malformed answer)
