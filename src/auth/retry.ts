@@ -46,6 +46,8 @@ export function retryAfterMs(value: string | undefined, now: number): number | u
   const v = value?.trim();
   if (!v) return undefined;
   if (/^\d+$/.test(v)) return Number(v) * 1000;
+  // Every HTTP-date form (IMF-fixdate and the two obsolete ones) starts with the day's name.
+  if (!/^[A-Za-z]{3}/.test(v)) return undefined;
   const at = Date.parse(v);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
