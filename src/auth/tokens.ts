@@ -113,7 +113,8 @@ export async function refreshTokens(base: TokenCallBase, current: StoredTokens):
 
 /**
  * RFC 6749 §4.1.3 code exchange with the PKCE verifier (RFC 7636 §4.5). Any failure is
- * AUTH_FAILED, invalid_grant included: a code is single-use, so the login itself failed.
+ * AUTH_FAILED, invalid_grant included: a code is single-use, so the login itself failed. Not
+ * retried for the same reason (RFC 6749 §4.1.2: a code used twice MUST be refused).
  */
 export async function exchangeCode(base: TokenCallBase, code: string, codeVerifier: string, redirectUri: string): Promise<StoredTokens> {
   try {
