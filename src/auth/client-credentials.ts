@@ -18,7 +18,7 @@ import { clientAuthentication, PrivateKeyJwt } from './client-auth.js';
 import type { Discovered } from './discovery.js';
 import { staticClient } from './registration.js';
 import { withTokenRetry, type TokenRetryDeps } from './retry.js';
-import { processTokenResponse, tokenProblem, tokenRequest } from './token-endpoint.js';
+import { processTokenResponse, redact, tokenProblem, tokenRequest } from './token-endpoint.js';
 export { CLIENT_KEY_ALGS, parseClientKey } from './client-key.js';
 export { JWT_BEARER_ASSERTION_TYPE } from './client-auth.js';
 import { expiresSoon, toStored, tokenEndpoint } from './tokens.js';
@@ -77,7 +77,7 @@ function explain(err: unknown, r: ClientCredentialsRequest, clientId: string, se
   // Keep status and cause (the problem or the network error): retry.ts decides on them.
   const opts = { cause: err instanceof RelayError ? err.cause : err, ...(status !== undefined ? { status } : {}) };
   // An authorization server's free text is quoted, but never with our own secret in it.
-  const redact = (text: string) => (secret ? text.split(secret).join('[redacted]') : text);
+  const hide = (text: string) => redact(text, [secret]);
   if (problem?.error !== undefined) {
     const hint: Record<string, string> = {
       invalid_client: `it does not accept client ${clientId} with these credentials: check --client-id and ${credentialFlags(r.auth)}`,
@@ -87,10 +87,10 @@ function explain(err: unknown, r: ClientCredentialsRequest, clientId: string, se
       unsupported_grant_type: 'it does not support the client credentials grant: drop --client-credentials to log in interactively',
     };
     const next = hint[problem.error] ?? 'the relay asks again on the next request';
-    const said = redact(problem.error_description ?? '') || 'no description';
+    const said = hide(problem.error_description ?? '') || 'no description';
     return new RelayError('AUTH_FAILED', `client credentials login failed: ${at} answered "${problem.error}" (${said}); ${next}`, opts);
   }
-  const said = redact(err instanceof Error ? err.message : String(err)) || 'no description';
+  const said = hide(err instanceof Error ? err.message : String(err)) || 'no description';
   return new RelayError('AUTH_FAILED', `client credentials login failed: ${at} could not be used (${said}); the relay asks again on the next request`, opts);
 }
 

@@ -16,7 +16,7 @@ import type { LoginContext } from './login.js';
 import { usableTokens } from './login.js';
 import { obtainClient } from './registration.js';
 import { isTransientTokenFailure } from './retry.js';
-import { oauthErrorCode, processTokenResponse, tokenProblem, tokenRequest } from './token-endpoint.js';
+import { oauthErrorCode, processTokenResponse, redact, tokenProblem, tokenRequest } from './token-endpoint.js';
 import { toStored, tokenEndpoint } from './tokens.js';
 import { sleep } from '../sleep.js';
 
@@ -157,7 +157,7 @@ async function poll(ctx: LoginContext, client: StoredClient, pending: PendingLog
         default:
           // The authorization server is having a moment (5xx, temporarily_unavailable, a reset): keep polling.
           if (isTransientTokenFailure(err)) continue;
-          throw new RelayError('AUTH_FAILED', `${err instanceof Error ? err.message : String(err)} while polling the device login`, { cause: err });
+          throw new RelayError('AUTH_FAILED', `${redact(err instanceof Error ? err.message : String(err), [pending.device_code, client.client_secret])} while polling the device login`, { cause: err });
       }
     }
     await ctx.store.withLock(async () => {

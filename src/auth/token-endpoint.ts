@@ -49,6 +49,13 @@ export interface TokenEndpointProblem {
   expected?: string;
 }
 
+/** `text` with every one of `secrets` (the request's own credentials) replaced, for messages. */
+export function redact(text: string, secrets: ReadonlyArray<string | undefined>): string {
+  let out = text;
+  for (const s of secrets) if (s) out = out.split(s).join('[redacted]');
+  return out;
+}
+
 /** The problem a RelayError from {@link processTokenResponse} carries, if it is one. */
 export function tokenProblem(err: unknown): TokenEndpointProblem | undefined {
   const cause = err instanceof RelayError ? (err.cause as Partial<TokenEndpointProblem> | undefined) : undefined;
@@ -142,8 +149,11 @@ export async function processTokenResponse(res: Response): Promise<TokenEndpoint
   if (t.token_type.toLowerCase() !== 'bearer') throw fail(`"token_type" in the token response must be Bearer (got ${JSON.stringify(t.token_type.slice(0, 32))})`, { status, field: 'token_type', expected: 'Bearer' });
   const out: TokenEndpointResponse = { access_token: t.access_token, token_type: t.token_type };
   if (t.expires_in !== undefined) {
-    if (typeof t.expires_in !== 'number' || !Number.isFinite(t.expires_in) || t.expires_in < 0) throw fieldError(status, 'expires_in', 'a non-negative number', t.expires_in);
-    out.expires_in = t.expires_in;
+    // RFC 6749 §5.1 makes it a number; some servers send digits as a string (the SDK accepted
+    // that, so the relay still does), nothing else.
+    const seconds = typeof t.expires_in === 'string' && /^\d+$/.test(t.expires_in) ? Number(t.expires_in) : t.expires_in;
+    if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0) throw fieldError(status, 'expires_in', 'a non-negative number', t.expires_in);
+    out.expires_in = seconds;
   }
   if (t.refresh_token !== undefined) {
     if (typeof t.refresh_token !== 'string' || t.refresh_token === '') throw fieldError(status, 'refresh_token', 'a non-empty string', t.refresh_token);

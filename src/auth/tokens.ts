@@ -12,7 +12,7 @@ import type { FetchFn } from '../http/fetch.js';
 import type { StoredClient, StoredTokens } from '../store/store.js';
 import { clientAuthentication } from './client-auth.js';
 import type { Discovered } from './discovery.js';
-import { processTokenResponse, tokenProblem, tokenRequest, type TokenEndpointResponse } from './token-endpoint.js';
+import { processTokenResponse, redact, tokenProblem, tokenRequest, type TokenEndpointResponse } from './token-endpoint.js';
 
 export { expiresSoon, isExpired, REFRESH_MARGIN_MS } from './expiry.js';
 
@@ -58,9 +58,10 @@ export function isDeadGrant(err: unknown): boolean {
 
 /**
  * A token endpoint failure → a RelayError for `what`, keeping `status` and `cause` (the
- * TokenEndpointProblem, or the network error) so retries decide on them.
+ * TokenEndpointProblem, or the network error) so retries decide on them. The server's words are
+ * quoted without the request's own `secrets` (a server may echo them in error_description).
  */
-function classify(err: unknown, what: string): RelayError {
+function classify(err: unknown, what: string, secrets: ReadonlyArray<string | undefined>): RelayError {
   const problem = tokenProblem(err);
   const status = err instanceof RelayError ? err.status : undefined;
   const cause = err instanceof RelayError ? err.cause : err;
@@ -69,7 +70,7 @@ function classify(err: unknown, what: string): RelayError {
     return new RelayError('AUTH_GRANT_DEAD', `${what}: the authorization server answered "${problem.error}"; a new login is needed`, opts);
   }
   const code = problem?.error !== undefined ? ` ("${problem.error}")` : '';
-  const detail = err instanceof Error ? err.message : String(err);
+  const detail = redact(err instanceof Error ? err.message : String(err), secrets);
   return new RelayError('AUTH_FAILED', `${what} failed${code}: ${detail}. The stored login is kept; the relay retries on the next request`, opts);
 }
 
@@ -107,7 +108,7 @@ export async function refreshTokens(base: TokenCallBase, current: StoredTokens):
     const t = await grant(base, new URLSearchParams({ grant_type: 'refresh_token', refresh_token: current.refresh_token! }));
     return toStored(t, base.now(), { issuer: base.discovered.metadata.issuer, resource: base.resource, previousRefreshToken: current.refresh_token, previousScope: current.scope, grant: current.grant });
   } catch (err) {
-    throw classify(err, 'refreshing the access token');
+    throw classify(err, 'refreshing the access token', [current.refresh_token, current.access_token, base.client.client_secret]);
   }
 }
 
@@ -123,6 +124,7 @@ export async function exchangeCode(base: TokenCallBase, code: string, codeVerifi
   } catch (err) {
     const problem = tokenProblem(err);
     const said = problem?.error !== undefined ? ` ("${problem.error}")` : '';
-    throw new RelayError('AUTH_FAILED', `exchanging the authorization code failed${said}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    const detail = redact(err instanceof Error ? err.message : String(err), [code, codeVerifier, base.client.client_secret]);
+    throw new RelayError('AUTH_FAILED', `exchanging the authorization code failed${said}: ${detail}`, { cause: err });
   }
 }

@@ -27,6 +27,8 @@ describe('processTokenResponse', () => {
     const t = await processTokenResponse(json({ access_token: 'at', token_type: 'bearer', expires_in: 60, refresh_token: 'rt', scope: 'a b', id_token: 'x', extra: 1 }));
     expect(t).toEqual({ access_token: 'at', token_type: 'bearer', expires_in: 60, refresh_token: 'rt', scope: 'a b' });
     expect(await processTokenResponse(json({ access_token: 'at', token_type: 'Bearer' }))).toEqual({ access_token: 'at', token_type: 'Bearer' });
+    // Digits in a string (some servers; the SDK accepted them) are read as the number.
+    expect((await processTokenResponse(json({ access_token: 'at', token_type: 'Bearer', expires_in: '3600' }))).expires_in).toBe(3600);
   });
 
   it.each([
@@ -35,7 +37,8 @@ describe('processTokenResponse', () => {
     ['access_token', { access_token: '', token_type: 'Bearer' }, 'a non-empty string'],
     ['token_type', { access_token: 'at' }, 'a string'],
     ['token_type', { access_token: 'at', token_type: 'mac' }, 'Bearer'],
-    ['expires_in', { access_token: 'at', token_type: 'Bearer', expires_in: '3600' }, 'a non-negative number'],
+    ['expires_in', { access_token: 'at', token_type: 'Bearer', expires_in: 'soon' }, 'a non-negative number'],
+    ['expires_in', { access_token: 'at', token_type: 'Bearer', expires_in: null }, 'a non-negative number'],
     ['expires_in', { access_token: 'at', token_type: 'Bearer', expires_in: -1 }, 'a non-negative number'],
     ['refresh_token', { access_token: 'at', token_type: 'Bearer', refresh_token: 7 }, 'a non-empty string'],
     ['scope', { access_token: 'at', token_type: 'Bearer', scope: ['a'] }, 'a string'],

@@ -202,6 +202,19 @@ describe('codes that mean what they say', () => {
     expect(waits).toEqual([]);
   });
 
+  it('an error_description that echoes the refresh token or client secret is quoted with them redacted', async () => {
+    as.answers.push({ status: 400, body: { error: 'invalid_request', error_description: 'refresh_token rt-5ecret-77 with client secret-1 is odd' } });
+    const client = { client_id: 'client-1', client_secret: 'secret-1', redirect_uris: [], kind: 'static' as const, registered_at: clock };
+    const base = { discovered: { authorizationServerUrl: as.url, metadata: metadata() as never }, client, resource: MCP_URL, fetch: (i: string | URL, init?: RequestInit) => fetch(i, init), now: () => clock };
+    const current: StoredTokens = { access_token: 'at1', token_type: 'Bearer', refresh_token: 'rt-5ecret-77', obtained_at: clock };
+    const err = (await refreshTokens(base, current).then(() => undefined, (e: unknown) => e)) as RelayError;
+    expect(err.code).toBe('AUTH_FAILED');
+    expect(err.message).toContain('"invalid_request"');
+    expect(err.message).toContain('[redacted]');
+    expect(err.message).not.toContain('rt-5ecret-77');
+    expect(err.message).not.toContain('secret-1');
+  });
+
   it('client credentials answered 400 invalid_client: one request, no retry, AUTH_FAILED naming the flags', async () => {
     as.answers.push({ status: 400, body: { error: 'invalid_client' } });
     const err = await clientCredentialsLogin({
