@@ -60,7 +60,7 @@ function post(ctx: LoginContext, url: string, client: StoredClient, params: Reco
 }
 
 /** RFC 8628 §3.2: the device authorization response, checked field by field. */
-async function processDeviceAuthorizationResponse(res: Response): Promise<DeviceAuthorization> {
+export async function processDeviceAuthorizationResponse(res: Response): Promise<DeviceAuthorization> {
   let json: Record<string, unknown> = {};
   try {
     const parsed: unknown = await res.json();

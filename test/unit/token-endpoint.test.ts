@@ -5,6 +5,7 @@
  * Assertions are on the error code and `cause`, not on message text.
  */
 import { describe, expect, it } from 'vitest';
+import { processDeviceAuthorizationResponse } from '../../src/auth/device.js';
 import { processRevocationResponse } from '../../src/auth/revocation.js';
 import { isTransientTokenFailure, MAX_RETRY_AFTER_MS, retryAfterMs } from '../../src/auth/retry.js';
 import { processTokenResponse, tokenProblem } from '../../src/auth/token-endpoint.js';
@@ -63,6 +64,28 @@ describe('processTokenResponse', () => {
     expect(err.message).not.toContain('SECRET');
     // An "error" that is not an RFC 6749 §5.2 code is not quoted back either.
     expect(tokenProblem(await rejection(processTokenResponse(json({ error: 'bad "quote"\n' }, 400))))).toEqual({ status: 400 });
+  });
+});
+
+describe('processDeviceAuthorizationResponse (RFC 8628 §3.2)', () => {
+  const ok = { device_code: 'dc', user_code: 'ABCD-EFGH', verification_uri: 'https://as.example.com/device', expires_in: 600 };
+
+  it('returns a complete answer', async () => {
+    expect(await processDeviceAuthorizationResponse(json({ ...ok, interval: 2 }))).toMatchObject({ ...ok, interval: 2 });
+  });
+
+  it.each([
+    ['user_code', { ...ok, user_code: 5 }, 'a string'],
+    ['expires_in', { ...ok, expires_in: undefined }, 'a positive number'],
+    ['interval', { ...ok, interval: 0 }, 'a positive number'],
+  ])('a 200 whose "%s" is wrong names the field', async (field, body, expected) => {
+    const err = await rejection(processDeviceAuthorizationResponse(json(body)));
+    expect(err.cause).toMatchObject({ status: 200, field, expected });
+  });
+
+  it('an error answer carries the OAuth error code', async () => {
+    const err = await rejection(processDeviceAuthorizationResponse(json({ error: 'unauthorized_client' }, 400)));
+    expect(err.cause).toMatchObject({ status: 400, error: 'unauthorized_client' });
   });
 });
 
