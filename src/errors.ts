@@ -11,8 +11,16 @@ export type RelayErrorCode =
   | 'REMOTE_PROTOCOL' // the server's answer was not valid MCP over HTTP
   | 'REMOTE_TOO_LARGE' // an answer over the per-message or in-flight memory bound (http/bounded.ts)
   | 'SESSION_EXPIRED' // 404 for a known session
-  | 'AUTH_REQUIRED' // 401 / 403 insufficient_scope from the server
-  | 'AUTH_FAILED' // the login could not be completed
+  /** The server keeps refusing (401/403) credentials the relay just obtained: the user must log in
+   *  again. Meant for the remote's 401/403 retry loop; no token endpoint failure raises it. */
+  | 'AUTH_REQUIRED'
+  /** The token endpoint refused the refresh token or the client (invalid_grant & co, RFC 6749 §5.2):
+   *  the stored tokens are dropped and a login follows. */
+  | 'AUTH_GRANT_DEAD'
+  /** The token endpoint failed for a passing reason (5xx, temporarily_unavailable, reset, timeout)
+   *  and retries did not help (src/auth/retry.ts); the stored login is kept. */
+  | 'AUTH_SERVER_UNAVAILABLE'
+  | 'AUTH_FAILED' // the login or a token request could not be completed (refused, malformed answer)
   | 'AUTH_TIMEOUT' // the user did not finish the login in time
   | 'DISCOVERY_FAILED' // protected-resource / authorization-server metadata unusable
   | 'UNSAFE_URL' // a URL from metadata or config that must not be used

@@ -8,8 +8,10 @@
  *   already rotated the tokens we adopt its result instead of presenting a spent refresh token.
  * - A 403 insufficient_scope re-authorizes with the union of scopes (step-up) instead of
  *   refreshing with the old scope.
- * - invalid_grant drops the tokens and starts a login; an authorization server that is down
- *   keeps the tokens.
+ * - A refused refresh (AUTH_GRANT_DEAD: invalid_grant & co, RFC 6749 §5.2) drops the tokens and
+ *   starts a login. Transient token endpoint failures (5xx, temporarily_unavailable, resets,
+ *   timeouts) are retried under the lock as retry.ts allows (Retry-After honoured, never past
+ *   the lock's stale time), then reported as AUTH_SERVER_UNAVAILABLE; the tokens are kept.
  * - With --client-credentials there is no person: the client credentials grant replaces the
  *   login and the refresh alike (before expiry, on 401, under the same lock), never a browser.
  */
@@ -29,15 +31,11 @@ import { checkPastedState, parsePasted } from './paste.js';
 import { clientCredentialsLogin, isClientCredentialsTokens } from './client-credentials.js';
 import { staticClient } from './registration.js';
 import { expiresSoon, isDeadGrant, refreshTokens } from './tokens.js';
+import { withTokenRetry } from './retry.js';
 import { readTokensOrWarn } from '../store/open.js';
-import { sleep } from '../sleep.js';
 
 /** After a failed login, refuse to open another browser tab for this long (a retry storm of queued requests). */
 const LOGIN_COOLDOWN_MS = 15_000;
-/** Attempts at a token request that failed for a passing reason (5xx, temporarily_unavailable, network). */
-const TRANSIENT_ATTEMPTS = 3;
-/** Backoff step between those attempts (1 s, then 2 s): under the lock, so kept short. */
-const TRANSIENT_BACKOFF_MS = 1_000;
 
 export interface CoordinatorDeps {
   config: Config;
@@ -48,6 +46,8 @@ export interface CoordinatorDeps {
   browser: { ok: boolean; reason?: string | undefined };
   notify(text: string): void;
   now?: () => number;
+  /** Waits between token request retries (tests record them); default: a timer. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Running as `mcp-relay login`: instructions say "paste it here". */
   pasteHere?: boolean;
 }
@@ -205,7 +205,10 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
         return;
       }
       try {
-        const fresh = await this.withTransientRetry(() => refreshTokens({ discovered, client, resource: this.resource(discovered), fetch: this.deps.fetch, now: this.now }, cur));
+        // No abort signal on the request itself: a refresh cut off after the server rotated the
+        // refresh token would lose the new one.
+        const base = { discovered, client, resource: this.resource(discovered), fetch: this.deps.fetch, now: this.now };
+        const fresh = await withTokenRetry(() => refreshTokens(base, cur), this.retryDeps());
         await this.deps.store.writeTokens(fresh);
         this.tokens = fresh;
         this.log.info('access token refreshed');
@@ -221,21 +224,9 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
     });
   }
 
-  /**
-   * An authorization server that blips (503, temporarily_unavailable, a reset) gets a couple of
-   * retries with backoff before the request fails; the stored tokens are kept throughout. A dead
-   * grant is not retried.
-   */
-  private async withTransientRetry<T>(call: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await call();
-      } catch (err) {
-        if (isDeadGrant(err) || attempt >= TRANSIENT_ATTEMPTS || this.closing.signal.aborted) throw err;
-        this.log.warn(`${describeError(err)}; retrying in ${TRANSIENT_BACKOFF_MS * attempt} ms`);
-        await sleep(TRANSIENT_BACKOFF_MS * attempt, this.closing.signal);
-      }
-    }
+  /** How token requests under the lock are retried (retry.ts). */
+  private retryDeps() {
+    return { now: this.now, sleep: this.deps.sleep, signal: this.closing.signal, log: this.log };
   }
 
   private async login(info: UnauthorizedInfo, current: StoredTokens | undefined, rejected: string | undefined, stepUp: boolean): Promise<void> {
@@ -264,7 +255,7 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
     try {
       const discovered = await this.discovery(freshDiscovery);
       const { store, fetch, log, config } = this.deps;
-      const c = { store, fetch, log, auth: config.auth, discovered, scope: scope(discovered), resource: this.resource(discovered), now: this.now, staleAccessToken: stale };
+      const c = { store, fetch, log, auth: config.auth, discovered, scope: scope(discovered), resource: this.resource(discovered), now: this.now, staleAccessToken: stale, retry: this.retryDeps() };
       this.tokens = await clientCredentialsLogin(c);
       this.failedLogin = undefined;
     } catch (err) {

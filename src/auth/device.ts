@@ -8,13 +8,16 @@
  * (kind "device") and the process polling it owns it; if that process dies, the next one keeps
  * polling the same code, so the user's approval is never wasted.
  */
-import { RelayError, describeError } from '../errors.js';
+import { RelayError } from '../errors.js';
 import type { PendingLogin, StoredClient, StoredTokens } from '../store/store.js';
 import { assertSafeBrowserUrl } from './browser.js';
+import { clientAuthentication } from './client-auth.js';
 import type { LoginContext } from './login.js';
 import { usableTokens } from './login.js';
 import { obtainClient } from './registration.js';
-import { toStored } from './tokens.js';
+import { isTransientTokenFailure } from './retry.js';
+import { oauthErrorCode, processTokenResponse, redact, tokenProblem, tokenRequest } from './token-endpoint.js';
+import { toStored, tokenEndpoint } from './tokens.js';
 import { sleep } from '../sleep.js';
 
 export const DEVICE_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -44,35 +47,40 @@ export function wantsDeviceFlow(ctx: LoginContext): boolean {
   return advertised && (!ctx.browser.ok || ctx.config.auth.noBrowser) && !ctx.pasteHere;
 }
 
-function authenticate(client: StoredClient, body: URLSearchParams, headers: Record<string, string>): void {
-  const method = client.token_endpoint_auth_method ?? (client.client_secret ? 'client_secret_basic' : 'none');
-  if (client.client_secret && method === 'client_secret_basic') {
-    const enc = (s: string) => encodeURIComponent(s);
-    headers.authorization = `Basic ${Buffer.from(`${enc(client.client_id)}:${enc(client.client_secret)}`).toString('base64')}`;
-    return;
-  }
-  body.set('client_id', client.client_id);
-  if (client.client_secret && method === 'client_secret_post') body.set('client_secret', client.client_secret);
+/**
+ * One POST to the device authorization endpoint (RFC 8628 §3.1) or the token endpoint (§3.4),
+ * the client authenticated as at the token endpoint (client-auth.ts); the raw answer.
+ */
+function post(ctx: LoginContext, url: string, client: StoredClient, params: Record<string, string | undefined>): Promise<Response> {
+  const body = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && k !== 'resource') body.set(k, v);
+  const meta = ctx.discovered.metadata;
+  const { apply } = clientAuthentication(client, { supported: meta.token_endpoint_auth_methods_supported, now: ctx.now });
+  return tokenRequest({ endpoint: url, params: body, resource: params.resource, auth: apply, issuer: meta.issuer, fetch: ctx.fetch });
 }
 
-async function post(ctx: LoginContext, url: string, client: StoredClient, params: Record<string, string | undefined>): Promise<{ status: number; json: Record<string, unknown> }> {
-  const body = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) if (v !== undefined) body.set(k, v);
-  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
-  authenticate(client, body, headers);
-  let res: Response;
-  try {
-    res = await ctx.fetch(url, { method: 'POST', headers, body: body.toString(), signal: AbortSignal.timeout(30_000) });
-  } catch (err) {
-    throw new RelayError('AUTH_FAILED', `cannot reach ${new URL(url).host}: ${describeError(err)}`, { cause: err });
-  }
+/** RFC 8628 §3.2: the device authorization response, checked field by field. */
+export async function processDeviceAuthorizationResponse(res: Response): Promise<DeviceAuthorization> {
   let json: Record<string, unknown> = {};
   try {
-    json = (await res.json()) as Record<string, unknown>;
+    const parsed: unknown = await res.json();
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) json = parsed as Record<string, unknown>;
   } catch {
-    // a non-JSON body: handled by the status check of the caller
+    // not JSON: reported by the checks below
   }
-  return { status: res.status, json };
+  const error = oauthErrorCode(json);
+  const da = json as unknown as DeviceAuthorization;
+  const bad = (field: string, expected: string) =>
+    new RelayError('AUTH_FAILED', `the device authorization endpoint answered HTTP ${res.status}${error ? ` "${error}"` : ''}${res.status === 200 ? `: "${field}" must be ${expected}` : ''}`, {
+      status: res.status,
+      cause: { status: res.status, field, expected, ...(error ? { error } : {}) },
+    });
+  if (res.status !== 200) throw bad('(status)', 'HTTP 200');
+  for (const field of ['device_code', 'user_code', 'verification_uri'] as const) if (typeof da[field] !== 'string') throw bad(field, 'a string');
+  if (da.verification_uri_complete !== undefined && typeof da.verification_uri_complete !== 'string') throw bad('verification_uri_complete', 'a string');
+  if (typeof da.expires_in !== 'number' || !(da.expires_in > 0)) throw bad('expires_in', 'a positive number');
+  if (da.interval !== undefined && (typeof da.interval !== 'number' || !(da.interval > 0))) throw bad('interval', 'a positive number');
+  return da;
 }
 
 /** Run (or take over) a device login until tokens exist. */
@@ -83,11 +91,7 @@ export async function deviceLogin(ctx: LoginContext): Promise<StoredTokens> {
   );
   let pending = await ctx.store.readPending();
   if (!(pending?.kind === 'device' && pending.expires_at > ctx.now() && pending.device_code)) {
-    const { status, json } = await post(ctx, meta.device_authorization_endpoint, client, { scope: ctx.scope, resource: ctx.resource });
-    const da = json as unknown as DeviceAuthorization;
-    if (status !== 200 || typeof da.device_code !== 'string' || typeof da.user_code !== 'string' || typeof da.verification_uri !== 'string') {
-      throw new RelayError('AUTH_FAILED', `the device authorization endpoint answered HTTP ${status}${json.error ? ` "${String(json.error)}"` : ''}`);
-    }
+    const da = await processDeviceAuthorizationResponse(await post(ctx, meta.device_authorization_endpoint, client, { scope: ctx.scope, resource: ctx.resource }));
     const shown = assertSafeBrowserUrl(da.verification_uri_complete ?? da.verification_uri, { allowHttp: ctx.config.allowHttp }).href;
     pending = {
       kind: 'device',
@@ -131,31 +135,36 @@ async function poll(ctx: LoginContext, client: StoredClient, pending: PendingLog
     const stored = await ctx.store.readTokens();
     if (usableTokens(stored, ctx.staleAccessToken, ctx.now())) return stored;
     if (ctx.now() >= pending.expires_at) throw new RelayError('AUTH_TIMEOUT', `the device login was not approved in time; restart the relay or run \`mcp-relay login ${ctx.config.serverUrl.href}\``);
-    const { status, json } = await post(ctx, ctx.discovered.metadata.token_endpoint, client, { grant_type: DEVICE_GRANT_TYPE, device_code: pending.device_code, resource: ctx.resource });
-    if (status === 200 && typeof json.access_token === 'string') {
-      const tokens = toStored(json as never, ctx.now(), { issuer: ctx.discovered.metadata.issuer, resource: ctx.resource, grant: 'device_code' });
-      await ctx.store.withLock(async () => {
-        await ctx.store.writeTokens(tokens);
-        await ctx.store.clearPending();
-      });
-      ctx.log.info('device login approved; tokens stored');
-      return tokens;
+    let tokens: StoredTokens;
+    try {
+      const res = await post(ctx, tokenEndpoint(ctx.discovered), client, { grant_type: DEVICE_GRANT_TYPE, device_code: pending.device_code, resource: ctx.resource });
+      const t = await processTokenResponse(res);
+      tokens = toStored(t, ctx.now(), { issuer: ctx.discovered.metadata.issuer, resource: ctx.resource, grant: 'device_code' });
+    } catch (err) {
+      // RFC 8628 §3.5: the polling answers.
+      switch (tokenProblem(err)?.error) {
+        case 'authorization_pending':
+          continue;
+        case 'slow_down':
+          intervalS += SLOW_DOWN_STEP_S;
+          continue;
+        case 'access_denied':
+          await ctx.store.clearPending();
+          throw new RelayError('AUTH_FAILED', 'the device login was denied');
+        case 'expired_token':
+          await ctx.store.clearPending();
+          throw new RelayError('AUTH_TIMEOUT', 'the device code expired before it was approved; start the login again');
+        default:
+          // The authorization server is having a moment (5xx, temporarily_unavailable, a reset): keep polling.
+          if (isTransientTokenFailure(err)) continue;
+          throw new RelayError('AUTH_FAILED', `${redact(err instanceof Error ? err.message : String(err), [pending.device_code, client.client_secret])} while polling the device login`, { cause: err });
+      }
     }
-    switch (json.error) {
-      case 'authorization_pending':
-        continue;
-      case 'slow_down':
-        intervalS += SLOW_DOWN_STEP_S;
-        continue;
-      case 'access_denied':
-        await ctx.store.clearPending();
-        throw new RelayError('AUTH_FAILED', 'the device login was denied');
-      case 'expired_token':
-        await ctx.store.clearPending();
-        throw new RelayError('AUTH_TIMEOUT', 'the device code expired before it was approved; start the login again');
-      default:
-        if (status >= 500) continue; // the authorization server is having a moment: keep polling
-        throw new RelayError('AUTH_FAILED', `the token endpoint answered HTTP ${status}${json.error ? ` "${String(json.error)}"` : ''} while polling the device login`);
-    }
+    await ctx.store.withLock(async () => {
+      await ctx.store.writeTokens(tokens);
+      await ctx.store.clearPending();
+    });
+    ctx.log.info('device login approved; tokens stored');
+    return tokens;
   }
 }

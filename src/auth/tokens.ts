@@ -1,25 +1,31 @@
 /**
- * Token endpoint calls through the SDK (exchangeAuthorization / refreshAuthorization), with the
- * two things the SDK leaves to us: an absolute expiry for storage, and a classification of
- * failures by error code so a dead refresh token (log in again) is never confused with an
- * authorization server that is merely down (keep the tokens, retry later).
+ * The grants the relay runs at the token endpoint for a person's login: the authorization code
+ * exchange (RFC 6749 §4.1.3 with PKCE, RFC 7636 §4.5) and the refresh (RFC 6749 §6), each one
+ * tokenRequest + processTokenResponse (token-endpoint.ts) with the client authenticated by
+ * client-auth.ts; plus what storage needs: an absolute expiry, and a classification of failures
+ * by OAuth error code so a dead refresh token (AUTH_GRANT_DEAD: log in again) is never confused
+ * with an authorization server that is merely down (keep the tokens, retry later).
  */
-import { exchangeAuthorization, refreshAuthorization } from '@modelcontextprotocol/sdk/client/auth.js';
-import { OAuthError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
-import type { OAuthClientInformationMixed, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
-import { describeError, RelayError } from '../errors.js';
+import type { OAuthClientInformationMixed } from '@modelcontextprotocol/sdk/shared/auth.js';
+import { RelayError } from '../errors.js';
 import type { FetchFn } from '../http/fetch.js';
 import type { StoredClient, StoredTokens } from '../store/store.js';
+import { clientAuthentication } from './client-auth.js';
 import type { Discovered } from './discovery.js';
+import { processTokenResponse, redact, tokenProblem, tokenRequest, type TokenEndpointResponse } from './token-endpoint.js';
 
 export { expiresSoon, isExpired, REFRESH_MARGIN_MS } from './expiry.js';
 
-/** OAuth error codes meaning the grant itself is dead: log in again (RFC 6749 §5.2). */
+/**
+ * OAuth error codes (RFC 6749 §5.2) that mean the refresh cannot succeed with what is stored:
+ * the refresh token is invalid, expired or revoked (invalid_grant), or the client is no longer
+ * accepted for it (invalid_client, unauthorized_client). Log in again.
+ */
 const DEAD_GRANT_CODES = new Set(['invalid_grant', 'invalid_client', 'unauthorized_client']);
 
 /** Token response (relative `expires_in`) → stored tokens (absolute `expires_at`). */
 export function toStored(
-  t: OAuthTokens,
+  t: Pick<TokenEndpointResponse, 'access_token' | 'expires_in' | 'refresh_token' | 'scope'> & { token_type?: string | undefined },
   now: number,
   extra: { issuer?: string; resource?: string; previousRefreshToken?: string; previousScope?: string; grant?: StoredTokens['grant'] },
 ): StoredTokens {
@@ -47,25 +53,25 @@ export function clientInformation(c: StoredClient): OAuthClientInformationMixed 
 
 /** The grant is dead (invalid_grant & co): drop the tokens and log in again. */
 export function isDeadGrant(err: unknown): boolean {
-  return isRelayError(err) && err.code === 'AUTH_REQUIRED';
+  return err instanceof RelayError && err.code === 'AUTH_GRANT_DEAD';
 }
 
-function isRelayError(err: unknown): err is RelayError {
-  return err instanceof RelayError;
-}
-
-/** The SDK appends the token endpoint's raw body to some errors; it can echo our request (secrets). */
-function withoutRawBody(text: string): string {
-  const i = text.indexOf('Raw body:');
-  return (i >= 0 ? text.slice(0, i) : text).trim().replace(/[.\s]+$/, '');
-}
-
-function classify(err: unknown, what: string): RelayError {
-  if (err instanceof OAuthError && DEAD_GRANT_CODES.has(err.errorCode)) {
-    return new RelayError('AUTH_REQUIRED', `${what}: the authorization server answered "${err.errorCode}"; a new login is needed`, { cause: err });
+/**
+ * A token endpoint failure → a RelayError for `what`, keeping `status` and `cause` (the
+ * TokenEndpointProblem, or the network error) so retries decide on them. The server's words are
+ * quoted without the request's own `secrets` (a server may echo them in error_description).
+ */
+function classify(err: unknown, what: string, secrets: ReadonlyArray<string | undefined>): RelayError {
+  const problem = tokenProblem(err);
+  const status = err instanceof RelayError ? err.status : undefined;
+  const cause = err instanceof RelayError ? err.cause : err;
+  const opts = { cause, ...(status !== undefined ? { status } : {}) };
+  if (problem?.error !== undefined && DEAD_GRANT_CODES.has(problem.error)) {
+    return new RelayError('AUTH_GRANT_DEAD', `${what}: the authorization server answered "${problem.error}"; a new login is needed`, opts);
   }
-  const code = err instanceof OAuthError ? ` ("${err.errorCode}")` : '';
-  return new RelayError('AUTH_FAILED', `${what} failed${code}: ${withoutRawBody(describeError(err))}. The stored login is kept; the relay retries on the next request`, { cause: err });
+  const code = problem?.error !== undefined ? ` ("${problem.error}")` : '';
+  const detail = redact(err instanceof Error ? err.message : String(err), secrets);
+  return new RelayError('AUTH_FAILED', `${what} failed${code}: ${detail}. The stored login is kept; the relay retries on the next request`, opts);
 }
 
 export interface TokenCallBase {
@@ -74,38 +80,51 @@ export interface TokenCallBase {
   resource: string | undefined;
   fetch: FetchFn;
   now: () => number;
+  signal?: AbortSignal | undefined;
 }
 
+/** The token endpoint URL: from the metadata, else `/token` at the authorization server (as the SDK does). */
+export function tokenEndpoint(d: Discovered): string {
+  return d.metadata.token_endpoint ?? new URL('/token', d.authorizationServerUrl).href;
+}
+
+/** One token request for `params` as this client, validated. */
+async function grant(base: TokenCallBase, params: URLSearchParams): Promise<TokenEndpointResponse> {
+  const meta = base.discovered.metadata;
+  const { apply } = clientAuthentication(base.client, { supported: meta.token_endpoint_auth_methods_supported, now: base.now });
+  // RFC 8707 §2 and MCP 2025-11-25 authorization: resource MUST be sent on token requests.
+  const res = await tokenRequest({ endpoint: tokenEndpoint(base.discovered), params, resource: base.resource, auth: apply, issuer: meta.issuer, fetch: base.fetch, signal: base.signal });
+  return processTokenResponse(res);
+}
+
+/**
+ * RFC 6749 §6 refresh. A response without refresh_token keeps the old one, without scope keeps
+ * the old scope (§5.1: omitted when unchanged).
+ *
+ * @throws RelayError `AUTH_GRANT_DEAD` (log in again) or `AUTH_FAILED` with the problem as cause.
+ */
 export async function refreshTokens(base: TokenCallBase, current: StoredTokens): Promise<StoredTokens> {
   try {
-    const t = await refreshAuthorization(base.discovered.authorizationServerUrl, {
-      metadata: base.discovered.metadata,
-      clientInformation: clientInformation(base.client),
-      refreshToken: current.refresh_token!,
-      // RFC 8707 §2 and MCP 2025-11-25 authorization: resource MUST be sent on token requests.
-      resource: base.resource,
-      fetchFn: base.fetch,
-    });
+    const t = await grant(base, new URLSearchParams({ grant_type: 'refresh_token', refresh_token: current.refresh_token! }));
     return toStored(t, base.now(), { issuer: base.discovered.metadata.issuer, resource: base.resource, previousRefreshToken: current.refresh_token, previousScope: current.scope, grant: current.grant });
   } catch (err) {
-    throw classify(err, 'refreshing the access token');
+    throw classify(err, 'refreshing the access token', [current.refresh_token, current.access_token, base.client.client_secret]);
   }
 }
 
+/**
+ * RFC 6749 §4.1.3 code exchange with the PKCE verifier (RFC 7636 §4.5). Any failure is
+ * AUTH_FAILED, invalid_grant included: a code is single-use, so the login itself failed. Not
+ * retried for the same reason (RFC 6749 §4.1.2: a code used twice MUST be refused).
+ */
 export async function exchangeCode(base: TokenCallBase, code: string, codeVerifier: string, redirectUri: string): Promise<StoredTokens> {
   try {
-    const t = await exchangeAuthorization(base.discovered.authorizationServerUrl, {
-      metadata: base.discovered.metadata,
-      clientInformation: clientInformation(base.client),
-      authorizationCode: code,
-      codeVerifier,
-      redirectUri,
-      resource: base.resource,
-      fetchFn: base.fetch,
-    });
+    const t = await grant(base, new URLSearchParams({ grant_type: 'authorization_code', code, code_verifier: codeVerifier, redirect_uri: redirectUri }));
     return toStored(t, base.now(), { issuer: base.discovered.metadata.issuer, resource: base.resource, grant: 'authorization_code' });
   } catch (err) {
-    const e = classify(err, 'exchanging the authorization code');
-    throw new RelayError('AUTH_FAILED', e.message, { cause: err });
+    const problem = tokenProblem(err);
+    const said = problem?.error !== undefined ? ` ("${problem.error}")` : '';
+    const detail = redact(err instanceof Error ? err.message : String(err), [code, codeVerifier, base.client.client_secret]);
+    throw new RelayError('AUTH_FAILED', `exchanging the authorization code failed${said}: ${detail}`, { cause: err });
   }
 }

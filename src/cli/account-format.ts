@@ -1,9 +1,10 @@
 /**
  * The pure half of `mcp-relay status` and `logout`: what they show, as functions of what the
- * store holds, and the checks on what a revocation endpoint answers.
+ * store holds and of what auth/revocation.ts reported.
  * Every field is copied by name: no file is ever spread into the output, so a secret
  * (access/refresh token, client secret, PKCE verifier, state) can never reach it.
  */
+import type { RevocationOutcome, RevocationReport } from '../auth/revocation.js';
 import { canonicalUrl } from '../store/paths.js';
 import type { ListedServer, PendingLogin, StoredClient, StoredDiscovery, StoredTokens } from '../store/store.js';
 
@@ -162,13 +163,7 @@ export function formatStatus(root: string, servers: readonly ServerStatus[], now
   return out;
 }
 
-/** What happened to the tokens of one server on logout. */
-export type RevocationOutcome =
-  | 'revoked' // the authorization server accepted the revocation (RFC 7009 §2.2)
-  | 'failed' // it answered with an error or could not be reached
-  | 'skipped' // not attempted: unsafe endpoint, issuer mismatch or no client
-  | 'unsupported' // the authorization server advertises no revocation endpoint
-  | 'no-tokens'; // nothing to revoke
+export type { RevocationOutcome } from '../auth/revocation.js';
 
 /** One server in `logout --json`. */
 export interface LogoutResult {
@@ -198,36 +193,22 @@ export function formatLogout(r: LogoutResult): string {
 }
 
 /**
- * An RFC 7009 §2.1 revocation request: the form-encoded token and its type hint, with the client
- * authenticated as at the token endpoint (`method` from the SDK's selectClientAuthMethod).
+ * Pure: the warnings for one server's revocation report (no secrets: the report holds none).
+ * Every one says that the local credentials are deleted anyway.
  */
-export function revocationRequest(token: string, hint: 'refresh_token' | 'access_token', client: StoredClient, method: string): { headers: Record<string, string>; body: URLSearchParams } {
-  const body = new URLSearchParams({ token, token_type_hint: hint });
-  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
-  if (method === 'client_secret_basic' && client.client_secret) {
-    // Encoded as the SDK does at the token endpoint, so a client that works there works here.
-    headers.authorization = `Basic ${Buffer.from(`${client.client_id}:${client.client_secret}`, 'utf8').toString('base64')}`;
-  } else {
-    body.set('client_id', client.client_id);
-    if (method === 'client_secret_post' && client.client_secret) body.set('client_secret', client.client_secret);
+export function revocationWarnings(r: RevocationReport, label: string): string[] {
+  const anyway = 'the local credentials are deleted anyway';
+  switch (r.outcome) {
+    case 'skipped':
+      if (r.reason === 'issuer-mismatch') return [`did not revoke the tokens of ${label}: the ${r.what} came from ${r.from} but the cached revocation endpoint belongs to ${r.endpointIssuer}; ${anyway}`];
+      if (r.reason === 'no-client') return [`did not revoke the tokens of ${label}: no client registration is stored to authenticate with; ${anyway}`];
+      return [`did not revoke the tokens of ${label}: ${r.detail}; ${anyway}`];
+    case 'revoked':
+    case 'failed':
+      return r.failures.map((f) => `could not revoke the ${f.hint.replace('_', ' ')} of ${label} at ${r.endpoint}: ${f.detail}; ${anyway}, and the token stays valid there until it expires`);
+    default:
+      return [];
   }
-  return { headers, body };
-}
-
-/** Longest OAuth error code quoted back from a revocation endpoint (RFC 6749 codes are short). */
-const MAX_ERROR_CODE_LENGTH = 64;
-/** RFC 6749 §5.2: error codes are %x20-21 / %x23-5B / %x5D-7E; anything else is not quoted. */
-const ERROR_CODE_PATTERN = /^[\x20-\x21\x23-\x5B\x5D-\x7E]+$/;
-
-/** The `error` of an RFC 6749 §5.2 error body, when it is one; no other text is ever quoted back. */
-export function oauthErrorCode(body: unknown): string | undefined {
-  const e = typeof body === 'object' && body !== null ? (body as { error?: unknown }).error : undefined;
-  return typeof e === 'string' && e.length <= MAX_ERROR_CODE_LENGTH && ERROR_CODE_PATTERN.test(e) ? e : undefined;
-}
-
-/** A metadata field that must be a list of strings (e.g. `*_auth_methods_supported`), else undefined. */
-export function stringList(v: unknown): string[] | undefined {
-  return Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v as string[]) : undefined;
 }
 
 /** Whether a stored server URL is the same server as an already canonical URL. */

@@ -1,14 +1,13 @@
 /**
  * The account commands: `mcp-relay status [server-url]` lists what the credential store holds
- * (never a secret), and `mcp-relay logout <server-url> | --all` revokes the tokens at the
- * authorization server (RFC 7009) when it offers revocation and deletes the server's files.
+ * (never a secret), and `mcp-relay logout <server-url> | --all` deletes the server's files and
+ * has auth/revocation.ts revoke the tokens at the authorization server (RFC 7009) when it offers
+ * revocation; this file only selects, orders and prints.
  * Both write to stdout (people and scripts, `--json`); warnings go to stderr.
  */
 import { promises as fs } from 'node:fs';
-import { selectClientAuthMethod } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { Argv } from 'yargs';
-import { assertSafeEndpoint } from '../auth/discovery.js';
-import { clientInformation } from '../auth/tokens.js';
+import { revokeStoredTokens } from '../auth/revocation.js';
 import { readValue } from '../config/config.js';
 import { describeError, RelayError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
@@ -16,11 +15,8 @@ import { createFetch, type FetchFn } from '../http/fetch.js';
 import { LOCK_NAME } from '../store/lock.js';
 import { canonicalUrl, defaultStoreRoot, SERVER_KEY_PATTERN, serverKey } from '../store/paths.js';
 import { CredentialStore, type ListedServer, type ServerStore, type StoredClient, type StoredDiscovery, type StoredTokens } from '../store/store.js';
-import { formatLogout, formatStatus, LOGOUT_EPILOGUE, nothingStored, oauthErrorCode, sameUrl, serverLabel, STATUS_EPILOGUE, stringList } from './account-format.js';
-import { revocationRequest, toServerStatus, type LogoutResult, type RevocationOutcome, type StoredEntry } from './account-format.js';
-
-/** One revocation request may take this long before it counts as failed (the files are deleted anyway). */
-const REVOCATION_TIMEOUT_MS = 15_000;
+import { formatLogout, formatStatus, LOGOUT_EPILOGUE, nothingStored, revocationWarnings, sameUrl, serverLabel, STATUS_EPILOGUE } from './account-format.js';
+import { toServerStatus, type LogoutResult, type StoredEntry } from './account-format.js';
 
 /** What the account commands need from the outside world. */
 export interface AccountDeps {
@@ -167,73 +163,12 @@ async function logoutOne(server: ServerStore, url: string | null, allowHttp: boo
     return { url, key: server.key, revocation: 'skipped', deleted: false, warnings, error: describeError(err) };
   }
   const label = serverLabel({ url: taken.url, key: server.key });
-  const warn = (text: string) => {
+  const report = await revokeStoredTokens({ tokens: taken.tokens, client: taken.client, metadata: taken.discovery?.authorization_server_metadata }, { fetch: deps.fetch, allowHttp });
+  for (const text of revocationWarnings(report, label)) {
     warnings.push(text);
     deps.log.warn(text);
-  };
-  const revocation = await revokeTokens(taken, label, { fetch: deps.fetch, allowHttp, warn });
-  return { url: taken.url, key: server.key, revocation, deleted: true, warnings };
-}
-
-/** RFC 7009 revocation of the refresh token, then the access token. Never throws. */
-async function revokeTokens(t: Taken, label: string, deps: { fetch: FetchFn; allowHttp: boolean; warn(text: string): void }): Promise<RevocationOutcome> {
-  if (!t.tokens) return 'no-tokens';
-  const meta = t.discovery?.authorization_server_metadata;
-  if (meta?.revocation_endpoint === undefined) return 'unsupported';
-  const issuer = typeof meta.issuer === 'string' ? meta.issuer : undefined;
-  let endpoint: string;
-  try {
-    // MCP 2025-11-25 authorization, communication security: authorization server endpoints MUST be https.
-    endpoint = assertSafeEndpoint(meta.revocation_endpoint, 'revocation_endpoint', deps.allowHttp);
-  } catch (err) {
-    deps.warn(`did not revoke the tokens of ${label}: ${describeError(err)}; the local credentials are deleted anyway`);
-    return 'skipped';
   }
-  // A token goes only to the authorization server that issued it (MCP 2025-11-25 authorization,
-  // token audience binding); cached metadata of another issuer must not receive it.
-  for (const [what, other] of [['tokens', t.tokens.issuer], ['client', t.client?.issuer]] as const) {
-    if (other !== undefined && issuer !== undefined && other !== issuer) {
-      deps.warn(`did not revoke the tokens of ${label}: the ${what} came from ${other} but the cached revocation endpoint belongs to ${issuer}; the local credentials are deleted anyway`);
-      return 'skipped';
-    }
-  }
-  if (!t.client) {
-    deps.warn(`did not revoke the tokens of ${label}: no client registration is stored to authenticate with; the local credentials are deleted anyway`);
-    return 'skipped';
-  }
-  // RFC 7009 §2.1: the client authenticates as it does at the token endpoint.
-  const supported = stringList(meta.revocation_endpoint_auth_methods_supported) ?? stringList(meta.token_endpoint_auth_methods_supported) ?? [];
-  const method = selectClientAuthMethod(clientInformation(t.client), supported);
-  let outcome: RevocationOutcome = 'revoked';
-  for (const [hint, token] of [['refresh_token', t.tokens.refresh_token], ['access_token', t.tokens.access_token]] as const) {
-    if (token === undefined) continue;
-    const result = await postRevocation(endpoint, token, hint, t.client, method, deps.fetch);
-    // RFC 7009 §2.2.1: a server that cannot revoke access tokens says unsupported_token_type.
-    if (result.ok || (hint === 'access_token' && result.error === 'unsupported_token_type')) continue;
-    outcome = 'failed';
-    deps.warn(`could not revoke the ${hint.replace('_', ' ')} of ${label} at ${endpoint}: ${result.detail}; the local credentials are deleted anyway, and the token stays valid there until it expires`);
-  }
-  return outcome;
-}
-
-type PostResult = { ok: true } | { ok: false; error?: string; detail: string };
-
-async function postRevocation(endpoint: string, token: string, hint: 'refresh_token' | 'access_token', client: StoredClient, method: string, fetch: FetchFn): Promise<PostResult> {
-  const { headers, body } = revocationRequest(token, hint, client, method);
-  let res: Response;
-  try {
-    // No redirects: the token must not be carried to another address.
-    res = await fetch(endpoint, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(REVOCATION_TIMEOUT_MS) });
-  } catch (err) {
-    return { ok: false, detail: `the request failed (${describeError(err)})` };
-  }
-  // RFC 7009 §2.2: 200 means revoked (or already invalid).
-  if (res.ok) {
-    await res.body?.cancel().catch(() => undefined);
-    return { ok: true };
-  }
-  const error = oauthErrorCode(await res.json().catch(() => undefined));
-  return error === undefined ? { ok: false, detail: `HTTP ${res.status}` } : { ok: false, error, detail: `HTTP ${res.status} ("${error}")` };
+  return { url: taken.url, key: server.key, revocation: report.outcome, deleted: true, warnings };
 }
 
 interface AccountArgs {

@@ -25,6 +25,35 @@ function causeCode(err: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * errno / undici codes of a connection that broke or stalled (worth one more try), as opposed
+ * to one that could not be made at all (DNS, refused, TLS: trying again at once will not help).
+ */
+const TRANSIENT_CODES = new Set([
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'ETIMEDOUT',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
+
+/** Whether a thrown fetch error is a connection reset or a timeout (by code or error name, never by message). */
+export function isTransientNetworkError(err: unknown): boolean {
+  let e: unknown = err;
+  for (let i = 0; i < 4 && e && typeof e === 'object'; i++) {
+    if ((e as { name?: unknown }).name === 'TimeoutError') return true;
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && TRANSIENT_CODES.has(code)) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 /** Map a thrown fetch/stream error for `url` to a RelayError (REMOTE_UNAVAILABLE or REMOTE_TIMEOUT). */
 export function networkError(err: unknown, url: URL | string, what = 'the MCP server'): RelayError {
   if (err instanceof RelayError) return err;

@@ -70,16 +70,19 @@ describe('authorization server faults during a refresh', () => {
     const { client } = await loggedIn(home, d.url);
     const before = await tokensFile(home, d.url);
     const json = { 'content-type': 'application/json' };
-    const faults: Array<[string, { status: number; headers: Record<string, string>; body: string }, RegExp]> = [
-      ['garbage', { status: 200, headers: json, body: 'this is not json at all' }, /not valid JSON/],
-      ['truncated', { status: 200, headers: json, body: '{"access_token":"at-123","token_type":"Bea' }, /JSON/],
-      ['no access_token', { status: 200, headers: json, body: '{"token_type":"Bearer","expires_in":3600}' }, /access_token/],
-      ['temporarily_unavailable', { status: 400, headers: json, body: '{"error":"temporarily_unavailable"}' }, /"temporarily_unavailable"/],
-      ['html 502', { status: 502, headers: { 'content-type': 'text/html' }, body: '<html><body>Bad gateway</body></html>' }, /HTTP 502/],
+    // The relay retries only what says "try later" (src/auth/retry.ts: 5xx, temporarily_unavailable,
+    // resets, timeouts) up to TOKEN_RETRY_ATTEMPTS = 3 times; a 200 is an answer and is not sent
+    // again (the server may have rotated the refresh token already). Each fault lasts exactly as
+    // many requests as the relay makes for it.
+    const faults: Array<[string, { status: number; headers: Record<string, string>; body: string }, RegExp, number]> = [
+      ['garbage', { status: 200, headers: json, body: 'this is not json at all' }, /not valid JSON/, 1],
+      ['truncated', { status: 200, headers: json, body: '{"access_token":"at-123","token_type":"Bea' }, /JSON/, 1],
+      ['no access_token', { status: 200, headers: json, body: '{"token_type":"Bearer","expires_in":3600}' }, /access_token/, 1],
+      ['temporarily_unavailable', { status: 400, headers: json, body: '{"error":"temporarily_unavailable"}' }, /"temporarily_unavailable"/, 3],
+      ['html 502', { status: 502, headers: { 'content-type': 'text/html' }, body: '<html><body>Bad gateway</body></html>' }, /HTTP 502/, 3],
     ];
-    for (const [name, response, why] of faults) {
-      // The relay retries a failed refresh (TRANSIENT_ATTEMPTS = 3): the fault lasts through all of them.
-      p.inject({ match: on.path('/token'), action: { kind: 'respond', ...response }, times: 3 });
+    for (const [name, response, why, attempts] of faults) {
+      p.inject({ match: on.path('/token'), action: { kind: 'respond', ...response }, times: attempts });
       d.expireAccessTokens();
       const call = client.callTool(echo(name));
       await expect(call, name).rejects.toThrow(/refreshing the access token failed/);
@@ -87,7 +90,7 @@ describe('authorization server faults during a refresh', () => {
       await expect(call, name).rejects.toThrow(/stored login is kept/);
       expect(await tokensFile(home, d.url), name).toBe(before);
     }
-    expect(p.seen.filter((r) => r.path === '/token' && r.fault === 'respond')).toHaveLength(faults.length * 3);
+    expect(p.seen.filter((r) => r.path === '/token' && r.fault === 'respond')).toHaveLength(faults.reduce((n, f) => n + f[3], 0));
     expect(text(await client.callTool(echo('healthy again')))).toBe('healthy again');
     expect(d.counters.tokenRequests.refresh_token).toBe(1);
     expect(browserLaunches(home)).toHaveLength(1);

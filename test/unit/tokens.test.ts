@@ -98,8 +98,9 @@ describe('clientInformation and isDeadGrant', () => {
     expect(clientInformation(conf)).toEqual({ client_id: 'c2', client_secret: 's', client_secret_expires_at: 0, redirect_uris: [] });
   });
 
-  it('isDeadGrant is true only for AUTH_REQUIRED', () => {
-    expect(isDeadGrant(new RelayError('AUTH_REQUIRED', 'x'))).toBe(true);
+  it('isDeadGrant is true only for AUTH_GRANT_DEAD', () => {
+    expect(isDeadGrant(new RelayError('AUTH_GRANT_DEAD', 'x'))).toBe(true);
+    expect(isDeadGrant(new RelayError('AUTH_REQUIRED', 'x'))).toBe(false);
     expect(isDeadGrant(new RelayError('AUTH_FAILED', 'x'))).toBe(false);
     expect(isDeadGrant(new Error('invalid_grant'))).toBe(false);
   });
@@ -182,7 +183,7 @@ describe('refreshTokens and exchangeCode against a real token endpoint', () => {
     as.answers.push({ status: 400, body: { error, error_description: 'refresh token revoked' } });
     const err = await refreshTokens(base, current).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RelayError);
-    expect((err as RelayError).code).toBe('AUTH_REQUIRED');
+    expect((err as RelayError).code).toBe('AUTH_GRANT_DEAD');
     expect(isDeadGrant(err)).toBe(true);
     expect((err as RelayError).message).not.toContain('rt1');
   });
