@@ -9,7 +9,7 @@
  *   `Authorization` header of every HTTP request to the MCP server; on 401, and on 403 with
  *   `error="insufficient_scope"` (step-up), it obtains new credentials and retries.
  * - A server that refuses fresh credentials again and again is not asked forever: after
- *   MAX_AUTH_ATTEMPTS the request fails with AUTH_FAILED.
+ *   MAX_AUTH_ATTEMPTS the request fails with AUTH_REQUIRED (the user must log in again).
  * - Content-type dispatch (JSON body or SSE stream) is decided here too, by the media type only.
  */
 import { RelayError } from '../errors.js';
@@ -97,7 +97,7 @@ export class Exchange {
       if (res.status === 403 && challenge.error !== 'insufficient_scope') return res;
       await res.body?.cancel().catch(() => {});
       if (attempt >= MAX_AUTH_ATTEMPTS) {
-        throw new RelayError('AUTH_FAILED', `the server keeps refusing fresh credentials (HTTP ${res.status}); run \`mcp-relay logout ${this.o.url.href}\` and try again`, {
+        throw new RelayError('AUTH_REQUIRED', `the server keeps refusing fresh credentials (HTTP ${res.status}); run \`mcp-relay logout ${this.o.url.href}\` and try again`, {
           status: res.status,
         });
       }
