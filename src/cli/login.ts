@@ -35,7 +35,7 @@ export interface LoginIo {
 
 export async function runLogin(config: Config, env: NodeJS.ProcessEnv, force: boolean, io: LoginIo): Promise<number> {
   const log = createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel, file: config.logFile });
-  const fetch = createFetch(env);
+  const fetch = createFetch(env, config.tls && { options: config.tls, certHost: config.serverUrl.host });
   const { server } = openStore(config, env, log);
   await recordServer(server, config, log);
   const current = await server.readTokens();

@@ -6,6 +6,7 @@ import type { Argv } from 'yargs';
 import { isLoopbackHost, parseClientInfo, parseHeaders, parseServerUrl, readValue, type Config, type TransportChoice } from '../config/config.js';
 import { CLIENT_KEY_ALGS, parseClientKey } from '../auth/client-key.js';
 import { RelayError } from '../errors.js';
+import { tlsOptions } from '../config/tls.js';
 
 /** Default for --auth-timeout: long enough to find a password manager and approve. */
 export const DEFAULT_AUTH_TIMEOUT_S = 300;
@@ -54,6 +55,11 @@ export function connectionOptions<T>(y: Argv<T>) {
       describe: 'Largest single message (MiB) accepted from the server; a larger answer fails its request and the relay goes on',
       group: 'Connection:',
     })
+    .option('tls-cert', { type: 'string', describe: 'Client certificate (PEM) for servers and gateways that require mutual TLS; with --tls-key', group: 'TLS:' })
+    .option('tls-key', { type: 'string', describe: 'Private key (PEM) of --tls-cert', group: 'TLS:' })
+    .option('tls-key-passphrase', { type: 'string', describe: 'Passphrase of --tls-key or --tls-pfx: @file or env:NAME keeps it out of `ps`', group: 'TLS:' })
+    .option('tls-pfx', { type: 'string', describe: 'Client certificate and key as one PKCS#12 file, instead of --tls-cert/--tls-key', group: 'TLS:' })
+    .option('tls-ca', { type: 'string', describe: 'Extra trusted CA certificates (PEM), added to the system ones (like NODE_EXTRA_CA_CERTS)', group: 'TLS:' })
     .option('client-id', { type: 'string', describe: 'Pre-registered OAuth client id (skips registration)', group: 'OAuth:' })
     .option('client-secret', { type: 'string', describe: 'Client secret for --client-id; @file or env:NAME keeps it out of `ps`', group: 'OAuth:' })
     .option('client-info', { type: 'string', describe: 'Static client as JSON or @file.json ({"client_id": ..., "client_secret": ...})', group: 'OAuth:' })
@@ -108,6 +114,11 @@ export interface ConnectionArgs {
   timeout: number;
   maxTime?: number;
   maxMessageMb?: number;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsKeyPassphrase?: string;
+  tlsPfx?: string;
+  tlsCa?: string;
   clientId?: string;
   clientSecret?: string;
   clientInfo?: string;
@@ -275,6 +286,7 @@ export function toConfig(args: ConnectionArgs, env: NodeJS.ProcessEnv): Config {
     requestTimeoutMs: seconds(args.timeout, '--timeout', true),
     maxTimeMs: seconds(args.maxTime ?? DEFAULT_MAX_TIME_S, '--max-time', true),
     maxMessageBytes: megabytes(args.maxMessageMb ?? DEFAULT_MAX_MESSAGE_MB, '--max-message-mb'),
+    tls: tlsOptions(args, env),
     // --debug raises the level to debug; it never lowers an explicit trace.
     logLevel: args.debug && args.logLevel !== 'trace' ? 'debug' : args.logLevel,
     logFile: args.logFile,

@@ -20,7 +20,7 @@ export const makeAuth: ProxyDeps['makeAuth'] = async (config, log, env, version)
   const load = async () =>
     (await import('../auth/setup.js')).createCoordinator(config, server, {
       env,
-      fetch: createFetch(env),
+      fetch: createFetch(env, config.tls && { options: config.tls, certHost: config.serverUrl.host }),
       log,
       notify: (text) => stderrWriter().write(`${text}\n`),
     });

@@ -50,8 +50,8 @@ export async function runProxy(config: Config, deps: ProxyDeps): Promise<number>
     message: (msg, raw) => relay!.fromHost(msg, raw),
     close: () => void stop('the host closed stdin'),
   }, log, { afterLargeWrite: releaseGarbage, maxMessageBytes });
-  const mcpFetch = createMcpFetch(deps.env, `mcp-relay/${deps.version}`);
-  const legacyFetch = createLegacyFetch(deps.env);
+  const mcpFetch = createMcpFetch(deps.env, `mcp-relay/${deps.version}`, config.tls);
+  const legacyFetch = createLegacyFetch(deps.env, config.tls);
   const remote = new AutoRemote(
     {
       url: config.serverUrl,

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 import { RelayError } from '../errors.js';
+import type { TlsClientOptions } from './tls.js';
 
 export type TransportChoice = 'auto' | 'http' | 'sse';
 
@@ -69,6 +70,8 @@ export interface Config {
   maxTimeMs?: number | undefined;
   /** --max-message-mb in bytes: the largest single message accepted. */
   maxMessageBytes?: number | undefined;
+  /** --tls-*: client certificate and extra trusted CAs (checked at start). */
+  tls?: TlsClientOptions | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   logFile?: string | undefined;
   /** Store root override (else MCP_RELAY_HOME, else the user config dir). */

@@ -7,6 +7,7 @@
  * variable is set we use undici's fetch with that agent. NODE_EXTRA_CA_CERTS is honoured by
  * Node's TLS stack for both paths.
  */
+import type { TlsClientOptions } from '../config/tls.js';
 import { createNodeHttpFetch, MAX_CONNECTIONS, type HttpFetch, type HttpRequestInit, type HttpResponse } from './node-http.js';
 
 /** A web fetch (metadata, token endpoint, the legacy SSE transport). */
@@ -40,16 +41,58 @@ function proxySettings(env: NodeJS.ProcessEnv): { httpProxy?: string; httpsProxy
   return { ...(httpProxy ? { httpProxy } : {}), ...(httpsProxy ? { httpsProxy } : {}), ...(noProxy ? { noProxy } : {}) };
 }
 
-/** A web fetch for metadata and token endpoints: Node's, or undici's through the proxy when one is set. */
-export function createFetch(env: NodeJS.ProcessEnv = process.env): FetchFn {
-  if (!proxyFromEnv(env)) return (input, init) => fetch(input, init);
-  // undici is loaded only when a proxy is configured (it costs ~18 MB of memory to load).
-  const proxied = import('undici').then(({ EnvHttpProxyAgent, fetch: undiciFetch }) => {
-    const agent = new EnvHttpProxyAgent(proxySettings(env));
-    return (input: string | URL, init?: RequestInit) =>
-      undiciFetch(input, { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher: agent }) as unknown as Promise<Response>;
-  });
-  return async (input, init) => (await proxied)(input, init);
+/**
+ * --tls-* settings for a client: trust (`ca`) applies to every host; the client certificate is
+ * presented only to the MCP server's host (`certHost`), so an authorization server elsewhere never
+ * learns it. Absent: Node's TLS defaults.
+ */
+export interface ClientTls {
+  options: TlsClientOptions;
+  /** host[:port] of the MCP server: the only place the client certificate goes. */
+  certHost: string;
+}
+
+/** The options for a connection to `host`: everything for the MCP server's host, only the trust store elsewhere. */
+function tlsFor(tls: ClientTls | undefined, host: string): TlsClientOptions | undefined {
+  if (!tls) return undefined;
+  return host === tls.certHost ? tls.options : tls.options.ca ? { ca: tls.options.ca } : undefined;
+}
+
+/**
+ * undici's agent options for `tls`: `connect` for direct connections, `requestTls` for the target
+ * behind a proxy tunnel, and the extra CAs for the proxy itself (TLS-inspecting proxies).
+ */
+function undiciTls(tls: TlsClientOptions | undefined): Record<string, unknown> {
+  if (!tls) return {};
+  return { connect: { ...tls }, requestTls: { ...tls }, ...(tls.ca ? { proxyTls: { ca: tls.ca } } : {}) };
+}
+
+/**
+ * A web fetch for metadata and token endpoints: Node's, or undici's through the proxy when one is
+ * set, or with --tls-* options.
+ */
+export function createFetch(env: NodeJS.ProcessEnv = process.env, tls?: ClientTls): FetchFn {
+  if (!proxyFromEnv(env) && !tls) return (input, init) => fetch(input, init);
+  // undici is loaded only when a proxy or TLS options are configured (it costs ~18 MB of memory to load).
+  const loaded = import('undici');
+  const agents = new Map<string, Promise<{ dispatch: unknown }>>();
+  const agentFor = (host: string) => {
+    const options = tlsFor(tls, host);
+    const key = options === tls?.options ? 'cert' : options ? 'ca' : 'plain';
+    let agent = agents.get(key);
+    if (!agent) {
+      agent = loaded.then(({ Agent, EnvHttpProxyAgent }) =>
+        proxyFromEnv(env) ? new EnvHttpProxyAgent({ ...proxySettings(env), ...undiciTls(options) }) : new Agent(undiciTls(options)),
+      );
+      agents.set(key, agent);
+    }
+    return agent;
+  };
+  return async (input, init) => {
+    const { fetch: undiciFetch } = await loaded;
+    const dispatcher = await agentFor(new URL(input).host);
+    return undiciFetch(input, { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher: dispatcher as never }) as unknown as Promise<Response>;
+  };
 }
 
 /**
@@ -63,12 +106,12 @@ export function createFetch(env: NodeJS.ProcessEnv = process.env): FetchFn {
  *   limit (NO_PROXY honoured), loaded only then.
  * Either way redirects are followed within the server's origin only.
  */
-export function createMcpFetch(env: NodeJS.ProcessEnv = process.env, userAgent?: string): HttpFetch & { close(): void } {
+export function createMcpFetch(env: NodeJS.ProcessEnv = process.env, userAgent?: string, tls?: TlsClientOptions): HttpFetch & { close(): void } {
   if (!proxyFromEnv(env)) {
-    const direct = createNodeHttpFetch({ maxSockets: MAX_CONNECTIONS });
+    const direct = createNodeHttpFetch({ maxSockets: MAX_CONNECTIONS, tls });
     return Object.assign((input: string | URL, init?: HttpRequestInit) => sameOriginRedirects(direct, input, withUserAgent(init, userAgent)), { close: () => direct.close() });
   }
-  const pooled = undiciPooled(env);
+  const pooled = undiciPooled(env, tls);
   return Object.assign(async (input: string | URL, init?: HttpRequestInit) => sameOriginRedirects(pooled.fetch, input, withUserAgent(init, userAgent)), {
     close: pooled.close,
   });
@@ -80,19 +123,19 @@ export function createMcpFetch(env: NodeJS.ProcessEnv = process.env, userAgent?:
  * /messages must not open a socket each), loaded only when a legacy server is met, with the same
  * same-origin redirect rule.
  */
-export function createLegacyFetch(env: NodeJS.ProcessEnv = process.env): FetchFn & { close(): void } {
-  const pooled = undiciPooled(env);
+export function createLegacyFetch(env: NodeJS.ProcessEnv = process.env, tls?: TlsClientOptions): FetchFn & { close(): void } {
+  const pooled = undiciPooled(env, tls);
   return Object.assign((input: string | URL, init?: RequestInit) => sameOriginRedirects(pooled.fetch, input, init), { close: pooled.close });
 }
 
 /** undici's fetch over one Agent (or EnvHttpProxyAgent) of MAX_CONNECTIONS sockets per origin, loaded on first use. */
-function undiciPooled(env: NodeJS.ProcessEnv): { fetch: FetchFn; close(): void } {
+function undiciPooled(env: NodeJS.ProcessEnv, tls: TlsClientOptions | undefined): { fetch: FetchFn; close(): void } {
   let ready: Promise<{ fetch: FetchFn; close(): Promise<void> }> | undefined;
   const load = () =>
     (ready ??= import('undici').then(({ Agent, EnvHttpProxyAgent, fetch: undiciFetch }) => {
       const dispatcher = proxyFromEnv(env)
-        ? new EnvHttpProxyAgent({ connections: MAX_CONNECTIONS, ...proxySettings(env) })
-        : new Agent({ connections: MAX_CONNECTIONS });
+        ? new EnvHttpProxyAgent({ connections: MAX_CONNECTIONS, ...proxySettings(env), ...undiciTls(tls) })
+        : new Agent({ connections: MAX_CONNECTIONS, ...undiciTls(tls) });
       const pooledFetch: FetchFn = (input, init) =>
         undiciFetch(input, { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher, redirect: 'manual' }) as unknown as Promise<Response>;
       return { fetch: pooledFetch, close: () => dispatcher.close() };

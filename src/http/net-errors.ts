@@ -15,6 +15,17 @@ const TLS_CODES = new Set([
   'EPROTO',
 ]);
 
+/** TLS alerts a server sends when it wants a client certificate, or refuses the one it got (mutual TLS). */
+const CLIENT_CERT_ALERTS = new Set([
+  'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED',
+  'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE',
+  'ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN',
+  'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA',
+  'ERR_SSL_TLSV1_ALERT_ACCESS_DENIED',
+  'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE',
+  'ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED',
+]);
+
 function causeCode(err: unknown): string | undefined {
   let e: unknown = err;
   for (let i = 0; i < 4 && e && typeof e === 'object'; i++) {
@@ -62,6 +73,13 @@ export function networkError(err: unknown, url: URL | string, what = 'the MCP se
   if (err instanceof Error && err.name === 'TimeoutError') {
     return new RelayError('REMOTE_TIMEOUT', `${what} at ${host} did not answer in time`, { cause: err });
   }
+  if (code && CLIENT_CERT_ALERTS.has(code)) {
+    return new RelayError(
+      'REMOTE_UNAVAILABLE',
+      `${what} at ${host} refused the TLS connection (${code}): it wants a client certificate it trusts; give one with --tls-cert and --tls-key (or --tls-pfx)`,
+      { cause: err },
+    );
+  }
   if (code && TLS_CODES.has(code)) {
     return new RelayError(
       'REMOTE_UNAVAILABLE',
@@ -80,7 +98,13 @@ export function networkError(err: unknown, url: URL | string, what = 'the MCP se
     case 'ERR_STREAM_PREMATURE_CLOSE':
     case 'UND_ERR_SOCKET':
     case 'EPIPE':
-      return new RelayError('REMOTE_UNAVAILABLE', `connection to ${what} at ${host} was reset (${code})`, { cause: err });
+      // Over TLS 1.3 a gateway that refuses a client certificate may cut the connection before its
+      // alert is read: say so as a possibility, since the code alone cannot tell.
+      return new RelayError(
+        'REMOTE_UNAVAILABLE',
+        `connection to ${what} at ${host} was reset (${code})${typeof url !== 'string' && url.protocol === 'https:' ? '; if it requires a client certificate, check --tls-cert and --tls-key' : ''}`,
+        { cause: err },
+      );
     case 'ETIMEDOUT':
     case 'UND_ERR_CONNECT_TIMEOUT':
     case 'UND_ERR_HEADERS_TIMEOUT':

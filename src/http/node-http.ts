@@ -11,6 +11,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import type { TlsClientOptions } from '../config/tls.js';
 import { ACCEPT_ENCODING, concat, NodeBody } from './node-body.js';
 
 /** One read from a body: `{done:false, value: chunk}` for each chunk, then `{done:true}`. */
@@ -119,6 +120,8 @@ export interface NodeHttpOptions {
    * decoded whenever a server sends them. Default 'remote'.
    */
   compress?: boolean | 'remote';
+  /** Client certificate and extra trusted CAs for https (--tls-*); absent: Node's defaults. */
+  tls?: TlsClientOptions | undefined;
 }
 
 /** Loopback hosts, where compression only costs time. */
@@ -132,7 +135,7 @@ export function createNodeHttpFetch(opts: NodeHttpOptions = {}): HttpFetch & { c
   const maxSockets = opts.maxSockets ?? MAX_CONNECTIONS;
   const agentOptions = { keepAlive: true, maxSockets, timeout: IDLE_SOCKET_TIMEOUT_MS };
   const httpAgent = new http.Agent(agentOptions);
-  const httpsAgent = new https.Agent(agentOptions);
+  const httpsAgent = new https.Agent({ ...agentOptions, ...opts.tls });
   const targets: Record<string, Target> = {
     'http:': { request: http.request, agent: httpAgent },
     'https:': { request: https.request, agent: httpsAgent },

@@ -27,6 +27,8 @@ export interface SeenRequest {
   body: string;
   /** The fault applied to it, if any. */
   fault?: FaultAction['kind'];
+  /** The subject CN of the client certificate the connection presented (a proxy with `tls.clientCa`). */
+  clientCert?: string;
 }
 
 /** What to do with a matching request instead of (or while) forwarding it. */
@@ -219,7 +221,7 @@ function closeServer(server: Server, sockets: Set<Socket>): Promise<void> {
  * http or, with `tls`, https. Unfaulted requests are forwarded byte for byte (streams flow
  * through as they arrive); `inject` picks requests to break.
  */
-export async function startFaultProxy(opts: { target?: string; tls?: { key: string; cert: string } } = {}): Promise<FaultProxy> {
+export async function startFaultProxy(opts: { target?: string; tls?: { key: string; cert: string; clientCa?: string } } = {}): Promise<FaultProxy> {
   let target = opts.target;
   const faults: Array<Required<Pick<Fault, 'times'>> & Fault> = [];
   const seen: SeenRequest[] = [];
@@ -238,6 +240,8 @@ export async function startFaultProxy(opts: { target?: string; tls?: { key: stri
     const text = body.toString('utf8');
     const url = new URL(req.url ?? '/', 'http://proxy.invalid');
     const r: SeenRequest = { method: req.method ?? 'GET', path: url.pathname, headers: req.headers, body: text };
+    const peer = (req.socket as Socket & { getPeerCertificate?: () => { subject?: { CN?: string } } }).getPeerCertificate?.();
+    if (peer?.subject?.CN) r.clientCert = peer.subject.CN;
     const rpc = rpcMethodOf(text);
     if (rpc !== undefined) r.rpcMethod = rpc;
     seen.push(r);
@@ -312,7 +316,9 @@ export async function startFaultProxy(opts: { target?: string; tls?: { key: stri
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     onRequest(req, res).catch(() => res.destroy());
   };
-  const server = opts.tls ? createHttpsServer({ key: opts.tls.key, cert: opts.tls.cert }, handler) : createHttpServer(handler);
+  // With `clientCa`, a mutual-TLS gateway: a connection without a client certificate signed by that CA is refused.
+  const mutual = opts.tls?.clientCa ? { requestCert: true, rejectUnauthorized: true, ca: opts.tls.clientCa } : {};
+  const server = opts.tls ? createHttpsServer({ key: opts.tls.key, cert: opts.tls.cert, ...mutual }, handler) : createHttpServer(handler);
   const sockets = trackSockets(server as Server);
   const port = await listen(server as Server);
   let closing: Promise<void> | undefined;
