@@ -5,7 +5,7 @@
 import { describeError, isRelayError, RelayError } from '../errors.js';
 import { scrub, type Logger } from '../log.js';
 import type { Remote } from '../remote/types.js';
-import { errorResponse, isRequest, isResponse, RELAY_ERROR, type JsonRpcId, type JsonRpcMessage, type RawMessage } from '../jsonrpc/messages.js';
+import { errorResponse, INVALID_REQUEST, isRequest, isResponse, RELAY_ERROR, type JsonRpcId, type JsonRpcMessage, type RawMessage } from '../jsonrpc/messages.js';
 import { isCachedMethod, type LoginShield } from './login-shield.js';
 
 export interface HostSide {
@@ -64,12 +64,17 @@ export class Relay {
       return;
     }
     if (isRequest(msg)) {
+      if (this.pending.has(msg.id)) {
+        // MCP 2025-11-25 basic, requests: an id MUST NOT be reused within a session. Two requests
+        // with one id could not both be answered (the host could not tell the answers apart), so
+        // the second is refused at once and never reaches the server; the first keeps its answer.
+        this.opts.log.warn(`host reused request id ${JSON.stringify(msg.id)} while it was still pending; answered -32600, not forwarded`);
+        this.opts.host.send(errorResponse(msg.id, INVALID_REQUEST, `mcp-relay: Invalid Request: id ${JSON.stringify(msg.id)} belongs to a request that is still in progress (request ids must be unique); this ${msg.method} request was not sent to the server`));
+        return;
+      }
       const shield = this.opts.shield;
       if (msg.method === 'initialize') this.initialize = msg;
       if (shield && isCachedMethod(msg.method) && !(msg.params as { cursor?: unknown } | undefined)?.cursor) this.cacheable.set(msg.id, msg.method);
-      if (this.pending.has(msg.id)) {
-        this.opts.log.warn(`host reused request id ${JSON.stringify(msg.id)} while it was still pending`);
-      }
       this.pending.set(msg.id, msg.method);
     }
     const entry = { msg, skip: false };
