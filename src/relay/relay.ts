@@ -41,6 +41,10 @@ export class Relay {
   /** Requests waiting in the chain (not yet forwarded), for the login shield. */
   private readonly queued = new Map<JsonRpcId, { msg: JsonRpcMessage; skip: boolean }>();
   private shieldTimer: NodeJS.Timeout | undefined;
+  /** The --login-wait window of the current login has passed: the shield answers at once. */
+  private loginWindowPassed = false;
+  /** Shield answers go out one batch at a time, in the order the host sent the requests. */
+  private shielding: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: RelayOptions) {
     opts.shield?.status.subscribe((event) => void this.onLoginEvent(event));
@@ -53,6 +57,8 @@ export class Relay {
     }
     clearTimeout(this.shieldTimer);
     this.shieldTimer = undefined;
+    // The next login gets its own window.
+    this.loginWindowPassed = false;
     // Lists were answered from the cache: let the host fetch the live ones.
     for (const method of this.opts.shield!.takeListChanged()) this.opts.host.send({ jsonrpc: '2.0', method });
   }
@@ -91,14 +97,28 @@ export class Relay {
     this.armShield();
   }
 
-  /** While the user logs in, give waiting host requests an answer after `loginWaitMs` (see login-shield.ts). */
+  /**
+   * While the user logs in, give waiting host requests an answer once the login has lasted
+   * `loginWaitMs`. One window per login, not per request: a host that starts up in order
+   * (initialize, then the lists, then a call) would otherwise wait a full window for each.
+   */
   private armShield(): void {
     const shield = this.opts.shield;
-    if (!shield || this.shieldTimer || !shield.status.waitingForUser()) return;
+    if (!shield || !shield.status.waitingForUser()) return;
+    if (this.loginWindowPassed) {
+      this.shieldSoon();
+      return;
+    }
+    if (this.shieldTimer) return;
     this.shieldTimer = setTimeout(() => {
       this.shieldTimer = undefined;
-      void this.shieldNow();
+      this.loginWindowPassed = true;
+      this.shieldSoon();
     }, this.opts.loginWaitMs ?? DEFAULT_LOGIN_WAIT_MS);
+  }
+
+  private shieldSoon(): void {
+    this.shielding = this.shielding.then(() => this.shieldNow()).catch((err) => this.opts.log.warn(`login shield failed: ${describeError(err)}`));
   }
 
   private async shieldNow(): Promise<void> {
