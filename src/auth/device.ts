@@ -16,6 +16,7 @@ import { usableTokens } from './login.js';
 import { obtainClient } from './registration.js';
 import { toStored } from './tokens.js';
 import { sleep } from '../sleep.js';
+import { terminalLogin } from './login-notice.js';
 
 export const DEVICE_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:device_code';
 /** RFC 8628 §3.2: default polling interval when the server names none. */
@@ -130,7 +131,7 @@ async function poll(ctx: LoginContext, client: StoredClient, pending: PendingLog
     if (ctx.signal?.aborted) throw new RelayError('SHUTTING_DOWN', 'the relay is shutting down');
     const stored = await ctx.store.readTokens();
     if (usableTokens(stored, ctx.staleAccessToken, ctx.now())) return stored;
-    if (ctx.now() >= pending.expires_at) throw new RelayError('AUTH_TIMEOUT', `the device login was not approved in time; restart the relay or run \`mcp-relay login ${ctx.config.serverUrl.href}\``);
+    if (ctx.now() >= pending.expires_at) throw new RelayError('AUTH_TIMEOUT', `the device login was not approved in time; restart the relay or run \`${terminalLogin(ctx)}\``);
     const { status, json } = await post(ctx, ctx.discovered.metadata.token_endpoint, client, { grant_type: DEVICE_GRANT_TYPE, device_code: pending.device_code, resource: ctx.resource });
     if (status === 200 && typeof json.access_token === 'string') {
       const tokens = toStored(json as never, ctx.now(), { issuer: ctx.discovered.metadata.issuer, resource: ctx.resource, grant: 'device_code' });

@@ -9,6 +9,7 @@ import { createFetch } from '../http/fetch.js';
 import type { ProxyDeps } from './proxy.js';
 import { LoginShield } from '../relay/login-shield.js';
 import { LAST_USED_INTERVAL_MS, recordingUse } from '../auth/usage.js';
+import { loginCommand } from '../config/launch.js';
 
 /** Seconds between two "last used" records of one relay; tests set it low (see docs/store.md). */
 const LAST_USED_ENV = 'MCP_RELAY_LAST_USED_INTERVAL_S';
@@ -25,6 +26,8 @@ export const makeAuth: ProxyDeps['makeAuth'] = async (config, log, env, version)
     return undefined;
   }
   const { server } = openStore(config, env, log);
+  // npx users have no `mcp-relay` command: the hints name the one that works here.
+  const terminalLogin = loginCommand(config.serverUrl.href, { resource: config.auth.resource, clientId: config.auth.clientId }, { argv: process.argv, env });
   const startedAt = Date.now();
   await recordServer(server, config, log, startedAt);
   const load = async () =>
@@ -52,6 +55,7 @@ export const makeAuth: ProxyDeps['makeAuth'] = async (config, log, env, version)
     },
     config.serverUrl.href,
     version,
+    terminalLogin,
   );
   return {
     // status's "last used": refreshed while the relay runs, not only when it starts.
@@ -60,7 +64,7 @@ export const makeAuth: ProxyDeps['makeAuth'] = async (config, log, env, version)
     idle: () => coordinator.idle(),
     loginHint: config.auth.clientCredentials
       ? 'Check --client-id and --client-secret / --client-key-file, and that the client may use the client_credentials grant'
-      : `To log in from a terminal: mcp-relay login ${config.serverUrl.href}`,
+      : `To log in from a terminal on this machine: ${terminalLogin}`,
     close: async () => {
       await writes; // a cache update under way must land before the process exits
       await coordinator.close();
