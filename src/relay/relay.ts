@@ -82,6 +82,12 @@ export class Relay {
       if (msg.method === 'initialize') this.initialize = msg;
       if (shield && isCachedMethod(msg.method) && !(msg.params as { cursor?: unknown } | undefined)?.cursor) this.cacheable.set(msg.id, msg.method);
       this.pending.set(msg.id, msg.method);
+    } else if (msg.method === 'notifications/cancelled') {
+      // MCP 2025-11-25 cancellation: the server SHOULD NOT answer a cancelled request and the host
+      // ignores an answer that comes anyway. So the id is no longer pending (a late answer is
+      // dropped), nor answered again at shutdown.
+      const id = (msg.params as { requestId?: unknown } | undefined)?.requestId;
+      if ((typeof id === 'string' || typeof id === 'number') && id !== this.initialize?.id) this.pending.delete(id);
     }
     const entry = { msg, skip: false };
     if (isRequest(msg) && msg.method !== 'initialize') this.queued.set(msg.id, entry);

@@ -113,6 +113,25 @@ describe('request ids', () => {
     relay.child.stdin.end();
     expect((await relay.exited).code).toBe(0);
   });
+
+  it('a cancelled request no longer holds its id: the host may use it again, and it is not answered at shutdown', async () => {
+    const s = await server();
+    const relay = spawnRelay([s.url], { home: await tempHome() });
+    relay.send(INIT(1));
+    await relay.waitFor((m) => m.id === 1);
+    relay.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    relay.send(CALL(6, 'slow', { steps: 20, delayMs: 500 }));
+    await expect.poll(() => seenMethods(s).filter((m) => m === 'tools/call').length, { timeout: 10_000 }).toBe(1);
+    relay.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 6, reason: 'the user gave up' } });
+    await expect.poll(() => s.counters.cancelled, { timeout: 10_000 }).toBe(1);
+    relay.send(CALL(6, 'echo', { text: 'a new request 6' }));
+    const again = (await relay.waitFor((m) => m.id === 6)) as Line;
+    expect(again.error).toBeUndefined();
+    expect(JSON.stringify(again.result)).toContain('a new request 6');
+    relay.child.stdin.end();
+    expect((await relay.exited).code).toBe(0);
+    expect(relay.lines.map((l) => JSON.parse(l) as Line).filter((m) => m.id === 6)).toHaveLength(1);
+  });
 });
 
 describe('invalid requests', () => {
