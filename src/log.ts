@@ -4,7 +4,8 @@
  * Secrets are removed by configuration (redact paths) plus a scrubber for free text,
  * not by the care of each call site.
  */
-import { createWriteStream } from 'node:fs';
+import { closeSync, fchmodSync, fstatSync, openSync, writeSync } from 'node:fs';
+import { RelayError } from './errors.js';
 import { createRequire } from 'node:module';
 import { pino, type Logger, type LevelWithSilent, type StreamEntry } from 'pino';
 import type PinoPretty from 'pino-pretty';
@@ -81,9 +82,7 @@ export function createLogger(opts: LogOptions): Logger {
         : stderrWriter(),
     });
   }
-  if (opts.file) {
-    streams.push({ level: opts.level as pino.Level, stream: createWriteStream(opts.file, { flags: 'a', mode: 0o600 }) });
-  }
+  if (opts.file) streams.push({ level: opts.level as pino.Level, stream: logFileStream(opts.file, opts.quietStderr === true) });
   return pino(
     {
       name: 'mcp-relay',
@@ -107,6 +106,50 @@ export function createLogger(opts: LogOptions): Logger {
     },
     pino.multistream(streams),
   );
+}
+
+/** Log files hold server URLs and request details: private to the user, like the store. */
+const LOG_FILE_MODE = 0o600;
+
+/**
+ * The --log-file stream. Opened synchronously so a path that cannot be opened (a missing
+ * directory, a directory, no permission) is a clear start-up error (BAD_CONFIG: exit 2) rather
+ * than an unhandled 'error' event later. An existing regular file is chmod-ed to 0600 like a new
+ * one. A write that fails later (disk full, file system gone) stops file logging with one line on
+ * stderr; the relay keeps relaying (losing the log is better than losing the host's answers).
+ */
+function logFileStream(file: string, quietStderr: boolean): { write(chunk: string): void } {
+  let fd: number;
+  try {
+    fd = openSync(file, 'a', LOG_FILE_MODE);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new RelayError('BAD_CONFIG', `--log-file ${file}: cannot open it for appending (${code}); check that its directory exists and that it is a writable file`, { cause: err });
+  }
+  try {
+    // Only regular files: a device such as /dev/stderr must keep its own mode.
+    if (fstatSync(fd).isFile()) fchmodSync(fd, LOG_FILE_MODE);
+  } catch (err) {
+    closeSync(fd);
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new RelayError('BAD_CONFIG', `--log-file ${file}: cannot make it private (chmod 600 failed: ${code})`, { cause: err });
+  }
+  let failed = false;
+  return {
+    // Synchronous, like pino.destination({ sync: true }): nothing is lost at process.exit, and a
+    // failure is caught here instead of surfacing as an 'error' event nobody listens to.
+    write(chunk: string) {
+      if (failed) return;
+      try {
+        writeSync(fd, chunk);
+      } catch (err) {
+        failed = true;
+        const code = (err as NodeJS.ErrnoException).code ?? String(err);
+        const where = quietStderr ? 'no longer logging' : 'logging to stderr only from now on';
+        stderrWriter().write(`mcp-relay: writing the log file ${file} failed (${code}); ${where}\n`);
+      }
+    },
+  };
 }
 
 /** A logger that drops everything (unit tests, library use). */

@@ -27,7 +27,7 @@ import { discover, type Discovered } from './discovery.js';
 import { cacheDiscovery, readCachedDiscovery } from './discovery-cache.js';
 import { selectResource, selectScope } from './selection.js';
 import { finish, interactiveLogin, usableTokens, type LoginContext } from './login.js';
-import { checkPastedState, parsePasted } from './paste.js';
+import { checkPasted, issExpected, parsePasted } from './paste.js';
 import { clientCredentialsLogin, isClientCredentialsTokens } from './client-credentials.js';
 import { staticClient } from './registration.js';
 import { expiresSoon, isDeadGrant, refreshTokens } from './tokens.js';
@@ -134,8 +134,8 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
     if (!pending || pending.expires_at <= this.now()) {
       throw new RelayError('AUTH_FAILED', 'no login is waiting for this server (it finished, expired, or was never started); run the login again');
     }
-    checkPastedState(pasted, pending);
     const discovered = await this.discovery(false);
+    checkPasted(pasted, pending, issExpected(discovered.metadata));
     const tokens = await finish(this.loginContext(discovered, undefined, undefined), pending, pasted.code, pasted.iss);
     this.tokens = tokens;
     return tokens;

@@ -19,6 +19,7 @@ import { isTransientTokenFailure } from './retry.js';
 import { oauthErrorCode, processTokenResponse, redact, tokenProblem, tokenRequest } from './token-endpoint.js';
 import { toStored, tokenEndpoint } from './tokens.js';
 import { sleep } from '../sleep.js';
+import { terminalLogin } from './login-notice.js';
 
 export const DEVICE_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:device_code';
 /** RFC 8628 §3.2: default polling interval when the server names none. */
@@ -134,7 +135,7 @@ async function poll(ctx: LoginContext, client: StoredClient, pending: PendingLog
     if (ctx.signal?.aborted) throw new RelayError('SHUTTING_DOWN', 'the relay is shutting down');
     const stored = await ctx.store.readTokens();
     if (usableTokens(stored, ctx.staleAccessToken, ctx.now())) return stored;
-    if (ctx.now() >= pending.expires_at) throw new RelayError('AUTH_TIMEOUT', `the device login was not approved in time; restart the relay or run \`mcp-relay login ${ctx.config.serverUrl.href}\``);
+    if (ctx.now() >= pending.expires_at) throw new RelayError('AUTH_TIMEOUT', `the device login was not approved in time; restart the relay or run \`${terminalLogin(ctx)}\``);
     let tokens: StoredTokens;
     try {
       const res = await post(ctx, tokenEndpoint(ctx.discovered), client, { grant_type: DEVICE_GRANT_TYPE, device_code: pending.device_code, resource: ctx.resource });

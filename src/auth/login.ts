@@ -14,13 +14,14 @@ import { RelayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { FetchFn } from '../http/fetch.js';
 import type { PendingLogin, ServerStore, StoredClient, StoredTokens } from '../store/store.js';
-import { assertSafeBrowserUrl, isSshSession, type Opener } from './browser.js';
+import { assertSafeBrowserUrl, type Opener } from './browser.js';
 import { bindAnyCallbackServer, bindCallbackServer, preferredCallbackPort, type CallbackServer } from './callback.js';
 import type { Discovered } from './discovery.js';
 import { obtainClient, staticClient } from './registration.js';
 import { exchangeCode, isExpired } from './tokens.js';
 import { deviceLogin, wantsDeviceFlow } from './device.js';
 import { sleep } from '../sleep.js';
+import { announce, terminalLogin, timeoutError } from './login-notice.js';
 
 /** How often a waiting relay looks at the store for tokens another process wrote. */
 export const STORE_POLL_MS = 500;
@@ -69,6 +70,8 @@ function hostOf(uri: string): string {
 export async function interactiveLogin(ctx: LoginContext): Promise<StoredTokens> {
   const deadline = ctx.now() + ctx.config.auth.authTimeoutMs;
   if (wantsDeviceFlow(ctx)) return deviceLogin(ctx);
+  /** The state of the other process's login this relay last announced (so it is said once). */
+  let joined: string | undefined;
   for (;;) {
     if (ctx.now() >= deadline) throw timeoutError(ctx);
     const tokens = await ctx.store.readTokens();
@@ -84,7 +87,10 @@ export async function interactiveLogin(ctx: LoginContext): Promise<StoredTokens>
       server = await bindCallbackServer({ host: hostOf(pending.redirect_uri), port: portOf(pending.redirect_uri), log: ctx.log });
       if (!server) {
         ctx.log.info('another mcp-relay process is logging in to this server; waiting for it to finish');
+        // This relay's host log is where its user looks: give the URL here too, once per login.
         ctx.onWaiting?.();
+        if (joined !== pending.state) announce(ctx, pending, 'joined');
+        joined = pending.state;
         const outcome = await waitFor(ctx, undefined, pending, deadline);
         if (outcome.kind === 'tokens') return outcome.tokens;
         if (outcome.kind === 'takeover') {
@@ -94,15 +100,16 @@ export async function interactiveLogin(ctx: LoginContext): Promise<StoredTokens>
         }
       }
       ctx.log.info('the process that started this login is gone; taking it over (the browser tab you have open still works)');
+      const previousOwner = pending.pid;
       pending = { ...pending, pid: process.pid };
       await ctx.store.writePending(pending);
-      announce(ctx, pending, false);
+      announce(ctx, pending, 'took-over', previousOwner);
     } else {
       const started = await start(ctx);
       if (started.kind === 'tokens') return started.tokens;
       if (started.kind === 'retry') continue;
       ({ server, pending } = started);
-      announce(ctx, pending, true);
+      announce(ctx, pending, 'started');
       if (ctx.browser.ok && !ctx.config.auth.noBrowser) await ctx.opener(pending.authorization_url);
     }
     const outcome = await waitFor(ctx, server, pending, deadline);
@@ -171,7 +178,7 @@ async function waitFor(ctx: LoginContext, server: CallbackServer | undefined, pe
   if (server) {
     racers.push(
       server
-        .waitForCallback(pending.state, { timeoutMs: Math.max(0, deadline - ctx.now()), signal: signals, retryHint: `run \`mcp-relay login ${ctx.config.serverUrl.href}\`` })
+        .waitForCallback(pending.state, { timeoutMs: Math.max(0, deadline - ctx.now()), signal: signals, retryHint: `run \`${terminalLogin(ctx)}\`` })
         .then((r) => ({ kind: 'code' as const, code: r.code, iss: r.iss })),
     );
   }
@@ -241,36 +248,4 @@ export async function finish(ctx: LoginContext, pending: PendingLogin, code: str
     ctx.log.info('logged in; tokens stored');
     return fresh;
   });
-}
-
-function announce(ctx: LoginContext, pending: PendingLogin, fresh: boolean): void {
-  ctx.onWaiting?.();
-  const server = ctx.config.serverUrl.href;
-  const port = portOf(pending.redirect_uri);
-  const minutes = Math.max(1, Math.round((pending.expires_at - ctx.now()) / 60_000));
-  ctx.log.info({ url: pending.authorization_url }, 'login required: authorization URL');
-  const browserOpens = fresh && ctx.browser.ok && !ctx.config.auth.noBrowser;
-  const lines = [
-    `mcp-relay: ${server} needs you to log in.`,
-    browserOpens ? '  A browser window is opening. If it does not, open this URL yourself:' : '  Open this URL in a browser on any machine:',
-    `    ${pending.authorization_url}`,
-  ];
-  if (!browserOpens) {
-    if (ctx.browser.reason && !ctx.config.auth.noBrowser) lines.push(`  (Not opening a browser here: ${ctx.browser.reason}.)`);
-    lines.push(
-      '  After you approve, the browser goes to an address starting with',
-      `    ${pending.redirect_uri}?...`,
-      '  which may fail to load on another machine. That is expected: copy the whole address',
-      ...(ctx.pasteHere
-        ? ['  from the address bar and paste it here.']
-        : ['  from the address bar, then in a terminal on this machine run', `    mcp-relay login ${server}`, '  and paste it there.']),
-    );
-    if (isSshSession(process.env)) lines.push(`  Or forward the port before opening the URL:  ssh -L ${port}:127.0.0.1:${port} <this-host>`);
-  }
-  lines.push(`  Waiting up to ${minutes} min.`);
-  ctx.notify(lines.join('\n'));
-}
-
-function timeoutError(ctx: LoginContext): RelayError {
-  return new RelayError('AUTH_TIMEOUT', `the login was not finished within ${Math.round(ctx.config.auth.authTimeoutMs / 1000)} s; run \`mcp-relay login ${ctx.config.serverUrl.href}\` in a terminal, then retry`);
 }

@@ -134,9 +134,16 @@ function row(name: string, value: string): string {
   return `  ${name.padEnd(15)}${value}\n`;
 }
 
-/** Pure: the human-readable `status` text. */
-export function formatStatus(root: string, servers: readonly ServerStatus[], now: number): string {
-  if (servers.length === 0) return `Nothing is stored yet: no logins in the credential store at ${root}.\n`;
+/**
+ * Pure: the human-readable `status` text. `storeUsed`: the store has held servers before (its
+ * servers directory exists), so an empty list means the logins were removed, not "nothing yet".
+ */
+export function formatStatus(root: string, servers: readonly ServerStatus[], now: number, storeUsed = false): string {
+  if (servers.length === 0) {
+    return storeUsed
+      ? `Nothing is logged in: the credential store at ${root} holds no logins (they were removed by a logout, or deleted). A relay logs in again when its server asks.\n`
+      : `Nothing is stored yet: no logins in the credential store at ${root}.\n`;
+  }
   let out = `Credential store: ${root} (${servers.length} ${servers.length === 1 ? 'server' : 'servers'})\n`;
   for (const s of servers) {
     out += `\n${s.url ?? '(unknown)'}\n`;

@@ -101,7 +101,8 @@ export async function runStatus(sel: Selection, json: boolean, deps: AccountDeps
     deps.err(nothingStored(sel.target, store.root, []));
     return 1;
   }
-  deps.out(json ? doc : formatStatus(store.root, servers, now));
+  const storeUsed = servers.length === 0 && (await fs.stat(store.serversDir).then((st) => st.isDirectory(), () => false));
+  deps.out(json ? doc : formatStatus(store.root, servers, now, storeUsed));
   return 0;
 }
 

@@ -1,7 +1,8 @@
 /**
  * `mcp-relay login <server-url>`: log in from a terminal. Joins a login a waiting relay already
  * started (same state, verifier and redirect URI from the store) or starts one; opens the browser
- * unless --no-browser; and accepts the pasted redirect address (or just the code) on stdin.
+ * unless --no-browser; and accepts the pasted redirect address on stdin (a bare code only where
+ * the server does not promise RFC 9207 `iss`: see auth/paste.ts).
  * Relays waiting on the server pick the tokens up from the shared store.
  */
 import { createInterface } from 'node:readline';
@@ -79,7 +80,7 @@ function readPastes(io: LoginIo, finish: (text: string) => Promise<unknown>, sig
   return new Promise((resolve) => {
     const rl = createInterface({ input: io.stdin as NodeJS.ReadableStream, terminal: false });
     signal.addEventListener('abort', () => rl.close(), { once: true });
-    io.err('Paste the address your browser ended on (or just the code) and press Enter:\n');
+    io.err('Paste the whole address your browser ended on (from its address bar) and press Enter:\n');
     rl.on('line', (line) => {
       if (!line.trim()) return;
       finish(line).then(

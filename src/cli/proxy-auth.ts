@@ -8,6 +8,16 @@ import { openStore, recordServer } from '../store/open.js';
 import { createFetch } from '../http/fetch.js';
 import type { ProxyDeps } from './proxy.js';
 import { LoginShield } from '../relay/login-shield.js';
+import { LAST_USED_INTERVAL_MS, recordingUse } from '../auth/usage.js';
+import { loginCommand } from '../config/launch.js';
+
+/** Seconds between two "last used" records of one relay; tests set it low (see docs/store.md). */
+const LAST_USED_ENV = 'MCP_RELAY_LAST_USED_INTERVAL_S';
+
+function lastUsedInterval(env: NodeJS.ProcessEnv): number {
+  const s = Number(env[LAST_USED_ENV]);
+  return env[LAST_USED_ENV] !== undefined && Number.isFinite(s) && s >= 0 ? s * 1000 : LAST_USED_INTERVAL_MS;
+}
 
 export const makeAuth: ProxyDeps['makeAuth'] = async (config, log, env, version) => {
   // A user-supplied Authorization header is the whole story: no OAuth on top of it.
@@ -16,7 +26,10 @@ export const makeAuth: ProxyDeps['makeAuth'] = async (config, log, env, version)
     return undefined;
   }
   const { server } = openStore(config, env, log);
-  await recordServer(server, config, log);
+  // npx users have no `mcp-relay` command: the hints name the one that works here.
+  const terminalLogin = loginCommand(config.serverUrl.href, { resource: config.auth.resource, clientId: config.auth.clientId }, { argv: process.argv, env });
+  const startedAt = Date.now();
+  await recordServer(server, config, log, startedAt);
   const load = async () =>
     (await import('../auth/setup.js')).createCoordinator(config, server, {
       env,
@@ -42,14 +55,16 @@ export const makeAuth: ProxyDeps['makeAuth'] = async (config, log, env, version)
     },
     config.serverUrl.href,
     version,
+    terminalLogin,
   );
   return {
-    hook: coordinator,
+    // status's "last used": refreshed while the relay runs, not only when it starts.
+    hook: recordingUse(coordinator, (now) => server.touch(now), { intervalMs: lastUsedInterval(env), startedAt }),
     shield,
     idle: () => coordinator.idle(),
     loginHint: config.auth.clientCredentials
       ? 'Check --client-id and --client-secret / --client-key-file, and that the client may use the client_credentials grant'
-      : `To log in from a terminal: mcp-relay login ${config.serverUrl.href}`,
+      : `To log in from a terminal on this machine: ${terminalLogin}`,
     close: async () => {
       await writes; // a cache update under way must land before the process exits
       await coordinator.close();

@@ -49,6 +49,8 @@ export class LoginShield {
     private readonly cache: ShieldCache,
     private readonly serverUrl: string,
     private readonly version: string,
+    /** How to finish the login from a terminal here (`mcp-relay login …`, or through npx): see config/launch.ts. */
+    private readonly loginCommand: string = `mcp-relay login ${serverUrl}`,
   ) {}
 
   /** The host's initialize, answered while the user logs in. */
@@ -76,7 +78,11 @@ export class LoginShield {
   /** Answer a host request while the user logs in. */
   async answer(msg: JsonRpcMessage & { id: string | number; method: string }): Promise<JsonRpcMessage> {
     const url = await this.status.authorizationUrl().catch(() => undefined);
-    const todo = url ? `open ${url} in a browser to log in` : `finish the login (or run \`mcp-relay login ${this.serverUrl}\` in a terminal)`;
+    // Over SSH the browser is on another machine and its redirect to 127.0.0.1 does not reach the
+    // relay: the user pastes that address into the login command instead (see auth/paste.ts).
+    const todo = url
+      ? `open ${url} in a browser to log in, then try again. If that browser runs on another machine (over SSH, in a container), the page it ends on after you approve may fail to load: copy that page's address and paste it into \`${this.loginCommand}\` run in a terminal on the machine where mcp-relay runs`
+      : `finish the login, or run \`${this.loginCommand}\` in a terminal on the machine where mcp-relay runs, then try again`;
     if (msg.method in LIST_KEYS) {
       this.served.add(msg.method);
       const cached = (await this.cache.read().catch(() => undefined))?.[msg.method as CachedMethod];
@@ -87,10 +93,10 @@ export class LoginShield {
       return {
         jsonrpc: '2.0',
         id: msg.id,
-        result: { isError: true, content: [{ type: 'text', text: `The MCP server ${this.serverUrl} needs you to log in first: ${todo}. Then try again.` }] },
+        result: { isError: true, content: [{ type: 'text', text: `The MCP server ${this.serverUrl} needs you to log in first: ${todo}.` }] },
       };
     }
-    return errorResponse(msg.id, RELAY_ERROR, `mcp-relay: ${this.serverUrl} needs you to log in first: ${todo}`);
+    return errorResponse(msg.id, RELAY_ERROR, `mcp-relay: ${this.serverUrl} needs you to log in first: ${todo}.`);
   }
 
   /** The list_changed notifications to send once the login is done. */

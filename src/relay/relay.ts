@@ -6,7 +6,7 @@ import { describeError, isRelayError, RelayError } from '../errors.js';
 import { scrub, type Logger } from '../log.js';
 import type { Remote, RequestWatch } from '../remote/types.js';
 import { Budgets, expiryMessage, type BudgetLimits, type Expiry } from './budget.js';
-import { errorResponse, isRequest, isResponse, RELAY_ERROR, REQUEST_TIMEOUT, type JsonRpcId, type JsonRpcMessage, type RawMessage } from '../jsonrpc/messages.js';
+import { errorResponse, INVALID_REQUEST, isRequest, isResponse, RELAY_ERROR, REQUEST_TIMEOUT, type JsonRpcId, type JsonRpcMessage, type RawMessage } from '../jsonrpc/messages.js';
 import { isCachedMethod, type LoginShield } from './login-shield.js';
 
 export interface HostSide {
@@ -45,6 +45,10 @@ export class Relay {
   private readonly queued = new Map<JsonRpcId, { msg: JsonRpcMessage; skip: boolean }>();
   private shieldTimer: NodeJS.Timeout | undefined;
   private readonly budgets: Budgets;
+  /** The --login-wait window of the current login has passed: the shield answers at once. */
+  private loginWindowPassed = false;
+  /** Shield answers go out one batch at a time, in the order the host sent the requests. */
+  private shielding: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: RelayOptions) {
     this.budgets = new Budgets(opts.limits ?? { idleMs: 0, totalMs: 0 }, (id, e) => this.expire(id, e));
@@ -58,6 +62,8 @@ export class Relay {
     }
     clearTimeout(this.shieldTimer);
     this.shieldTimer = undefined;
+    // The next login gets its own window.
+    this.loginWindowPassed = false;
     // Lists were answered from the cache: let the host fetch the live ones.
     for (const method of this.opts.shield!.takeListChanged()) this.opts.host.send({ jsonrpc: '2.0', method });
   }
@@ -69,13 +75,24 @@ export class Relay {
       return;
     }
     if (isRequest(msg)) {
+      if (this.pending.has(msg.id)) {
+        // MCP 2025-11-25 basic, requests: an id MUST NOT be reused within a session. Two requests
+        // with one id could not both be answered (the host could not tell the answers apart), so
+        // the second is refused at once and never reaches the server; the first keeps its answer.
+        this.opts.log.warn(`host reused request id ${JSON.stringify(msg.id)} while it was still pending; answered -32600, not forwarded`);
+        this.opts.host.send(errorResponse(msg.id, INVALID_REQUEST, `mcp-relay: Invalid Request: id ${JSON.stringify(msg.id)} belongs to a request that is still in progress (request ids must be unique); this ${msg.method} request was not sent to the server`));
+        return;
+      }
       const shield = this.opts.shield;
       if (msg.method === 'initialize') this.initialize = msg;
       if (shield && isCachedMethod(msg.method) && !(msg.params as { cursor?: unknown } | undefined)?.cursor) this.cacheable.set(msg.id, msg.method);
-      if (this.pending.has(msg.id)) {
-        this.opts.log.warn(`host reused request id ${JSON.stringify(msg.id)} while it was still pending`);
-      }
       this.pending.set(msg.id, msg.method);
+    } else if (msg.method === 'notifications/cancelled') {
+      // MCP 2025-11-25 cancellation: the server SHOULD NOT answer a cancelled request and the host
+      // ignores an answer that comes anyway. So the id is no longer pending (a late answer is
+      // dropped), nor answered again at shutdown.
+      const id = (msg.params as { requestId?: unknown } | undefined)?.requestId;
+      if ((typeof id === 'string' || typeof id === 'number') && id !== this.initialize?.id && this.pending.delete(id)) this.budgets.end(id);
     }
     const entry = { msg, skip: false };
     if (isRequest(msg) && msg.method !== 'initialize') this.queued.set(msg.id, entry);
@@ -92,14 +109,28 @@ export class Relay {
     this.armShield();
   }
 
-  /** While the user logs in, give waiting host requests an answer after `loginWaitMs` (see login-shield.ts). */
+  /**
+   * While the user logs in, give waiting host requests an answer once the login has lasted
+   * `loginWaitMs`. One window per login, not per request: a host that starts up in order
+   * (initialize, then the lists, then a call) would otherwise wait a full window for each.
+   */
   private armShield(): void {
     const shield = this.opts.shield;
-    if (!shield || this.shieldTimer || !shield.status.waitingForUser()) return;
+    if (!shield || !shield.status.waitingForUser()) return;
+    if (this.loginWindowPassed) {
+      this.shieldSoon();
+      return;
+    }
+    if (this.shieldTimer) return;
     this.shieldTimer = setTimeout(() => {
       this.shieldTimer = undefined;
-      void this.shieldNow();
+      this.loginWindowPassed = true;
+      this.shieldSoon();
     }, this.opts.loginWaitMs ?? DEFAULT_LOGIN_WAIT_MS);
+  }
+
+  private shieldSoon(): void {
+    this.shielding = this.shielding.then(() => this.shieldNow()).catch((err) => this.opts.log.warn(`login shield failed: ${describeError(err)}`));
   }
 
   private async shieldNow(): Promise<void> {

@@ -11,7 +11,7 @@
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from '../log.js';
 import { MAX_MESSAGE_BYTES } from '../jsonrpc/limits.js';
-import { asMessage, errorResponse, INVALID_REQUEST, PARSE_ERROR, type JsonRpcId, type JsonRpcMessage, type RawMessage } from '../jsonrpc/messages.js';
+import { classifyHostValue, errorResponse, INVALID_REQUEST, PARSE_ERROR, type JsonRpcId, type JsonRpcMessage, type RawMessage } from '../jsonrpc/messages.js';
 
 const NEWLINE = 0x0a;
 
@@ -192,14 +192,20 @@ export class StdioHost {
       this.reject('line is not valid JSON');
       return;
     }
-    const msg = asMessage(value);
-    if (!msg) {
-      // JSON-RPC 2.0 §5: a valid JSON value that is not a request object → -32600, with the
-      // request's id when it can be read (so the host's request is answered), else id null.
-      this.send(errorResponse(requestIdOf(value), INVALID_REQUEST, 'Invalid Request: expected a JSON-RPC 2.0 object with "jsonrpc": "2.0" (batches are not supported by MCP 2025-11-25)'));
-      this.log.warn('host sent JSON that is not a JSON-RPC 2.0 message; answered -32600');
+    const checked = classifyHostValue(value);
+    if (checked.kind === 'bad-response') {
+      // JSON-RPC 2.0 §5: a response is never answered; there is nothing to send back.
+      this.log.warn(`host sent ${checked.reason}; dropped`);
       return;
     }
+    if (checked.kind === 'invalid') {
+      // JSON-RPC 2.0 §5: a valid JSON value that is not a valid request → -32600, id null unless
+      // the request's id could be read (so the host's request is still answered).
+      this.send(errorResponse(checked.id, INVALID_REQUEST, `Invalid Request: ${checked.reason}`));
+      this.log.warn(`host sent an invalid message (${checked.reason}); answered -32600`);
+      return;
+    }
+    const msg = checked.msg;
     this.events.message(msg, text);
   }
 
@@ -221,11 +227,4 @@ function isBytes(raw: Uint8Array | readonly Uint8Array[]): raw is Uint8Array {
 
 function asBuffer(b: Uint8Array): Buffer {
   return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-}
-
-/** The id of something shaped like a request (an object with a method), else null. */
-function requestIdOf(value: unknown): JsonRpcId | null {
-  if (!value || typeof value !== 'object' || Array.isArray(value)) return null;
-  const { id, method } = value as { id?: unknown; method?: unknown };
-  return typeof method === 'string' && (typeof id === 'string' || typeof id === 'number') ? id : null;
 }

@@ -256,7 +256,7 @@ describe('mcp-relay logout', () => {
     }
     expect(await serverDirs(home)).toEqual([]);
     const status = await cli(home, ['status']);
-    expect(status.stdout).toContain('Nothing is stored');
+    expect(status.stdout).toContain('Nothing is logged in');
     expectNoSecrets(r, status);
     // Nothing left to do is exit 1.
     expect((await cli(home, ['logout', '--all'])).code).toBe(1);

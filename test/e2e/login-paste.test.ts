@@ -59,17 +59,53 @@ describe('headless login with the paste flow', () => {
     expect(existsSync(join(storeDir(home, d.url), 'pending.json'))).toBe(false);
   });
 
-  it('a server that promises iss (RFC 9207): a pasted code without it is refused, the full address works', async () => {
+  it('a server that promises iss (RFC 9207): a pasted code alone is refused with what to paste (no mix-up alarm), the full address works', async () => {
     const d = await demo({ metadataOverrides: { authorization_response_iss_parameter_supported: true } });
     const home = await tempHome();
     const login = spawnRelay(['login', d.url, '--no-browser'], { home });
     const pending = await waitForPending(home, d.url);
+    // The prompt no longer offers "just the code".
+    await expect.poll(() => login.stderr(), { timeout: 10_000 }).toContain('Paste the whole address');
+    expect(login.stderr()).not.toContain('just the code');
     const redirected = new URL(await approveElsewhere(pending.authorization_url));
     expect(redirected.searchParams.get('iss')).toBeTruthy();
     login.sendRaw(`${redirected.searchParams.get('code')}\n`); // just the code: no iss
-    await expect.poll(() => login.stderr(), { timeout: 5_000 }).toContain('carries no "iss"');
+    await expect.poll(() => login.stderr(), { timeout: 5_000 }).toContain('a code on its own cannot be checked for this server');
+    expect(login.stderr()).toContain(`starting with ${pending.redirect_uri}?`);
+    expect(login.stderr()).not.toContain('mix-up');
     login.sendRaw(`${redirected.href}\n`);
     expect((await login.exited).code).toBe(0);
+    expect(d.counters.tokenRequests.authorization_code).toBe(1);
+  });
+
+  it('a server that does not announce iss: the bare code is enough', async () => {
+    const d = await demo({ metadataOverrides: { authorization_response_iss_parameter_supported: false } });
+    const home = await tempHome();
+    const login = spawnRelay(['login', d.url, '--no-browser'], { home });
+    const pending = await waitForPending(home, d.url);
+    const redirected = new URL(await approveElsewhere(pending.authorization_url));
+    login.sendRaw(`${redirected.searchParams.get('code')}\n`);
+    expect((await login.exited).code).toBe(0);
+    expect(d.counters.tokenRequests.authorization_code).toBe(1);
+    expect((await readStoreJson<{ access_token: string }>(home, d.url, 'tokens.json'))?.access_token).toBeTruthy();
+  });
+
+  it('garbage, or the login URL itself, is "not the redirected address" (not a mix-up alarm), and nothing is sent', async () => {
+    const d = await demo();
+    const home = await tempHome();
+    const login = spawnRelay(['login', d.url, '--no-browser'], { home });
+    const pending = await waitForPending(home, d.url);
+    await expect.poll(() => login.stderr(), { timeout: 10_000 }).toContain('Paste the whole address');
+    const refusals = () => login.stderr().split('that is not the redirected address').length - 1;
+    for (const [i, junk] of ['hello', 'no idea what to paste', pending.authorization_url, '???'].entries()) {
+      login.sendRaw(`${junk}\n`);
+      await expect.poll(refusals, { timeout: 5_000 }).toBe(i + 1);
+    }
+    expect(login.stderr()).not.toContain('mix-up');
+    expect(d.counters.tokenRequests.authorization_code).toBe(0);
+    login.sendRaw(`${await approveElsewhere(pending.authorization_url)}\n`);
+    expect((await login.exited).code).toBe(0);
+    expect(d.counters.tokenRequests.authorization_code).toBe(1);
   });
 
   it('`mcp-relay login` on its own starts the login and stores tokens a later relay uses', async () => {

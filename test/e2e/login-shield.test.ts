@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { followingOpener } from '../../src/demo/browser.js';
 import { browserEnv, browserLaunches, closeDemos, demo, storeDir } from '../helpers/oauth.js';
-import { connectRelay, killAll, tempHome } from '../helpers/relay.js';
+import { connectRelay, INIT, killAll, spawnRelay, tempHome } from '../helpers/relay.js';
 
 afterEach(async () => {
   await killAll();
@@ -65,5 +65,35 @@ describe('the host during a login', () => {
     const home = await tempHome();
     const { client } = await connectRelay([d.url, '--login-wait', '30'], { home, env: browserEnv(home) });
     expect(text(await client.callTool({ name: 'echo', arguments: { text: 'kept' } }))).toBe('kept');
+  });
+
+  // One --login-wait window per login, not per request. Before, each request waited its own
+  // window (4 s each here: 20 s for the five); the test's own time limit is what catches that.
+  it('one --login-wait window per login: a host starting up in order gets every answer from the shield once it has passed', { timeout: 15_000 }, async () => {
+    const d = await demo();
+    const home = await tempHome();
+    const relay = spawnRelay([d.url, '--login-wait', '4'], { home, env: browserEnv(home, 'record-only') });
+    type Answer = { id: number; result?: Record<string, unknown>; error?: { message: string } };
+    const ask = async (msg: Record<string, unknown>): Promise<Answer> => {
+      relay.send(msg);
+      return (await relay.waitFor((m) => m.id === msg.id)) as unknown as Answer;
+    };
+    // The order a host uses: initialize, initialized, the lists, a call, a ping; each after the last answer.
+    const init = await ask(INIT(1));
+    expect(String(init.result?.instructions)).toContain('waiting for you to log in');
+    relay.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    const tools = await ask({ jsonrpc: '2.0', id: 2, method: 'tools/list' });
+    const call = await ask({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'echo', arguments: { text: 'during the login' } } });
+    const prompts = await ask({ jsonrpc: '2.0', id: 4, method: 'prompts/list' });
+    const ping = await ask({ jsonrpc: '2.0', id: 5, method: 'ping' });
+    expect(tools.result).toEqual({ tools: [] });
+    expect(call.result?.isError).toBe(true);
+    expect(text(call.result)).toContain(browserLaunches(home)[0]!);
+    expect(prompts.result).toEqual({ prompts: [] });
+    expect(ping.result).toEqual({});
+    // Each answered once, in order, and by the shield: the server ran nothing (every request it saw was refused 401).
+    expect(relay.lines.map((l) => (JSON.parse(l) as { id?: number }).id)).toEqual([1, 2, 3, 4, 5]);
+    expect(d.counters.mcpRequests).toBe(d.counters.unauthorized401);
+    expect(d.counters.tokenRequests.authorization_code).toBe(0);
   });
 });

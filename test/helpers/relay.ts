@@ -67,8 +67,8 @@ export interface RawRelay {
 }
 
 /** Spawn the relay with raw pipes (for stdout purity, parse errors, signals, exit codes). */
-export function spawnRelay(args: string[], opts: { home: string; env?: Record<string, string> }): RawRelay {
-  const child = spawn(process.execPath, [RELAY_BIN, ...args], { env: relayEnv(opts.home, opts.env), stdio: ['pipe', 'pipe', 'pipe'] });
+export function spawnRelay(args: string[], opts: { home: string; env?: Record<string, string>; /** Another path to bin/mcp-relay.js (e.g. an npx-style install). */ bin?: string }): RawRelay {
+  const child = spawn(process.execPath, [opts.bin ?? RELAY_BIN, ...args], { env: relayEnv(opts.home, opts.env), stdio: ['pipe', 'pipe', 'pipe'] });
   children.add({ kill: () => child.kill('SIGKILL') });
   const lines: string[] = [];
   let err = '';

@@ -168,6 +168,14 @@ describe('StdioHost reading', () => {
     expect(h.lines()).toMatchObject([{ id: null, error: { code: INVALID_REQUEST } }]);
   });
 
+  it('drops a malformed response (there is no request to answer) and answers nothing', async () => {
+    const h = harness();
+    h.input.write('{"jsonrpc":"2.0","id":{"x":1},"result":{}}\n{"jsonrpc":"2.0","id":3,"result":{},"error":{"code":1,"message":"m"}}\n');
+    await h.finish();
+    expect(h.received).toEqual([]);
+    expect(h.lines()).toEqual([]);
+  });
+
   it('delivers a 5 MiB message arriving in 64 KiB chunks once and intact', async () => {
     const h = harness();
     const payload = 'x'.repeat(5 * 1024 * 1024);
