@@ -23,7 +23,7 @@ const INIT = { jsonrpc: '2.0' as const, id: 0, method: 'initialize', params: { p
 const DISCOVER = { supportedVersions: ['2026-07-28'], capabilities: { tools: {} }, resultType: 'complete', ttlMs: 0, cacheScope: 'private', _meta: { 'io.modelcontextprotocol/serverInfo': { name: 'scripted', version: '1' } } };
 
 /** A remote plus everything it delivered to the "host". */
-function remoteFor(url: string, auth?: AuthHook) {
+function remoteFor(url: string, auth?: AuthHook, maxMessageBytes?: number) {
   const delivered: JsonRpcMessage[] = [];
   const waiters: Array<{ pred: (m: JsonRpcMessage) => boolean; resolve: (m: JsonRpcMessage) => void }> = [];
   const remote = new AutoRemote(
@@ -34,6 +34,7 @@ function remoteFor(url: string, auth?: AuthHook) {
       auth,
       log: silentLogger(),
       requestTimeoutMs: 10_000,
+      ...(maxMessageBytes ? { bounds: { maxMessageBytes } } : {}),
       deliver: (m) => {
         delivered.push(m);
         for (const w of [...waiters]) if (w.pred(m)) {
@@ -57,6 +58,31 @@ function remoteFor(url: string, auth?: AuthHook) {
 
 const call = (id: number, name: string, args: Record<string, unknown> = {}) => ({ jsonrpc: '2.0' as const, id, method: 'tools/call', params: { name, arguments: args } });
 const discoverReply = (body: ModernRecorded['body']): ScriptedReply | undefined => (body?.method === 'server/discover' ? { json: { jsonrpc: '2.0', id: body.id, result: DISCOVER } } : undefined);
+
+describe('memory bounds on 2026-07-28 answers', () => {
+  it('a JSON answer and an SSE answer over the message bound each fail their own request; the next one is answered', async () => {
+    const big = 'x'.repeat(4096);
+    const s = await startScriptedServer((body) => {
+      const discover = discoverReply(body);
+      if (discover) return discover;
+      const answer = { jsonrpc: '2.0', id: body!.id, result: { content: [{ type: 'text', text: big }] } };
+      const name = (body!.params as { name?: string }).name;
+      if (name === 'json') return { json: answer };
+      if (name === 'sse') return { sse: [answer] };
+      return { json: { jsonrpc: '2.0', id: body!.id, result: { content: [{ type: 'text', text: 'small' }] } } };
+    });
+    closers.push(s);
+    const { send, waitFor } = remoteFor(s.url, undefined, 1024);
+    await send(INIT);
+    await waitFor((m) => m.id === 0);
+    const json = await send(call(1, 'json')).then(() => undefined, (e: unknown) => e);
+    expect(isRelayError(json, 'REMOTE_TOO_LARGE') && json.message).toMatch(/a JSON answer of over 1 KiB/);
+    await send(call(2, 'sse'));
+    expect((await waitFor((m) => m.id === 2)).error?.message).toMatch(/an SSE event of over 1 KiB/);
+    await send(call(3, 'small'));
+    expect((await waitFor((m) => m.id === 3)).result).toEqual({ content: [{ type: 'text', text: 'small' }] });
+  });
+});
 
 describe('era detection', () => {
   it('401 on the probe goes through the auth hook, and the probe is sent again with the fresh token', async () => {
