@@ -22,6 +22,7 @@ export type RelayErrorCode =
   | 'AUTH_SERVER_UNAVAILABLE'
   | 'AUTH_FAILED' // the login or a token request could not be completed (refused, malformed answer)
   | 'AUTH_TIMEOUT' // the user did not finish the login in time
+  | 'HEADERS_COMMAND' // --headers-command failed or printed no usable headers
   | 'DISCOVERY_FAILED' // protected-resource / authorization-server metadata unusable
   | 'UNSAFE_URL' // a URL from metadata or config that must not be used
   | 'STORE_IO' // the credential store could not be read or written

@@ -21,4 +21,6 @@ export interface AuthHook {
    * credentials are in place and the request should be retried; rejects (AUTH_*) when they cannot be had.
    */
   unauthorized(info: UnauthorizedInfo): Promise<void>;
+  /** Other credential headers to send with every request (from --headers-command), if any. */
+  headers?(): Promise<Record<string, string>>;
 }

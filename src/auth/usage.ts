@@ -28,5 +28,6 @@ export function recordingUse(hook: AuthHook, record: (now: number) => Promise<vo
       return value;
     },
     unauthorized: (info) => hook.unauthorized(info),
+    ...(hook.headers ? { headers: () => hook.headers!() } : {}),
   };
 }

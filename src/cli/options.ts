@@ -7,6 +7,7 @@ import { isLoopbackHost, parseClientInfo, parseHeaders, parseServerUrl, readValu
 import { CLIENT_KEY_ALGS, parseClientKey } from '../auth/client-key.js';
 import { RelayError } from '../errors.js';
 import { tlsOptions } from '../config/tls.js';
+import { splitCommand } from '../config/words.js';
 
 /** Default for --auth-timeout: long enough to find a password manager and approve. */
 export const DEFAULT_AUTH_TIMEOUT_S = 300;
@@ -55,6 +56,12 @@ export function connectionOptions<T>(y: Argv<T>) {
       describe: 'Largest single message (MiB) accepted from the server; a larger answer fails its request and the relay goes on',
       group: 'Connection:',
     })
+    .option('headers-command', {
+      type: 'string',
+      describe: 'A command (no shell) whose output is the headers to send: a JSON object, "Name: value" lines, or a bare token (Authorization: Bearer); run at start, on a 401, and after --headers-ttl. An Authorization header from it turns the OAuth login off',
+      group: 'Connection:',
+    })
+    .option('headers-ttl', { type: 'number', describe: 'Seconds after which --headers-command runs again before the next request (default: only at start and on a 401)', group: 'Connection:' })
     .option('tls-cert', { type: 'string', describe: 'Client certificate (PEM) for servers and gateways that require mutual TLS; with --tls-key', group: 'TLS:' })
     .option('tls-key', { type: 'string', describe: 'Private key (PEM) of --tls-cert', group: 'TLS:' })
     .option('tls-key-passphrase', { type: 'string', describe: 'Passphrase of --tls-key or --tls-pfx: @file or env:NAME keeps it out of `ps`', group: 'TLS:' })
@@ -114,6 +121,8 @@ export interface ConnectionArgs {
   timeout: number;
   maxTime?: number;
   maxMessageMb?: number;
+  headersCommand?: string;
+  headersTtl?: number;
   tlsCert?: string;
   tlsKey?: string;
   tlsKeyPassphrase?: string;
@@ -277,6 +286,7 @@ export function toConfig(args: ConnectionArgs, env: NodeJS.ProcessEnv): Config {
   if (args.clientSecret !== undefined && args.clientId === undefined && args.clientInfo === undefined) {
     throw new RelayError('BAD_CONFIG', '--client-secret needs --client-id');
   }
+  if (args.headersTtl !== undefined && args.headersCommand === undefined) throw new RelayError('BAD_CONFIG', '--headers-ttl needs --headers-command');
   const client = staticClientOptions(args, env);
   return {
     serverUrl,
@@ -287,6 +297,7 @@ export function toConfig(args: ConnectionArgs, env: NodeJS.ProcessEnv): Config {
     maxTimeMs: seconds(args.maxTime ?? DEFAULT_MAX_TIME_S, '--max-time', true),
     maxMessageBytes: megabytes(args.maxMessageMb ?? DEFAULT_MAX_MESSAGE_MB, '--max-message-mb'),
     tls: tlsOptions(args, env),
+    headersCommand: args.headersCommand !== undefined ? { argv: splitCommand(args.headersCommand, '--headers-command'), ttlMs: seconds(args.headersTtl ?? 0, '--headers-ttl', true) } : undefined,
     // --debug raises the level to debug; it never lowers an explicit trace.
     logLevel: args.debug && args.logLevel !== 'trace' ? 'debug' : args.logLevel,
     logFile: args.logFile,

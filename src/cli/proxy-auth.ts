@@ -2,7 +2,10 @@
  * The auth side of the proxy command: the coordinator over this server's store, and the login
  * shield with its cache.json. Loaded by main.ts only when the proxy runs.
  */
+import { HeadersCommand } from '../auth/headers-command.js';
 import { LazyAuth } from '../auth/lazy.js';
+import { describeError } from '../errors.js';
+import type { Logger } from '../log.js';
 import { stderrWriter } from '../stderr.js';
 import { openStore, recordServer } from '../store/open.js';
 import { createFetch } from '../http/fetch.js';
@@ -19,11 +22,30 @@ function lastUsedInterval(env: NodeJS.ProcessEnv): number {
   return env[LAST_USED_ENV] !== undefined && Number.isFinite(s) && s >= 0 ? s * 1000 : LAST_USED_INTERVAL_MS;
 }
 
+/**
+ * Run --headers-command once at start. A failure is logged, not fatal: the relay starts, and each
+ * request runs the command again and, while it fails, gets its error (the host shows it). Whether
+ * it replaces the OAuth login is then unknown, and taken as yes: it was given for credentials.
+ */
+async function startHeadersCommand(spec: { argv: string[]; ttlMs: number }, env: NodeJS.ProcessEnv, log: Logger): Promise<{ command: HeadersCommand; replacesOAuth: boolean }> {
+  const command = new HeadersCommand({ ...spec, env, log });
+  try {
+    await command.refresh();
+    return { command, replacesOAuth: command.hasAuthorization };
+  } catch (err) {
+    log.error(describeError(err));
+    return { command, replacesOAuth: true };
+  }
+}
+
 export const makeAuth: ProxyDeps['makeAuth'] = async (config, log, env, version) => {
-  // A user-supplied Authorization header is the whole story: no OAuth on top of it.
-  if (Object.keys(config.headers).some((h) => h.toLowerCase() === 'authorization')) {
-    log.info('an Authorization header was given; OAuth login is off for this server');
-    return undefined;
+  const userAuthorization = Object.keys(config.headers).some((h) => h.toLowerCase() === 'authorization');
+  const started = config.headersCommand ? await startHeadersCommand(config.headersCommand, env, log) : undefined;
+  const command = started?.command;
+  // A user-supplied Authorization header (given, or printed by the command) is the whole story: no OAuth on top of it.
+  if (userAuthorization || started?.replacesOAuth) {
+    log.info(`an Authorization header ${userAuthorization ? 'was given' : 'comes from --headers-command'}; OAuth login is off for this server`);
+    return command && { hook: command, idle: () => Promise.resolve(), loginHint: 'Check --headers-command', close: async () => {} };
   }
   const { server } = openStore(config, env, log);
   // npx users have no `mcp-relay` command: the hints name the one that works here.
@@ -59,7 +81,11 @@ export const makeAuth: ProxyDeps['makeAuth'] = async (config, log, env, version)
   );
   return {
     // status's "last used": refreshed while the relay runs, not only when it starts.
-    hook: recordingUse(coordinator, (now) => server.touch(now), { intervalMs: lastUsedInterval(env), startedAt }),
+    hook: {
+      ...recordingUse(coordinator, (now) => server.touch(now), { intervalMs: lastUsedInterval(env), startedAt }),
+      // Headers from the command ride along with the OAuth token (it printed no Authorization).
+      ...(command ? { headers: () => command.headers() } : {}),
+    },
     shield,
     idle: () => coordinator.idle(),
     loginHint: config.auth.clientCredentials

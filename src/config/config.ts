@@ -70,6 +70,8 @@ export interface Config {
   maxTimeMs?: number | undefined;
   /** --max-message-mb in bytes: the largest single message accepted. */
   maxMessageBytes?: number | undefined;
+  /** --headers-command (split into words) and --headers-ttl. */
+  headersCommand?: { argv: string[]; ttlMs: number } | undefined;
   /** --tls-*: client certificate and extra trusted CAs (checked at start). */
   tls?: TlsClientOptions | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';

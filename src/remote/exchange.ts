@@ -90,7 +90,8 @@ export class Exchange {
       // The relay already answered the host (a limit fired during a login): the request must not run now.
       if (watch?.signal.aborted) throw new RelayError('REMOTE_TIMEOUT', 'the relay gave up on this request before sending it');
       const authorization = await auth?.authorization();
-      const res = await send({ ...this.o.headers, ...(authorization ? { authorization } : {}) });
+      const extra = await auth?.headers?.();
+      const res = await send({ ...this.o.headers, ...extra, ...(authorization ? { authorization } : {}) });
       if (!auth || !authRetry || (res.status !== 401 && res.status !== 403)) return res;
       const challenge = bearerChallenge(res.headers);
       // A 403 that is not about scope is an answer (e.g. an Origin check), not a reason to log in.
