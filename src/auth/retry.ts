@@ -15,6 +15,7 @@
  */
 import { RelayError } from '../errors.js';
 import { isTransientNetworkError } from '../http/net-errors.js';
+import { retryAfterMs } from '../http/retry-after.js';
 import type { Logger } from '../log.js';
 import { LOCK_STALE_MS } from '../store/lock.js';
 import { sleep as realSleep } from '../sleep.js';
@@ -38,19 +39,7 @@ export function isTransientTokenFailure(err: unknown): boolean {
   return isTransientNetworkError(err.cause);
 }
 
-/**
- * RFC 9110 §10.2.3 Retry-After → milliseconds from `now`: delay-seconds (digits only) or an
- * HTTP-date; undefined when absent or unreadable; never negative.
- */
-export function retryAfterMs(value: string | undefined, now: number): number | undefined {
-  const v = value?.trim();
-  if (!v) return undefined;
-  if (/^\d+$/.test(v)) return Number(v) * 1000;
-  // Every HTTP-date form (IMF-fixdate and the two obsolete ones) starts with the day's name.
-  if (!/^[A-Za-z]{3}/.test(v)) return undefined;
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
+export { retryAfterMs };
 
 export interface TokenRetryDeps {
   now(): number;

@@ -17,10 +17,20 @@ import type { AuthHook } from '../auth/hook.js';
 import { bearerChallenge } from '../http/challenge.js';
 import { networkError } from '../http/net-errors.js';
 import type { HttpFetch, HttpResponse } from '../http/node-http.js';
+import { retryAfterMs } from '../http/retry-after.js';
+import { sleep } from '../sleep.js';
 import type { RequestWatch } from './types.js';
 
 /** Credentials refused right after fresh ones were obtained: try this many times in all, then fail the request. */
 export const MAX_AUTH_ATTEMPTS = 3;
+/**
+ * 429 / 503 with a Retry-After this short is waited out and the request sent again (the server did
+ * not process it); a longer one is answered at once with an error saying when to retry.
+ */
+export const MAX_SERVER_RETRY_AFTER_MS = 10_000;
+/** How many times one request waits out a busy server before it answers with the error. */
+const MAX_BUSY_RETRIES = 2;
+const BUSY_STATUSES = new Set([429, 503]);
 
 /** What the exchange needs of any HTTP response (node-http's and a web Response both fit). */
 export interface ResponseLike {
@@ -66,16 +76,28 @@ export class Exchange {
    * RelayError: REMOTE_UNAVAILABLE / REMOTE_TIMEOUT for network failures, AUTH_* when no
    * credentials can be had, SHUTTING_DOWN once the remote is closing.
    */
-  request(method: 'GET' | 'POST' | 'DELETE', r: RequestOptions = {}): Promise<HttpResponse> {
+  async request(method: 'GET' | 'POST' | 'DELETE', r: RequestOptions = {}): Promise<HttpResponse> {
     const signal = r.watch ? (r.signal ? AbortSignal.any([r.signal, r.watch.signal]) : r.watch.signal) : r.signal;
-    return this.authorized(
-      (auth) => {
-        r.watch?.phase('waiting for the response headers');
-        return this.fetchOnce(method, { ...r, signal }, auth);
-      },
-      r.authRetry,
-      r.watch,
-    );
+    for (let busy = 0; ; busy++) {
+      const res = await this.authorized(
+        (auth) => {
+          r.watch?.phase('waiting for the response headers');
+          return this.fetchOnce(method, { ...r, signal }, auth);
+        },
+        r.authRetry,
+        r.watch,
+      );
+      // RFC 6585 §4 / RFC 9110 §15.6.4: the server is busy and says when to come back. A short
+      // wait is waited out (the request's own budget still applies); a long one is the caller's
+      // error, whose message says when (http-error.ts).
+      const wait = BUSY_STATUSES.has(res.status) && busy < MAX_BUSY_RETRIES ? retryAfterMs(res.headers.get('retry-after') ?? undefined, Date.now()) : undefined;
+      if (wait === undefined || wait > MAX_SERVER_RETRY_AFTER_MS) return res;
+      await res.body?.cancel().catch(() => {});
+      r.watch?.phase(`waiting ${Math.ceil(wait / 1000)} s as the server asked (HTTP ${res.status} with Retry-After)`);
+      await sleep(wait, signal ? AbortSignal.any([signal, this.o.closing]) : this.o.closing);
+      if (this.o.closing.aborted) throw new RelayError('SHUTTING_DOWN', 'the relay is shutting down');
+      if (signal?.aborted) throw new RelayError('REMOTE_TIMEOUT', 'the relay gave up on this request while the server was busy');
+    }
   }
 
   /**

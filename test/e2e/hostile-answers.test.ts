@@ -89,3 +89,20 @@ describe('hostile answers: one answer each, in bounded time and memory', () => {
     expect(rssBytes(pid!)).toBeLessThan(200 * 1024 * 1024);
   });
 });
+
+describe('a busy server (429 / 503 with Retry-After)', () => {
+  it('a short Retry-After is waited out and the call sent again: the host gets the real answer', async () => {
+    const { p, client } = await relayBehind([]);
+    p.inject({ match: on.rpc('tools/call'), action: { kind: 'respond', status: 429, headers: { 'retry-after': '1' }, body: 'slow down' } });
+    expect(text(await client.callTool(echo('patient')))).toBe('patient');
+    expect(p.seen.filter((r) => r.rpcMethod === 'tools/call').map((r) => r.fault ?? 'forwarded')).toEqual(['respond', 'forwarded']);
+  });
+
+  it('a long Retry-After is answered at once with an error that says when to retry', async () => {
+    const { p, client } = await relayBehind([]);
+    p.inject({ match: on.rpc('tools/call'), action: { kind: 'respond', status: 503, headers: { 'retry-after': '120' }, body: 'maintenance' } });
+    await expect(client.callTool(echo('later'))).rejects.toThrow(/answered HTTP 503.*the server asks to retry after 120 s/);
+    expect(p.seen.filter((r) => r.rpcMethod === 'tools/call')).toHaveLength(1);
+    expect(text(await client.callTool(echo('after')))).toBe('after');
+  });
+});
