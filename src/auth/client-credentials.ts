@@ -146,7 +146,7 @@ export async function requestClientCredentialsToken(r: ClientCredentialsRequest)
   };
   try {
     // RFC 8707 §2 and MCP 2025-11-25 authorization: resource MUST be sent on token requests.
-    const t = await fetchToken(provider, r.discovered.authorizationServerUrl, { metadata: r.discovered.metadata, resource: r.resource ? new URL(r.resource) : undefined, fetchFn: r.fetch });
+    const t = await fetchToken(provider, r.discovered.authorizationServerUrl, { metadata: r.discovered.metadata, resource: r.resource, fetchFn: r.fetch });
     // RFC 6749 §4.4.3: no refresh token is expected; one sent anyway is not kept (we ask again).
     // RFC 6749 §5.1: a response without scope granted the scope requested; it is recorded so
     // that a renewal asks for the same.
