@@ -493,7 +493,7 @@ describe('https', () => {
     const { dir, certFile, url } = await serveTls();
     // NODE_EXTRA_CA_CERTS is read once at process start, so the module runs in a child node.
     for (const name of ['node-http', 'node-body']) {
-      const source = await readFile(new URL(`../../src/remote/${name}.ts`, import.meta.url), 'utf8');
+      const source = await readFile(new URL(`../../src/http/${name}.ts`, import.meta.url), 'utf8');
       const js = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
       await writeFile(join(dir, `${name}.mjs`), js.replaceAll("from './node-body.js'", "from './node-body.mjs'"));
     }
