@@ -11,7 +11,6 @@
  * - list_changed and resource updates arrive on the relay's listen stream (modern-listen.ts).
  * - the host's notifications/cancelled closes the request's answer stream (HTTP cancellation).
  */
-import { RelayError } from '../../errors.js';
 import { errorResponse, INVALID_PARAMS, isRequest, isResponse, METHOD_NOT_FOUND, RELAY_ERROR, type JsonRpcId, type JsonRpcMessage } from '../../jsonrpc/messages.js';
 import { META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_LOG_LEVEL, META_PROTOCOL_VERSION, MODERN_PROTOCOL_VERSION } from './headers.js';
 import type { ModernHttp } from './post.js';
@@ -39,14 +38,9 @@ export class ModernRemote implements Remote {
   constructor(
     private readonly opts: RemoteOptions,
     private readonly http: ModernHttp,
-    /** The DiscoverResult of the probe. */
+    /** The DiscoverResult of the probe: an object with `supportedVersions` (probeEra guarantees it). */
     private readonly discover: Record<string, unknown>,
   ) {
-    // Everything below reads the DiscoverResult's fields: a server that sent none is a protocol
-    // error the host can read, never a TypeError.
-    if (!discover || typeof discover !== 'object' || Array.isArray(discover)) {
-      throw new RelayError('REMOTE_PROTOCOL', `the server at ${opts.url.host} answered server/discover without a DiscoverResult (it sent ${JSON.stringify(discover) ?? 'nothing'})`);
-    }
     this.runner = new UpstreamRunner(http, opts.log, opts.deliver);
     this.inputs = new HostInputs((m) => opts.deliver(m), opts.log);
     this.listen = new ListenStream({ http, log: opts.log, newId: () => this.runner.newId(), meta: () => this.meta(undefined), deliver: opts.deliver });
