@@ -92,6 +92,26 @@ function sameUrl(a: string, b: string): boolean | undefined {
   }
 }
 
+/**
+ * The authorization server a 2025-03-26 server implies when it publishes no metadata (MCP
+ * 2025-03-26 authorization §2.3.3, "Fallbacks for Servers without Metadata Discovery"): the
+ * default paths at the authorization base URL. It advertises no `iss` parameter support (so the
+ * redirect need not carry one, RFC 9207 §2.4), and PKCE S256 is used as with every server (2025-03-26
+ * §2.1.1: PKCE is REQUIRED for all clients).
+ */
+export function legacyDefaultMetadata(baseUrl: string): AuthorizationServerMetadata {
+  const base = new URL(baseUrl).origin;
+  return {
+    issuer: base,
+    authorization_endpoint: `${base}/authorize`,
+    token_endpoint: `${base}/token`,
+    registration_endpoint: `${base}/register`,
+    response_types_supported: ['code'],
+    grant_types_supported: ['authorization_code', 'refresh_token'],
+    code_challenge_methods_supported: ['S256'],
+  };
+}
+
 export interface DiscoverOptions {
   serverUrl: URL;
   /** From the 401's WWW-Authenticate `resource_metadata`. */
@@ -112,7 +132,6 @@ export async function discover(opts: DiscoverOptions): Promise<Discovered> {
     resourceMetadata = await discoverOAuthProtectedResourceMetadata(opts.serverUrl, { resourceMetadataUrl: opts.resourceMetadataUrl }, opts.fetch);
   } catch (err) {
     if (opts.resourceMetadataUrl) throw new RelayError('DISCOVERY_FAILED', `cannot load protected resource metadata from ${opts.resourceMetadataUrl}: ${describeError(err)}`, { cause: err });
-    opts.log.info('the server publishes no protected resource metadata; assuming its origin is the authorization server (pre-2025-06 servers)');
   }
   if (resourceMetadata) validateResourceMetadata(resourceMetadata, opts.serverUrl);
   const asUrl = resourceMetadata?.authorization_servers?.[0] ?? opts.serverUrl.origin;
@@ -122,6 +141,14 @@ export async function discover(opts: DiscoverOptions): Promise<Discovered> {
     metadata = await discoverAuthorizationServerMetadata(asUrl, { fetchFn: opts.fetch });
   } catch (err) {
     throw new RelayError('DISCOVERY_FAILED', `cannot load authorization server metadata for ${asUrl}: ${describeError(err)}`, { cause: err });
+  }
+  if (!metadata && !resourceMetadata) {
+    // MCP 2025-03-26 authorization §2.3.3: without metadata discovery, the default endpoints at
+    // the authorization base URL (the server URL without its path) are used.
+    opts.log.info(`${opts.serverUrl.origin} publishes no OAuth metadata (neither RFC 9728 nor RFC 8414): it follows MCP 2025-03-26, so the relay uses its default endpoints /authorize, /token and /register there`);
+    metadata = legacyDefaultMetadata(asUrl);
+  } else if (!resourceMetadata) {
+    opts.log.info('the server publishes no protected resource metadata; assuming its origin is the authorization server (pre-2025-06 servers)');
   }
   if (!metadata) {
     throw new RelayError('DISCOVERY_FAILED', `${asUrl} publishes no OAuth authorization server metadata (RFC 8414) or OpenID configuration; the relay cannot log in there`);

@@ -140,13 +140,15 @@ async function start(ctx: LoginContext): Promise<Started> {
       const client = await obtainClient({ store: ctx.store, auth: ctx.config.auth, discovered: ctx.discovered, redirectUri: server.redirectUri, scope: ctx.scope, fetch: ctx.fetch, log: ctx.log, now: ctx.now });
       const state = randomBytes(32).toString('base64url');
       // PKCE S256 (MCP 2025-11-25 authorization: MUST) and resource (RFC 8707: MUST) on the request.
+      // The resource goes in as the string it was published as (RFC 9728 §3.3): the SDK copies a
+      // string verbatim, while `new URL(...)` would re-serialise "http://host:port" as ".../".
       const { authorizationUrl, codeVerifier } = await startAuthorization(ctx.discovered.authorizationServerUrl, {
         metadata: ctx.discovered.metadata,
         clientInformation: { client_id: client.client_id, ...(client.client_secret ? { client_secret: client.client_secret } : {}) },
         redirectUrl: server.redirectUri,
         scope: ctx.scope,
         state,
-        resource: ctx.resource ? new URL(ctx.resource) : undefined,
+        resource: ctx.resource,
       });
       const url = assertSafeBrowserUrl(authorizationUrl.href, { allowHttp: ctx.config.allowHttp }).href;
       const pending: PendingLogin = {

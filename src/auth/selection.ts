@@ -17,7 +17,12 @@ export function selectScope(o: { configured?: string | undefined; challenge?: st
   return [...union].join(' ') || undefined;
 }
 
-/** RFC 8707 resource: --resource, else the server's declared resource, else the canonical server URL. */
+/**
+ * RFC 8707 resource: --resource, else the server's declared resource, else the canonical server URL.
+ * The result is an identifier, not a URL to normalise: RFC 9728 §3.3 has the client use the
+ * published value as is, and the same string goes into the authorization, token and refresh
+ * requests. Nothing downstream may pass it through a URL parser.
+ */
 export function selectResource(config: Config, d: Discovered): string | undefined {
   if (config.auth.omitResource) return undefined;
   // MCP 2025-11-25 authorization, resource parameter: clients MUST send it, whether or not the

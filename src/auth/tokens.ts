@@ -77,6 +77,10 @@ function classify(err: unknown, what: string, secrets: ReadonlyArray<string | un
 export interface TokenCallBase {
   discovered: Discovered;
   client: StoredClient;
+  /**
+   * The RFC 8707 resource exactly as selected (RFC 9728 §3.3: as published). Passed to the SDK as
+   * a string, which it copies verbatim; a URL object would be re-serialised ("http://h:1" → "http://h:1/").
+   */
   resource: string | undefined;
   fetch: FetchFn;
   now: () => number;

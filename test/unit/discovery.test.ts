@@ -1,6 +1,6 @@
 import type { AuthorizationServerMetadata, OAuthProtectedResourceMetadata } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { describe, expect, it } from 'vitest';
-import { assertSafeEndpoint, validateAuthorizationServerMetadata, validateResourceMetadata } from '../../src/auth/discovery.js';
+import { assertSafeEndpoint, legacyDefaultMetadata, validateAuthorizationServerMetadata, validateResourceMetadata } from '../../src/auth/discovery.js';
 import { RelayError, type RelayErrorCode } from '../../src/errors.js';
 
 const ISSUER = 'https://as.example.com';
@@ -200,5 +200,15 @@ describe('assertSafeEndpoint', () => {
     thrown(() => assertSafeEndpoint('::not a url::', 'token_endpoint', false), 'UNSAFE_URL');
     thrown(() => assertSafeEndpoint(undefined, 'token_endpoint', false), 'DISCOVERY_FAILED');
     thrown(() => assertSafeEndpoint(42, 'token_endpoint', false), 'DISCOVERY_FAILED');
+  });
+});
+
+describe('legacyDefaultMetadata (MCP 2025-03-26 §2.3.3 fallback)', () => {
+  it('puts /authorize, /token and /register at the origin, keeps PKCE S256, promises no iss, and passes validation', () => {
+    const m = legacyDefaultMetadata('http://127.0.0.1:9000/some/path');
+    expect(m).toMatchObject({ issuer: 'http://127.0.0.1:9000', authorization_endpoint: 'http://127.0.0.1:9000/authorize', token_endpoint: 'http://127.0.0.1:9000/token', registration_endpoint: 'http://127.0.0.1:9000/register' });
+    expect(m.code_challenge_methods_supported).toEqual(['S256']);
+    expect('authorization_response_iss_parameter_supported' in m).toBe(false);
+    expect(validateAuthorizationServerMetadata(m, 'http://127.0.0.1:9000', false)).toBe(m);
   });
 });

@@ -120,6 +120,39 @@ describe('era detection', () => {
     expect(s.requests.map((r) => r.body?.method)).toEqual(['server/discover', 'server/discover']); // never initialize
   });
 
+  it('a 400 -32022 to the first request is a version negotiation: the probe is resent with a supported version in header and _meta', async () => {
+    // The conformance scenario request-metadata (2026-07-28): the first POST is rejected whatever it says.
+    const unsupported = (id: unknown) => ({ status: 400, json: { jsonrpc: '2.0', id, error: { code: -32022, message: 'Unsupported protocol version', data: { supported: ['2026-07-28'], requested: '2026-07-28' } } } });
+    const s = await startScriptedServer((body, n) => (n === 1 ? unsupported(body!.id) : (discoverReply(body) ?? { json: { jsonrpc: '2.0', id: body!.id, result: { tools: [] } } })));
+    closers.push(s);
+    const { send, waitFor } = remoteFor(s.url);
+    await send(INIT);
+    const init = await waitFor((m) => m.id === 0);
+    expect((init.result as { serverInfo: { name: string } }).serverInfo.name).toBe('scripted');
+    await send({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} });
+    expect((await waitFor((m) => m.id === 1)).result).toEqual({ tools: [] });
+    expect(s.requests.map((r) => r.body?.method)).toEqual(['server/discover', 'server/discover', 'tools/list']);
+    for (const r of s.requests.slice(1)) {
+      expect(r.headers['mcp-protocol-version']).toBe('2026-07-28');
+      expect(r.body!.params!._meta).toMatchObject({ 'io.modelcontextprotocol/protocolVersion': '2026-07-28' });
+    }
+  });
+
+  it.each([
+    ['rejects the version again', (id: unknown) => ({ status: 400, json: { jsonrpc: '2.0', id, error: { code: -32022, message: 'Unsupported protocol version', data: { supported: ['2026-07-28'] } } } }), /rejected protocol version 2026-07-28 again/],
+    ['answers with a result that is no DiscoverResult', (id: unknown) => ({ json: { jsonrpc: '2.0', id, result: 'nonsense' } }), /"nonsense"/],
+  ])('a server that, after -32022, %s is a coded error saying what it sent (never a TypeError)', async (_what, second, message) => {
+    const s = await startScriptedServer((body, n) =>
+      n === 1 ? { status: 400, json: { jsonrpc: '2.0', id: body!.id, error: { code: -32022, message: 'Unsupported protocol version', data: { supported: ['2026-07-28'] } } } } : second(body!.id),
+    );
+    closers.push(s);
+    const { send } = remoteFor(s.url);
+    const err = await send(INIT).then(() => undefined, (e: unknown) => e);
+    expect(isRelayError(err, 'REMOTE_PROTOCOL')).toBe(true);
+    expect((err as Error).message).toMatch(message);
+    expect(s.requests).toHaveLength(2);
+  });
+
   it('a refused connection is an error for the host', async () => {
     const s = await startScriptedServer(() => ({ status: 500 }));
     const url = s.url;

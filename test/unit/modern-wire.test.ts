@@ -88,7 +88,8 @@ describe('era evidence from the server/discover probe', () => {
 
   it('-32022 listing 2026-07-28 is modern; listing only 2025 versions is legacy; listing neither fails', () => {
     const err = (supported: string[]) => ({ jsonrpc: '2.0' as const, id: 1, error: { code: -32022, message: 'Unsupported', data: { supported } } });
-    expect(classifyProbeAnswer(err(['2026-07-28', '2025-11-25']), 400).era).toBe('modern');
+    // -32022 carries no DiscoverResult: the verdict says which version to resend the probe with.
+    expect(classifyProbeAnswer(err(['2026-07-28', '2025-11-25']), 400)).toEqual({ era: 'modern', retryWith: '2026-07-28' });
     expect(classifyProbeAnswer(err(['2025-11-25']), 400).era).toBe('legacy');
     let thrown: unknown;
     try {

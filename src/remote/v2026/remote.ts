@@ -41,7 +41,7 @@ export class ModernRemote implements Remote {
   constructor(
     private readonly opts: RemoteOptions,
     private readonly http: ModernHttp,
-    /** The DiscoverResult of the probe. */
+    /** The DiscoverResult of the probe: an object with `supportedVersions` (probeEra guarantees it). */
     private readonly discover: Record<string, unknown>,
   ) {
     this.runner = new UpstreamRunner(http, opts.log, opts.deliver);

@@ -48,28 +48,66 @@ export function discoverProbe(hostMsg: JsonRpcMessage, fallbackInfo: { name: str
   };
 }
 
-export type ProbeVerdict = { era: 'modern' } | { era: 'legacy'; reason: string };
+/** Modern versions the relay speaks upstream, most preferred first (2026-07-28 basic/versioning). */
+export const UPSTREAM_VERSIONS = [MODERN_PROTOCOL_VERSION];
+/** How much of an unexpected server answer an error message quotes. */
+const QUOTE_MAX_CHARS = 300;
+
+/**
+ * A modern verdict carries `retryWith` when the server refused the version with -32022: the
+ * version (from its `data.supported`) to resend the probe with, in both the header and `_meta`.
+ */
+export type ProbeVerdict = { era: 'modern'; retryWith?: string } | { era: 'legacy'; reason: string };
+
+/** The version to use from a -32022 `data.supported`: the first of ours that the server lists. */
+export function pickSupportedVersion(supported: unknown): string | undefined {
+  return Array.isArray(supported) ? UPSTREAM_VERSIONS.find((v) => supported.includes(v)) : undefined;
+}
+
+/** `msg` with its `_meta` protocol version set to `version` (requestHeaders() derives the header from it). */
+export function withProtocolVersion<M extends JsonRpcMessage>(msg: M, version: string): M {
+  const params = (msg.params && typeof msg.params === 'object' ? msg.params : {}) as Record<string, unknown>;
+  return { ...msg, params: { ...params, _meta: { ...(metaOf(msg) ?? {}), [META_PROTOCOL_VERSION]: version } } };
+}
+
+/** The DiscoverResult of a probe answer, or undefined when the answer is not one. */
+export function discoverResultOf(answer: JsonRpcMessage): Record<string, unknown> | undefined {
+  const r = answer.result;
+  return r && typeof r === 'object' && !Array.isArray(r) && Array.isArray((r as { supportedVersions?: unknown }).supportedVersions) ? (r as Record<string, unknown>) : undefined;
+}
+
+/** What the server sent, for an error message (JSON, cut short). */
+export function quoteAnswer(answer: JsonRpcMessage): string {
+  const { jsonrpc: _jsonrpc, id: _id, ...rest } = answer;
+  const text = JSON.stringify(rest) ?? String(rest);
+  return text.length > QUOTE_MAX_CHARS ? `${text.slice(0, QUOTE_MAX_CHARS)}…` : text;
+}
 
 /**
  * Read the answer to the probe. Modern evidence is deliberately narrow (as SDK v2's classifier):
- * a DiscoverResult listing a version we speak, or -32022 whose `data.supported` does. A -32022
+ * a DiscoverResult listing a version we speak, or -32022 whose `data.supported` does (then the
+ * probe must be sent again with that version: the -32022 itself carries no DiscoverResult). A -32022
  * that lists only initialize-era versions is a legacy verdict; one that lists neither names a
  * server the relay cannot talk to. Anything else from a 2xx/4xx answer is legacy: "Servers MUST
  * implement server/discover", so -32601 cannot come from a modern server. 5xx is not evidence.
  */
 export function classifyProbeAnswer(answer: JsonRpcMessage, status: number): ProbeVerdict {
   if (status >= 500) throw new RelayError('REMOTE_HTTP', `the server answered HTTP ${status} to server/discover${answer.error ? `: ${answer.error.message}` : ''} (a server-side failure; the relay keeps running)`, { status });
-  const result = answer.result as { supportedVersions?: unknown } | undefined;
-  if (result && Array.isArray(result.supportedVersions)) {
-    if (result.supportedVersions.includes(MODERN_PROTOCOL_VERSION)) return { era: 'modern' };
-    return { era: 'legacy', reason: `server/discover lists versions ${JSON.stringify(result.supportedVersions)}, none of them ${MODERN_PROTOCOL_VERSION}` };
+  const result = discoverResultOf(answer);
+  if (result) {
+    const versions = result.supportedVersions as unknown[];
+    if (versions.includes(MODERN_PROTOCOL_VERSION)) return { era: 'modern' };
+    return { era: 'legacy', reason: `server/discover lists versions ${JSON.stringify(versions)}, none of them ${MODERN_PROTOCOL_VERSION}` };
   }
   const error = answer.error;
-  const supported = (error?.data as { supported?: unknown } | undefined)?.supported;
+  const data = error?.data;
+  const supported = data && typeof data === 'object' ? (data as { supported?: unknown }).supported : undefined;
   if (error?.code === UNSUPPORTED_PROTOCOL_VERSION && Array.isArray(supported)) {
-    if (supported.includes(MODERN_PROTOCOL_VERSION)) return { era: 'modern' };
+    // 2026-07-28 basic/versioning: the client picks a version from `supported` and sends again.
+    const retryWith = pickSupportedVersion(supported);
+    if (retryWith) return { era: 'modern', retryWith };
     if (supported.some((v) => HOST_VERSIONS.includes(v as string))) return { era: 'legacy', reason: `the server supports ${JSON.stringify(supported)}` };
-    throw new RelayError('REMOTE_PROTOCOL', `the server only speaks MCP ${supported.join(', ')}; mcp-relay speaks ${MODERN_PROTOCOL_VERSION} and ${HOST_VERSIONS.join(', ')}`, { status });
+    throw new RelayError('REMOTE_PROTOCOL', `the server only speaks MCP ${JSON.stringify(supported)}; mcp-relay speaks ${MODERN_PROTOCOL_VERSION} and ${HOST_VERSIONS.join(', ')}`, { status });
   }
   return { era: 'legacy', reason: error ? `server/discover answered ${error.code} ${error.message}` : 'server/discover answered without a DiscoverResult' };
 }
