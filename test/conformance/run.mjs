@@ -33,6 +33,19 @@ const KNOWN_HARNESS_BUGS = {
   },
 };
 
+/**
+ * Capabilities mcp-relay does not have yet (enterprise-managed authorization, DPoP, workload
+ * identity: the open part of issue 15). Reported as TODO on every run, and not counted as
+ * failures, so CI catches a regression in every other scenario while these are built.
+ */
+const NOT_BUILT = {
+  'auth/cross-app-access-complete-flow': 'not built yet: enterprise-managed authorization (token exchange + jwt-bearer)',
+  'auth/enterprise-managed-authorization': 'not built yet: enterprise-managed authorization (token exchange + jwt-bearer)',
+  'auth/dpop': 'not built yet: DPoP proofs (RFC 9449)',
+  'auth/dpop-nonce': 'not built yet: DPoP proofs (RFC 9449)',
+  'auth/wif-jwt-bearer': 'not built yet: workload identity (--workload-token)',
+};
+
 const { values: opts } = parseArgs({
   options: {
     jobs: { type: 'string', default: '2' },
@@ -125,7 +138,7 @@ async function runScenario(node, cli, version, scenario, outRoot) {
   const passed = r.code === 0 && failures.length === 0 && checks.length > 0;
   let why = failures.map((c) => `${c.id}: ${c.errorMessage ?? c.description}`).join('; ');
   if (!passed && !why) why = r.signal ? `harness killed after ${HARNESS_KILL_MS / 1000} s` : (r.out.trim().split('\n').slice(-3).join(' | ') || `harness exit ${r.code}`);
-  return { version, scenario, passed, checks: checks.length, warnings: warnings.length, why, known: KNOWN_HARNESS_BUGS[version]?.[scenario] };
+  return { version, scenario, passed, checks: checks.length, warnings: warnings.length, why, known: KNOWN_HARNESS_BUGS[version]?.[scenario], todo: NOT_BUILT[scenario] };
 }
 
 async function pool(items, jobs, work) {
@@ -164,15 +177,16 @@ async function main() {
   for (const v of versions) {
     const mine = results.filter((r) => r.version === v);
     for (const r of mine) {
-      const status = r.passed ? 'PASS' : r.known ? 'KNOWN' : 'FAIL';
-      const note = r.passed ? `${r.checks} checks${r.warnings ? `, ${r.warnings} warnings` : ''}` : r.known ? `${r.known}; ${r.why}` : r.why;
+      const status = r.passed ? 'PASS' : r.known ? 'KNOWN' : r.todo ? 'TODO' : 'FAIL';
+      const note = r.passed ? `${r.checks} checks${r.warnings ? `, ${r.warnings} warnings` : ''}` : r.known ? `${r.known}; ${r.why}` : r.todo ? r.todo : r.why;
       console.log(`${v.padEnd(16)} ${status.padEnd(5)} ${r.scenario.padEnd(width)}  ${note}`);
     }
     const passed = mine.filter((r) => r.passed).length;
     const known = mine.filter((r) => !r.passed && r.known).length;
-    const failed = mine.length - passed - known;
+    const todo = mine.filter((r) => !r.passed && !r.known && r.todo).length;
+    const failed = mine.length - passed - known - todo;
     failedTotal += failed;
-    console.log(`${v}: ${passed} of ${mine.length} scenarios pass${known ? ` (${known} more fail on a known harness bug)` : ''}${failed ? `, ${failed} fail` : ''}`);
+    console.log(`${v}: ${passed} of ${mine.length} scenarios pass${known ? ` (${known} more fail on a known harness bug)` : ''}${todo ? `, ${todo} not built yet (TODO)` : ''}${failed ? `, ${failed} fail` : ''}`);
   }
   console.log(`wall time ${Math.round((Date.now() - started) / 1000)} s with --jobs ${opts.jobs}`);
   if (opts.keep) console.log(`harness results kept in ${outRoot}`);
