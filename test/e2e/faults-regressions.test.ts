@@ -171,11 +171,11 @@ describe('regressions: the host', () => {
 
 describe('regressions: the authorization server', () => {
   // Guards: a short outage of the token endpoint must not fail the request that needed a
-  // refresh. AuthCoordinator.refreshLocked() (src/auth/coordinator.ts) runs refreshTokens()
-  // through withTransientRetry(): up to TRANSIENT_ATTEMPTS (3) attempts, TRANSIENT_BACKOFF_MS
-  // (1 s) then 2 s apart, under the store lock, keeping the stored tokens; a dead grant
-  // (invalid_grant) is not retried. Retry-After is not read, so here the second token request,
-  // one second later, is the one that succeeds.
+  // refresh. AuthCoordinator (src/auth/coordinator.ts) runs refreshTokens() through
+  // withTokenRetry() (src/auth/retry.ts): only 5xx, temporarily_unavailable, resets and timeouts
+  // are retried, at most TOKEN_RETRY_ATTEMPTS (3), waiting as Retry-After says (capped at
+  // MAX_RETRY_AFTER_MS) and never past the lock's stale time, keeping the stored tokens; a dead
+  // grant (invalid_grant) is not retried. Here the second token request, one second later, succeeds.
   it('a token endpoint that blips once (503 temporarily_unavailable, Retry-After: 1): the request that needed the refresh still succeeds', async () => {
     const { d, p } = await demoWithTokenProxy();
     const home = await tempHome();
