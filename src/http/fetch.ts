@@ -8,6 +8,7 @@
  * Node's TLS stack for both paths.
  */
 import type { TlsClientOptions } from '../config/tls.js';
+import { noProxyMatcher } from './no-proxy.js';
 import { createNodeHttpFetch, MAX_CONNECTIONS, type HttpFetch, type HttpRequestInit, type HttpResponse } from './node-http.js';
 
 /** A web fetch (metadata, token endpoint, the legacy SSE transport). */
@@ -41,6 +42,40 @@ function proxySettings(env: NodeJS.ProcessEnv): { httpProxy?: string; httpsProxy
   return { ...(httpProxy ? { httpProxy } : {}), ...(httpsProxy ? { httpsProxy } : {}), ...(noProxy ? { noProxy } : {}) };
 }
 
+type Undici = typeof import('undici');
+type Dispatcher = InstanceType<Undici['Agent']>;
+
+/**
+ * The undici dispatchers for one set of TLS options, and the choice among them per request: direct
+ * for NO_PROXY hosts (curl's rules, no-proxy.ts) and when no proxy applies, else a tunnel through
+ * HTTPS_PROXY or HTTP_PROXY by the target's scheme. Every request the relay makes with undici
+ * (MCP traffic behind a proxy, legacy SSE, discovery, registration, tokens, revocation) picks here.
+ */
+function proxyRouter(undici: Undici, env: NodeJS.ProcessEnv, agentOptions: Record<string, unknown>): { pick(url: URL): Dispatcher; close(): Promise<void> } {
+  const { httpProxy, httpsProxy, noProxy } = proxySettings(env);
+  const bypass = noProxyMatcher(noProxy);
+  const direct = new undici.Agent(agentOptions);
+  const tunnels = new Map<string, Dispatcher>();
+  const tunnel = (uri: string) => {
+    let agent = tunnels.get(uri);
+    if (!agent) {
+      // `connect` would be the TLS of the connection to the proxy: the client certificate is for the target (requestTls) only.
+      agent = new undici.ProxyAgent({ ...agentOptions, connect: undefined, uri }) as unknown as Dispatcher;
+      tunnels.set(uri, agent);
+    }
+    return agent;
+  };
+  return {
+    pick: (url) => {
+      const proxy = url.protocol === 'https:' ? httpsProxy : httpProxy;
+      return proxy && !bypass(url) ? tunnel(proxy) : direct;
+    },
+    close: async () => {
+      await Promise.all([direct, ...tunnels.values()].map((d) => d.close().catch(() => {})));
+    },
+  };
+}
+
 /**
  * --tls-* settings for a client: trust (`ca`) applies to every host; the client certificate is
  * presented only to the MCP server's host (`certHost`), so an authorization server elsewhere never
@@ -60,7 +95,7 @@ function tlsFor(tls: ClientTls | undefined, host: string): TlsClientOptions | un
 
 /**
  * undici's agent options for `tls`: `connect` for direct connections, `requestTls` for the target
- * behind a proxy tunnel, and the extra CAs for the proxy itself (TLS-inspecting proxies).
+ * behind a proxy tunnel (ProxyAgent), and the extra CAs for the proxy itself (TLS-inspecting proxies).
  */
 function undiciTls(tls: TlsClientOptions | undefined): Record<string, unknown> {
   if (!tls) return {};
@@ -75,23 +110,18 @@ export function createFetch(env: NodeJS.ProcessEnv = process.env, tls?: ClientTl
   if (!proxyFromEnv(env) && !tls) return (input, init) => fetch(input, init);
   // undici is loaded only when a proxy or TLS options are configured (it costs ~18 MB of memory to load).
   const loaded = import('undici');
-  const agents = new Map<string, Promise<{ dispatch: unknown }>>();
-  const agentFor = (host: string) => {
-    const options = tlsFor(tls, host);
-    const key = options === tls?.options ? 'cert' : options ? 'ca' : 'plain';
-    let agent = agents.get(key);
-    if (!agent) {
-      agent = loaded.then(({ Agent, EnvHttpProxyAgent }) =>
-        proxyFromEnv(env) ? new EnvHttpProxyAgent({ ...proxySettings(env), ...undiciTls(options) }) : new Agent(undiciTls(options)),
-      );
-      agents.set(key, agent);
-    }
-    return agent;
-  };
+  const routers = new Map<string, ReturnType<typeof proxyRouter>>();
   return async (input, init) => {
-    const { fetch: undiciFetch } = await loaded;
-    const dispatcher = await agentFor(new URL(input).host);
-    return undiciFetch(input, { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher: dispatcher as never }) as unknown as Promise<Response>;
+    const undici = await loaded;
+    const url = new URL(input);
+    const options = tlsFor(tls, url.host);
+    const key = options === tls?.options ? 'cert' : options ? 'ca' : 'plain';
+    let router = routers.get(key);
+    if (!router) {
+      router = proxyRouter(undici, env, undiciTls(options));
+      routers.set(key, router);
+    }
+    return undici.fetch(input, { ...(init as Parameters<Undici['fetch']>[1]), dispatcher: router.pick(url) }) as unknown as Promise<Response>;
   };
 }
 
@@ -128,17 +158,15 @@ export function createLegacyFetch(env: NodeJS.ProcessEnv = process.env, tls?: Tl
   return Object.assign((input: string | URL, init?: RequestInit) => sameOriginRedirects(pooled.fetch, input, init), { close: pooled.close });
 }
 
-/** undici's fetch over one Agent (or EnvHttpProxyAgent) of MAX_CONNECTIONS sockets per origin, loaded on first use. */
+/** undici's fetch over agents of MAX_CONNECTIONS sockets per origin (direct or through the proxy per request), loaded on first use. */
 function undiciPooled(env: NodeJS.ProcessEnv, tls: TlsClientOptions | undefined): { fetch: FetchFn; close(): void } {
   let ready: Promise<{ fetch: FetchFn; close(): Promise<void> }> | undefined;
   const load = () =>
-    (ready ??= import('undici').then(({ Agent, EnvHttpProxyAgent, fetch: undiciFetch }) => {
-      const dispatcher = proxyFromEnv(env)
-        ? new EnvHttpProxyAgent({ connections: MAX_CONNECTIONS, ...proxySettings(env), ...undiciTls(tls) })
-        : new Agent({ connections: MAX_CONNECTIONS, ...undiciTls(tls) });
+    (ready ??= import('undici').then((undici) => {
+      const router = proxyRouter(undici, env, { connections: MAX_CONNECTIONS, ...undiciTls(tls) });
       const pooledFetch: FetchFn = (input, init) =>
-        undiciFetch(input, { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher, redirect: 'manual' }) as unknown as Promise<Response>;
-      return { fetch: pooledFetch, close: () => dispatcher.close() };
+        undici.fetch(input, { ...(init as Parameters<Undici['fetch']>[1]), dispatcher: router.pick(new URL(input)), redirect: 'manual' }) as unknown as Promise<Response>;
+      return { fetch: pooledFetch, close: () => router.close() };
     }));
   return {
     fetch: async (input, init) => (await load()).fetch(input, init),

@@ -7,12 +7,15 @@ import { connect, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/mcp-servers.js';
 import { connectRelay, killAll, tempHome } from '../helpers/relay.js';
+import { browserEnv, closeDemos, demo } from '../helpers/oauth.js';
+import type { DemoRequestEvent } from '../../src/demo/types.js';
 
 let proxy: Server | undefined;
 let mcp: TestServer | undefined;
 
 afterEach(async () => {
   await killAll();
+  await closeDemos();
   await mcp?.close();
   proxy?.closeAllConnections();
   await new Promise<void>((r) => (proxy ? proxy.close(() => r()) : r()));
@@ -20,15 +23,32 @@ afterEach(async () => {
   mcp = undefined;
 });
 
-/** A minimal forward proxy: CONNECT tunnels and absolute-URI requests are both counted. */
-async function startProxy(): Promise<{ url: string; seen: string[] }> {
+/** A request line seen inside a tunnel: the targets here are plain http, so the proxy can read them. */
+const REQUEST_LINE = /(?:^|\r\n)(GET|POST|PUT|DELETE|PATCH|HEAD|OPTIONS) (\S+) HTTP\/1\.1\r\n/g;
+
+/**
+ * A minimal forward proxy: CONNECT tunnels and absolute-URI requests are both counted, and the
+ * request lines inside each tunnel are recorded (`tunneled`). With `credentials`, a CONNECT without
+ * that Proxy-Authorization is refused with 407.
+ */
+async function startProxy(credentials?: string): Promise<{ url: string; seen: string[]; tunneled: string[] }> {
   const seen: string[] = [];
+  const tunneled: string[] = [];
   proxy = createServer((req, res) => {
     seen.push(`${req.method} ${req.url}`);
     res.writeHead(502).end('this test proxy only tunnels');
   });
   proxy.on('connect', (req, client, head) => {
     seen.push(`CONNECT ${req.url}`);
+    if (credentials && req.headers['proxy-authorization'] !== `Basic ${Buffer.from(credentials).toString('base64')}`) {
+      client.end('HTTP/1.1 407 Proxy Authentication Required\r\n\r\n');
+      return;
+    }
+    const sniff = (chunk: Buffer) => {
+      for (const m of chunk.toString('latin1').matchAll(REQUEST_LINE)) tunneled.push(`${m[1]} ${m[2]!.split('?')[0]}`);
+    };
+    sniff(head);
+    client.on('data', sniff);
     const [host, port] = (req.url ?? '').split(':');
     const upstream = connect(Number(port), host, () => {
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
@@ -40,7 +60,8 @@ async function startProxy(): Promise<{ url: string; seen: string[] }> {
     client.on('error', () => upstream.destroy());
   });
   await new Promise<void>((r) => proxy!.listen(0, '127.0.0.1', () => r()));
-  return { url: `http://127.0.0.1:${(proxy!.address() as AddressInfo).port}`, seen };
+  const port = (proxy!.address() as AddressInfo).port;
+  return { url: credentials ? `http://${credentials}@127.0.0.1:${port}` : `http://127.0.0.1:${port}`, seen, tunneled };
 }
 
 function text(result: unknown): string {
@@ -56,12 +77,35 @@ describe('proxies', () => {
     expect(p.seen.some((s) => s.includes(`127.0.0.1:${mcp!.port}`))).toBe(true);
   });
 
-  it('bypasses the proxy for hosts in NO_PROXY', async () => {
+  it.each(['127.0.0.1', '127.0.0.0/8', 'localhost,127.0.0.1:PORT'])('bypasses the proxy for hosts in NO_PROXY=%s (a host, a CIDR block, a host with its port)', async (noProxy) => {
     const p = await startProxy();
     mcp = await startTestServer({ kind: 'stateful' });
-    const { client } = await connectRelay([mcp.url], { home: await tempHome(), env: { HTTP_PROXY: p.url, NO_PROXY: '127.0.0.1' } });
+    const { client } = await connectRelay([mcp.url], { home: await tempHome(), env: { HTTP_PROXY: p.url, NO_PROXY: noProxy.replace('PORT', String(mcp.port)) } });
     expect(text(await client.callTool({ name: 'echo', arguments: { text: 'direct' } }))).toBe('direct');
     expect(p.seen).toEqual([]);
+  });
+});
+
+describe('every request through the proxy', () => {
+  it('a whole OAuth login (discovery, registration, token, refresh, MCP) goes through an authenticating proxy: zero requests bypass it, and its credentials are never logged', async () => {
+    const credentials = 'corp-user:pr0xy-s3cret';
+    const p = await startProxy(credentials);
+    const d = await demo();
+    const requests: string[] = [];
+    d.events.on('request', (r: DemoRequestEvent) => requests.push(`${r.method} ${r.path}`));
+    const home = await tempHome();
+    const { client, stderr } = await connectRelay([d.url, '--debug'], { home, env: { ...browserEnv(home), HTTP_PROXY: p.url, HTTPS_PROXY: p.url } });
+    expect(text(await client.callTool({ name: 'echo', arguments: { text: 'via proxy' } }))).toMatch(/via proxy/);
+    d.expireAccessTokens();
+    await client.listTools(); // a refresh, through the proxy too
+    expect(d.counters.tokenRequests.refresh_token).toBeGreaterThanOrEqual(1);
+    // What the browser fetched (the consent page) went direct: it is the browser's, not the relay's.
+    const fromRelay = requests.filter((r) => !r.includes('/authorize'));
+    expect(fromRelay.length).toBeGreaterThan(5);
+    expect([...p.tunneled].sort()).toEqual([...fromRelay].sort());
+    expect(fromRelay.some((r) => r.startsWith('POST /register'))).toBe(true);
+    expect(fromRelay.some((r) => r.startsWith('POST /token'))).toBe(true);
+    expect(stderr()).not.toContain('pr0xy-s3cret');
   });
 });
 
