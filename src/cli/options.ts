@@ -50,6 +50,12 @@ export function connectionOptions<T>(y: Argv<T>) {
       describe: 'Seconds a request may take in all, however busy the server keeps it, before it is answered with an error and cancelled (0 = no limit)',
       group: 'Connection:',
     })
+    .option('ping-interval', {
+      type: 'number',
+      default: 0,
+      describe: 'Seconds of idle link after which the relay pings the server, so a dropped session is re-established before your next request (0 = off)',
+      group: 'Connection:',
+    })
     .option('max-message-mb', {
       type: 'number',
       default: DEFAULT_MAX_MESSAGE_MB,
@@ -121,6 +127,7 @@ export interface ConnectionArgs {
   timeout: number;
   maxTime?: number;
   maxMessageMb?: number;
+  pingInterval?: number;
   headersCommand?: string;
   headersTtl?: number;
   tlsCert?: string;
@@ -295,6 +302,7 @@ export function toConfig(args: ConnectionArgs, env: NodeJS.ProcessEnv): Config {
     allowHttp: args.allowHttp,
     requestTimeoutMs: seconds(args.timeout, '--timeout', true),
     maxTimeMs: seconds(args.maxTime ?? DEFAULT_MAX_TIME_S, '--max-time', true),
+    pingIntervalMs: seconds(args.pingInterval ?? 0, '--ping-interval', true),
     maxMessageBytes: megabytes(args.maxMessageMb ?? DEFAULT_MAX_MESSAGE_MB, '--max-message-mb'),
     tls: tlsOptions(args, env),
     headersCommand: args.headersCommand !== undefined ? { argv: splitCommand(args.headersCommand, '--headers-command'), ttlMs: seconds(args.headersTtl ?? 0, '--headers-ttl', true) } : undefined,

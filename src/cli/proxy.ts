@@ -62,6 +62,7 @@ export async function runProxy(config: Config, deps: ProxyDeps): Promise<number>
       auth: auth?.hook,
       log,
       requestTimeoutMs: config.requestTimeoutMs,
+      pingIntervalMs: config.pingIntervalMs,
       watch: (id) => relay!.watch(id),
       bounds: { maxMessageBytes, budget: new ByteBudget(Math.max(DEFAULT_INFLIGHT_BYTES, 2 * maxMessageBytes)) },
       deliver: (msg, raw) => relay!.fromRemote(msg, raw),

@@ -66,6 +66,8 @@ export interface Config {
   auth: AuthOptions;
   /** --timeout: a request without progress (a complete message) this long is answered with an error (0 = never). */
   requestTimeoutMs: number;
+  /** --ping-interval: ping an idle session this often (0 = never). */
+  pingIntervalMs?: number | undefined;
   /** --max-time: the longest a request may take in all (0 = no limit). */
   maxTimeMs?: number | undefined;
   /** --max-message-mb in bytes: the largest single message accepted. */

@@ -43,6 +43,8 @@ export interface RemoteOptions {
    * RequestWatch instead.
    */
   requestTimeoutMs: number;
+  /** --ping-interval: ping an idle 2025-11-25 session this often (0 or absent: never). */
+  pingIntervalMs?: number | undefined;
   /** The budget of the host request with this id, while it is pending (absent: none is kept). */
   watch?: ((id: JsonRpcId) => RequestWatch | undefined) | undefined;
   /** Memory bounds for every answer read (default: MAX_MESSAGE_BYTES per message, no shared budget). */

@@ -174,3 +174,20 @@ describe('unreachable servers', () => {
     expect(text(await client.callTool(echo('over tls')))).toBe('over tls');
   });
 });
+
+describe('--ping-interval', () => {
+  it('a server that lost the session while the link was idle: the ping finds out and a new session is made before the next call, which the server then sees once', async () => {
+    let s = await server({ kind: 'stateful' });
+    const p = await faultProxy({ target: origin(s) });
+    // No standalone GET stream (405), so only the ping can notice the lost session.
+    p.inject({ match: (r) => r.method === 'GET', times: Infinity, action: { kind: 'respond', status: 405 } });
+    const { client } = await connectRelay([`${p.origin}/mcp`, '--ping-interval', '1'], { home: await tempHome() });
+    expect(text(await client.callTool(echo('before')))).toBe('before');
+    s = await restartTestServer(s, { kind: 'stateful', port: s.port });
+    servers.push(s);
+    await expect.poll(() => s.counters.initialize, { timeout: 10_000 }).toBe(1);
+    expect(text(await client.callTool(echo('after')))).toBe('after');
+    const calls = s.requests.filter((r) => (r.body as { method?: string } | undefined)?.method === 'tools/call');
+    expect(calls).toHaveLength(1);
+  });
+});

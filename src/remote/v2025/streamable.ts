@@ -31,6 +31,8 @@ import { sleep } from '../../sleep.js';
 const MAX_STREAM_RESUMES = 3;
 /** Backoff before resuming a broken answer stream (when the server sends no `retry:`). */
 const GET_BACKOFF_INITIAL_MS = 1_000;
+/** The idle check for --ping-interval runs at least this far apart. */
+const MIN_PING_CHECK_MS = 250;
 /** DELETE on shutdown must not hold the exit up for long. */
 const DELETE_TIMEOUT_MS = 2_000;
 const INTERNAL_ID_PREFIX = 'mcp-relay-internal-';
@@ -53,6 +55,9 @@ export class StreamableHttpRemote implements Remote {
   private readonly closing = new AbortController();
   private readonly waiters = new Map<JsonRpcId, (m: JsonRpcMessage) => void>();
   private internalSeq = 0;
+  /** When the link last carried anything (a request sent, a message received), for --ping-interval. */
+  private lastActivity = Date.now();
+  private pinger: NodeJS.Timeout | undefined;
 
   private readonly http: HttpExchange;
   private readonly bounds: Bounds;
@@ -68,7 +73,39 @@ export class StreamableHttpRemote implements Remote {
 
   async send(msg: JsonRpcMessage, raw: string): Promise<void> {
     if (isRequest(msg) && msg.method === 'initialize') this.initRequest = msg;
+    this.lastActivity = Date.now();
     await this.exchange(msg, raw, { internal: false });
+    if (msg.method === 'notifications/initialized') this.startPinging();
+  }
+
+  /**
+   * --ping-interval: while the link is idle, ping the server (MCP 2025-11-25 utilities/ping) so a
+   * session the server or a proxy dropped is noticed, and re-established (404 → new initialize),
+   * before the host's next request rather than by it.
+   */
+  private startPinging(): void {
+    const every = this.opts.pingIntervalMs ?? 0;
+    if (!every || this.pinger) return;
+    this.pinger = setInterval(() => {
+      if (Date.now() - this.lastActivity >= every && !this.recovering) void this.ping();
+    }, Math.max(MIN_PING_CHECK_MS, every / 2));
+    this.pinger.unref();
+  }
+
+  private async ping(): Promise<void> {
+    this.lastActivity = Date.now();
+    const id = `${INTERNAL_ID_PREFIX}${++this.internalSeq}`;
+    const answer = new Promise<JsonRpcMessage>((resolve) => this.waiters.set(id, resolve));
+    const msg = { jsonrpc: '2.0' as const, id, method: 'ping' };
+    try {
+      // Not `internal`: a 404 here starts a new session, exactly as a host request's would.
+      await this.exchange(msg, JSON.stringify(msg), { internal: false });
+      const reply = await answer;
+      if (reply.error) this.log.debug(`ping answered with an error: ${reply.error.message}`);
+    } catch (err) {
+      this.waiters.delete(id);
+      if (!this.closing.signal.aborted) this.log.warn(`ping to the server failed: ${describeError(err)}`);
+    }
   }
 
   private async exchange(msg: JsonRpcMessage, raw: string, ex: Exchange): Promise<void> {
@@ -186,6 +223,7 @@ export class StreamableHttpRemote implements Remote {
   }
 
   private onServerMessage(m: JsonRpcMessage, raw: RawMessage | undefined): void {
+    this.lastActivity = Date.now();
     if (isResponse(m)) {
       const waiter = this.waiters.get(m.id);
       if (waiter) {
@@ -292,6 +330,7 @@ export class StreamableHttpRemote implements Remote {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.pinger);
     const session = this.sessionId;
     this.getStream?.abort.abort();
     if (session) {
