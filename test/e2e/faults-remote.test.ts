@@ -4,6 +4,7 @@
  * do not resolve, and TLS that does not verify. Every request must get exactly one answer and
  * the relay must stay up for the next one.
  */
+import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { closeFaults, faultProxy, on, selfSignedCert } from '../helpers/faults.js';
 import { restartTestServer, startTestServer, type TestServer, type TestServerOptions } from '../helpers/mcp-servers.js';
@@ -189,5 +190,30 @@ describe('--ping-interval', () => {
     expect(text(await client.callTool(echo('after')))).toBe('after');
     const calls = s.requests.filter((r) => (r.body as { method?: string } | undefined)?.method === 'tools/call');
     expect(calls).toHaveLength(1);
+  });
+});
+
+describe('the standalone GET stream', () => {
+  it('cut by a proxy after its first event: the relay reopens it and later notifications still reach the host', async () => {
+    const s = await server({ kind: 'stateful' });
+    const p = await faultProxy({ target: origin(s) });
+    p.inject({ match: (r) => r.method === 'GET', action: { kind: 'reset-after-first-event' } });
+    let changed = 0;
+    const { client } = await connectRelay([`${p.origin}/mcp`], {
+      home: await tempHome(),
+      setup: (c) => c.setNotificationHandler(ToolListChangedNotificationSchema, async () => void changed++),
+    });
+    await expect
+      .poll(
+        async () => {
+          await client.callTool({ name: 'notify_list_changed', arguments: {} });
+          return changed;
+        },
+        { timeout: 15_000 },
+      )
+      .toBeGreaterThan(1);
+    const gets = p.seen.filter((r) => r.method === 'GET');
+    expect(gets.length).toBeGreaterThan(1);
+    expect(gets[0]!.fault).toBe('reset-after-first-event');
   });
 });
