@@ -8,6 +8,7 @@ import { loginCommand } from '../config/launch.js';
 import type { PendingLogin } from '../store/store.js';
 import { isSshSession } from './browser.js';
 import type { LoginContext } from './login.js';
+import { processRunning } from '../pid.js';
 
 function portOf(uri: string): number {
   const u = new URL(uri);
@@ -20,16 +21,6 @@ export type AnnounceMode = 'started' | 'joined' | 'took-over';
 /** The command that finishes this login from a terminal here (npx-aware: see config/launch.ts). */
 export function terminalLogin(ctx: LoginContext): string {
   return loginCommand(ctx.config.serverUrl.href, { resource: ctx.config.auth.resource, clientId: ctx.config.auth.clientId });
-}
-
-/** Whether a process exists (EPERM: it exists but belongs to someone else). */
-function processRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export function announce(ctx: LoginContext, pending: PendingLogin, mode: AnnounceMode, previousOwner?: number): void {

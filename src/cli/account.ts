@@ -17,6 +17,7 @@ import { canonicalUrl, defaultStoreRoot, SERVER_KEY_PATTERN, serverKey } from '.
 import { CredentialStore, type ListedServer, type ServerStore, type StoredClient, type StoredDiscovery, type StoredTokens } from '../store/store.js';
 import { formatLogout, formatStatus, LOGOUT_EPILOGUE, nothingStored, revocationWarnings, sameUrl, serverLabel, STATUS_EPILOGUE } from './account-format.js';
 import { toServerStatus, type LogoutResult, type StoredEntry } from './account-format.js';
+import { processRunning } from '../pid.js';
 
 /** What the account commands need from the outside world. */
 export interface AccountDeps {
@@ -71,16 +72,6 @@ async function readEntry(store: CredentialStore, listed: ListedServer): Promise<
   const s = store.server(listed.key);
   const [client, tokens, discovery, pending] = await Promise.all([s.readClient(), s.readTokens(), s.readDiscovery(), s.readPending()]);
   return { ...listed, client, tokens, discovery, pending };
-}
-
-/** Whether a process exists (EPERM: it exists but belongs to someone else). */
-function processRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** `mcp-relay status`: resolves to the exit code. */

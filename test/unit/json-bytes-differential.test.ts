@@ -16,8 +16,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'vitest';
 import { decodeMessages, LARGE_MESSAGE_BYTES, scanMessage } from '../../src/jsonrpc/json-bytes.js';
 import { asMessage, type JsonRpcMessage } from '../../src/jsonrpc/messages.js';
+import { prng, testSeed } from '../helpers/prng.js';
 
-const SEED = process.env.MCP_RELAY_SEED ? Number(process.env.MCP_RELAY_SEED) : Math.floor(Math.random() * 2 ** 31);
+const SEED = testSeed();
 const CASES = Number(process.env.MCP_RELAY_JSON_CASES ?? 2_000);
 /** Chunkings of each text. */
 const CUTS_PER_CASE = 3;
@@ -28,20 +29,6 @@ const LARGE_CASES = 4;
 /** The keys the scanner reports; every other key is compared through the full parse. */
 const FACT_KEYS = ['jsonrpc', 'id', 'method', 'error', 'result', 'params'] as const;
 
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-  const int = (n: number) => Math.floor(next() * n);
-  const pick = <T>(list: readonly T[]): T => list[int(list.length)]!;
-  return { next, int, pick, chance: (p: number) => next() < p };
-}
 type Rand = ReturnType<typeof prng>;
 
 const WS = [' ', '\n', '\r', '\t'];

@@ -5,19 +5,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { boundEventStream } from '../../src/http/sse-guard.js';
+import { prng, testSeed } from '../helpers/prng.js';
 
-const SEED = Number(process.env.MCP_RELAY_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const SEED = testSeed();
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 function chunked(bytes: Buffer, rand: () => number): Uint8Array[] {
   const out: Uint8Array[] = [];
@@ -43,7 +34,7 @@ async function pass(chunks: Uint8Array[], max: number): Promise<{ out: Buffer; e
 
 describe('boundEventStream', () => {
   it(`passes streams of events under the bound unchanged, in any chunking and line ending (seed ${SEED})`, async () => {
-    const rand = prng(SEED);
+    const rand = prng(SEED).next;
     for (let n = 0; n < 300; n++) {
       const eol = ['\n', '\r\n', '\r'][Math.floor(rand() * 3)]!;
       const events = Array.from({ length: 1 + Math.floor(rand() * 20) }, () =>
@@ -57,7 +48,7 @@ describe('boundEventStream', () => {
   });
 
   it(`errors a line that never ends, and an event of many lines, once past the bound (seed ${SEED})`, async () => {
-    const rand = prng(SEED + 1);
+    const rand = prng(SEED + 1).next;
     const line = await pass(chunked(Buffer.from(`data: ${'y'.repeat(5000)}`), rand), 1000);
     expect(String(line.error), `seed ${SEED}`).toMatch(/an SSE event of over 1000 bytes/);
     expect(line.out.length).toBeLessThanOrEqual(1040);

@@ -9,19 +9,10 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { splitCommand } from '../../src/config/words.js';
 import { parseHeadersOutput } from '../../src/auth/headers-command.js';
+import { prng, testSeed } from '../helpers/prng.js';
 
-const SEED = Number(process.env.MCP_RELAY_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const SEED = testSeed();
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 const PLAIN = 'abcXYZ019-_./=:,@%+é';
 
@@ -48,7 +39,7 @@ function randomLine(rand: () => number): string {
 
 describe('splitCommand', () => {
   it(`splits random command lines exactly as /bin/sh does (seed ${SEED})`, () => {
-    const rand = prng(SEED);
+    const rand = prng(SEED).next;
     const lines = Array.from({ length: 1000 }, () => randomLine(rand));
     // One shell for all: each line's words NUL-terminated, lines separated by \x01.
     const script = lines.map((l) => `printf '%s\\0' ${l}; printf '\\001'`).join('\n');
