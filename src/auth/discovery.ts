@@ -112,6 +112,19 @@ export function legacyDefaultMetadata(baseUrl: string): AuthorizationServerMetad
   };
 }
 
+/** Throws DISCOVERY_FAILED when `url` gives no HTTP answer at all (the body is not read). */
+async function assertAnswers(url: string, fetchFn: FetchFn): Promise<void> {
+  try {
+    const res = await fetchFn(url, { signal: AbortSignal.timeout(REACHABILITY_TIMEOUT_MS) });
+    await res.body?.cancel().catch(() => {});
+  } catch (err) {
+    throw new RelayError('DISCOVERY_FAILED', `cannot reach ${new URL(url).origin} to discover its OAuth metadata: ${describeError(err)}`, { cause: err });
+  }
+}
+
+/** How long the reachability check before the 2025-03-26 fallback waits. */
+const REACHABILITY_TIMEOUT_MS = 10_000;
+
 export interface DiscoverOptions {
   serverUrl: URL;
   /** From the 401's WWW-Authenticate `resource_metadata`. */
@@ -143,6 +156,9 @@ export async function discover(opts: DiscoverOptions): Promise<Discovered> {
     throw new RelayError('DISCOVERY_FAILED', `cannot load authorization server metadata for ${asUrl}: ${describeError(err)}`, { cause: err });
   }
   if (!metadata && !resourceMetadata) {
+    // The SDK's discovery reads "no answer at all" as "no metadata": an unreachable server is no
+    // evidence of a metadata-less 2025-03-26 server, so it must answer (any status) first.
+    await assertAnswers(`${new URL(asUrl).origin}/.well-known/oauth-authorization-server`, opts.fetch);
     // MCP 2025-03-26 authorization §2.3.3: without metadata discovery, the default endpoints at
     // the authorization base URL (the server URL without its path) are used.
     opts.log.info(`${opts.serverUrl.origin} publishes no OAuth metadata (neither RFC 9728 nor RFC 8414): it follows MCP 2025-03-26, so the relay uses its default endpoints /authorize, /token and /register there`);
