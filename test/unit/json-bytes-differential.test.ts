@@ -129,7 +129,10 @@ function broken(r: Rand, text: string): string {
       const places = structuralPlaces(text);
       if (places.length === 0) return text.slice(0, end - 1);
       const at = r.pick(places);
-      return r.chance(0.5) ? text.slice(0, at) + text.slice(at + 1) : text.slice(0, at) + text[at] + text.slice(at);
+      // A comma removed between two literals (`true, 3` → `true3`) makes a misspelled literal, which
+      // the scanner leaves to the host's parser by design (json-bytes.ts): double it instead.
+      const remove = r.chance(0.5) && !(text[at] === ',' && LITERAL_END.test(text.slice(0, at)) && LITERAL_START.test(text.slice(at + 1)));
+      return remove ? text.slice(0, at) + text.slice(at + 1) : text.slice(0, at) + text[at] + text.slice(at);
     }
     case 3: // an unterminated string at the end
       return `${text.slice(0, text.lastIndexOf('}'))},"tail":"abc\\"}`;
@@ -137,6 +140,10 @@ function broken(r: Rand, text: string): string {
       return text.replace(/^(\s*)\{/, '$1{1:2,');
   }
 }
+
+/** A number or literal ends right before, or starts right after, a place (blanks between). */
+const LITERAL_END = /[0-9a-zA-Z.+-]\s*$/;
+const LITERAL_START = /^\s*[0-9a-zA-Z.+-]/;
 
 /** Offsets of `,` `:` `[` `]` `{` `}` outside strings. */
 function structuralPlaces(text: string): number[] {
