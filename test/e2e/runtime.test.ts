@@ -3,6 +3,7 @@
  * (test/node-matrix/run.mjs runs these tests on Node 22, 24 and 26 from the npm registry).
  */
 import { existsSync, readdirSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import module from 'node:module';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -39,23 +40,27 @@ describe('the Node runtime', () => {
     expect(start?.node).toBe(process.version);
   });
 
-  // Node >= 22.1: bin/mcp-relay.js turns on the module compile cache; the default directory is
-  // node-compile-cache in the OS temp directory. On Node 20 there is none, and nothing is written.
-  it('keeps the compiled modules in the compile cache where Node has one', async () => {
+  // Node >= 22.1: bin/mcp-relay.js turns on the module compile cache, in the user's cache
+  // directory (env-paths: $XDG_CACHE_HOME/mcp-relay on Linux), not in the shared temp directory.
+  // On Node 20 there is none, and nothing is written.
+  it("keeps the compiled modules in the user's cache directory where Node has a compile cache", async () => {
     const home = await tempHome();
+    const tmp = join(home, 'tmp');
+    await mkdir(tmp);
     const s = await startTestServer({ kind: 'stateful' });
     servers.push(s);
-    const relay = spawnRelay([s.url], { home, env: { TMPDIR: home } });
+    const relay = spawnRelay([s.url], { home, env: { XDG_CACHE_HOME: join(home, 'cache'), TMPDIR: tmp } });
     relay.send(INIT());
     await relay.waitFor((m) => m.id === 1);
     relay.child.stdin.end();
     expect(await relay.exited).toEqual({ code: 0, signal: null });
-    const cache = join(home, 'node-compile-cache');
+    const cache = join(home, 'cache', 'mcp-relay', 'node-compile-cache');
     // @types/node is the floor's (20), which has no enableCompileCache.
     if (typeof (module as { enableCompileCache?: unknown }).enableCompileCache === 'function') {
       expect(readdirSync(cache).length).toBeGreaterThan(0);
     } else {
       expect(existsSync(cache)).toBe(false);
     }
+    expect(readdirSync(tmp)).toEqual([]);
   });
 });
