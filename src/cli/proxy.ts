@@ -41,7 +41,12 @@ const LOG_FLUSH_MAX_MS = 1_000;
 export async function runProxy(config: Config, deps: ProxyDeps): Promise<number> {
   const log = createLogger({ level: config.logLevel, file: config.logFile });
   const proxy = proxyFromEnv(deps.env);
-  log.info({ server: config.serverUrl.href, transport: config.transport, headers: Object.keys(config.headers), proxy, version: deps.version }, 'mcp-relay starting');
+  // `node`: hosts start us with whatever Node is first on their PATH, and behaviour can differ
+  // between majors (README "Supported Node versions"); a bug report's log should say which.
+  log.info(
+    { server: config.serverUrl.href, transport: config.transport, headers: Object.keys(config.headers), proxy, version: deps.version, node: process.version },
+    'mcp-relay starting',
+  );
 
   const auth = await deps.makeAuth?.(config, log, deps.env, deps.version);
   let relay: Relay | undefined;

@@ -64,7 +64,10 @@ export async function leanYargs(preloadHelp: boolean): Promise<YargsFn> {
   const getCallerFile = callerFile.default as (n: number) => string;
   let cliui = help?.[0].default as Cliui | undefined;
   let stringWidth = help?.[1].default as StringWidth | undefined;
-  // Help rendered without being asked for on the command line: load it now (require of an ES module, Node >= 20.19).
+  // Help rendered without being asked for on the command line: load it now. cliui and string-width
+  // are ES modules, and require() of one works from Node 20.19 and 22.12 (unflagged there); on
+  // 22.0-22.11 it throws ERR_REQUIRE_ESM, which is why package.json's engines skips those releases
+  // (test/unit/yargs-lean.test.ts, "loaded on first use", fails on 22.11).
   const renderer = () => {
     cliui ??= defaultOf<Cliui>(requireHere('cliui'));
     stringWidth ??= defaultOf<StringWidth>(requireHere('string-width'));

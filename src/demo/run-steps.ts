@@ -4,8 +4,18 @@
  * and checks it; a check that does not hold throws {@link DemoStepError}.
  */
 import { describeError } from '../errors.js';
+import { sleep } from '../sleep.js';
 import { secondsUntil, type Narrator } from './run-output.js';
-import { describeRequest, DemoStepError, readBrowserReport, requestMeaning as meaning, snapshot, type RequestLog, type StoreView } from './run-observe.js';
+import {
+  describeRequest,
+  DemoStepError,
+  readBrowserReport,
+  requestMeaning as meaning,
+  snapshot,
+  type BrowserReport,
+  type RequestLog,
+  type StoreView,
+} from './run-observe.js';
 import { startRelay, type RelayChild, type RelayChildOptions } from './run-relay.js';
 import type { DemoRequestEvent, DemoServer } from './types.js';
 
@@ -140,8 +150,27 @@ export async function connectAndLogIn(w: Walk): Promise<RelayChild> {
   return relay;
 }
 
+/**
+ * Longest wait for the stand-in browser to record how its walk ended. The relay finishes the login
+ * as soon as the callback request arrives, which can be before the browser process has read the
+ * callback page and written `done`: on a loaded machine step 4 read the report too early and left
+ * out "pressed Approve" (demo.test.ts, seen once in the node matrix on Node 26).
+ */
+const BROWSER_REPORT_WAIT_MS = 5_000;
+const BROWSER_REPORT_POLL_MS = 50;
+
+/** The stand-in browser's report once it has a final event (`done` or `error`), or at the deadline. */
+async function finishedBrowserReport(w: Walk): Promise<BrowserReport[]> {
+  const deadline = w.now() + BROWSER_REPORT_WAIT_MS;
+  for (;;) {
+    const report = await readBrowserReport(w.browserReport);
+    if (report.some((r) => r.event === 'done' || r.event === 'error') || w.now() >= deadline) return report;
+    await sleep(BROWSER_REPORT_POLL_MS);
+  }
+}
+
 async function reportStandInBrowser(w: Walk, title: string, cause: string): Promise<void> {
-  const report = await readBrowserReport(w.browserReport);
+  const report = await finishedBrowserReport(w);
   const launches = report.filter((r) => r.event === 'launched').length;
   const pages = report.flatMap((r) => (r.event === 'visit' ? [r.page] : []));
   const error = report.find((r) => r.event === 'error');

@@ -83,7 +83,9 @@ describe('hostile answers: one answer each, in bounded time and memory', () => {
     const { p, client, pid } = await relayBehind(['--max-message-mb', '8']);
     p.inject({ match: on.rpc('tools/call'), times: 3, action: { kind: 'hostile', answer: 'sse-no-newline' } });
     const calls = ['a', 'b', 'c'].map((t) => client.callTool(echo(t)));
-    for (const call of calls) await expect(call).rejects.toThrow(/an SSE event of over 8 MiB/);
+    // Every call's rejection handled at once: awaiting them one by one left a call that failed
+    // first unhandled for a moment, which vitest reports as an error (node matrix, Node 24).
+    await Promise.all(calls.map((call) => expect(call).rejects.toThrow(/an SSE event of over 8 MiB/)));
     expect(text(await client.callTool(echo('after')))).toBe('after');
     // Three 8 MiB lines at most were held; before the bound, three such calls took 890 MiB.
     expect(rssBytes(pid!)).toBeLessThan(200 * 1024 * 1024);

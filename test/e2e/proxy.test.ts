@@ -4,6 +4,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/mcp-servers.js';
 import { connectRelay, killAll, tempHome } from '../helpers/relay.js';
@@ -12,11 +13,20 @@ import type { DemoRequestEvent } from '../../src/demo/types.js';
 
 let proxy: Server | undefined;
 let mcp: TestServer | undefined;
+/**
+ * CONNECT tunnels (both ends). server.closeAllConnections() does not reach a socket handed to the
+ * 'connect' event, and server.close() waits for it: without this the teardown waits for the relay
+ * process to exit (killAll does not wait for that). One teardown timed out at 30 s on a loaded
+ * machine (node matrix, Node 22; not reproduced since), most likely there.
+ */
+const tunnels = new Set<Duplex>();
 
 afterEach(async () => {
   await killAll();
   await closeDemos();
   await mcp?.close();
+  for (const socket of tunnels) socket.destroy();
+  tunnels.clear();
   proxy?.closeAllConnections();
   await new Promise<void>((r) => (proxy ? proxy.close(() => r()) : r()));
   proxy = undefined;
@@ -50,12 +60,14 @@ async function startProxy(credentials?: string): Promise<{ url: string; seen: st
     sniff(head);
     client.on('data', sniff);
     const [host, port] = (req.url ?? '').split(':');
+    tunnels.add(client);
     const upstream = connect(Number(port), host, () => {
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       upstream.write(head);
       upstream.pipe(client);
       client.pipe(upstream);
     });
+    tunnels.add(upstream);
     upstream.on('error', () => client.destroy());
     client.on('error', () => upstream.destroy());
   });
