@@ -17,7 +17,7 @@ import { randomInt } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { closeFaults, faultProxy, type SeenRequest } from '../helpers/faults.js';
 import { idKey, missing, rssBytes, tally, violations, type Expected } from '../helpers/fuzz-check.js';
-import { hostPlan, planKey, Rng, runSeed, SERVER_FAULTS, serverAction, type PendingKinds, type ServerFault } from '../helpers/fuzz-plan.js';
+import { getFault, hostPlan, planKey, Rng, runSeed, SERVER_FAULTS, serverAction, type PendingKinds, type ServerFault } from '../helpers/fuzz-plan.js';
 import { startTestServer, type TestServer } from '../helpers/mcp-servers.js';
 import { INIT, killAll, spawnRelay, tempHome } from '../helpers/relay.js';
 
@@ -54,6 +54,8 @@ const ANSWER_MARGIN_MS = 10_000;
 const RSS_LIMIT_BYTES = 300 * 1024 * 1024;
 const RSS_SAMPLE_MS = 100;
 const POLL_MS = 50;
+/** Mixed into the run's seed for the GET stream's faults (picked as GETs arrive). */
+const GET_SEED_SALT = 0x5eed6e7;
 /** At least this share of host cases must have met a server fault (the plan picks about 40%). */
 const MIN_FAULTED_SHARE = 0.15;
 /** MCP_RELAY_FUZZ_VERBOSE=1: print what each run exercised (faults applied, answers by kind). */
@@ -83,20 +85,26 @@ function replayHint(run: number): string {
 }
 
 /** The fault proxy picks each POST's fault from the plan, by the key the message carries (fuzz-plan.ts). */
-function installPlan(p: Awaited<ReturnType<typeof faultProxy>>, plan: Map<string, ServerFault[]>): void {
+function installPlan(p: Awaited<ReturnType<typeof faultProxy>>, plan: Map<string, ServerFault[]>, ids: Map<string, unknown>, getRng: Rng): void {
   const decided = new WeakMap<SeenRequest, ServerFault>();
   const decide = (r: SeenRequest): ServerFault => {
     let fault = decided.get(r);
     if (fault === undefined) {
       const key = r.method === 'POST' ? planKey(r.body) : undefined;
-      fault = (key ? plan.get(key)?.shift() : undefined) ?? 'pass';
+      fault =
+        r.method === 'GET' || key?.startsWith('id:"mcp-relay-internal-') ? getFault(getRng) : ((key ? plan.get(key)?.shift() : undefined) ?? 'pass');
       decided.set(r, fault);
     }
     return fault;
   };
   for (const fault of SERVER_FAULTS) {
     const action = serverAction(fault, p.origin, p.port);
-    if (action) p.inject({ times: Number.POSITIVE_INFINITY, match: (r) => decide(r) === fault, action });
+    if (action && fault !== 'double-answer') p.inject({ times: Number.POSITIVE_INFINITY, match: (r) => decide(r) === fault, action });
+  }
+  // Answers that name the request's id: one fault per request that may meet them.
+  for (const [key, id] of ids) {
+    const action = serverAction('double-answer', p.origin, p.port, id)!;
+    p.inject({ times: Number.POSITIVE_INFINITY, match: (r) => decide(r) === 'double-answer' && planKey(r.body) === key, action });
   }
 }
 
@@ -124,11 +132,15 @@ async function oneRun(run: number, size: number): Promise<void> {
     expected.answers.set(idKey(id), (expected.answers.get(idKey(id)) ?? 0) + 1);
     expected.describe.set(idKey(id), what);
   };
-  for (const [i, c] of cases.entries()) {
-    if (c.kind === 'request') plan.set(`id:${idKey(c.id)}`, [...c.server]);
-    if (c.kind === 'notification') plan.set(`n:${i}`, [...c.server]);
+  const ids = new Map<string, unknown>();
+  for (const c of cases) {
+    if (c.kind === 'request') {
+      plan.set(`id:${idKey(c.id)}`, [...c.server]);
+      if (c.server.includes('double-answer')) ids.set(`id:${idKey(c.id)}`, c.id);
+    }
+    if (c.kind === 'notification') plan.set(`n:${c.key}`, [...c.server]);
   }
-  installPlan(p, plan);
+  installPlan(p, plan, ids, new Rng(seed ^ GET_SEED_SALT));
 
   const relay = spawnRelay([`${p.origin}/mcp`, '--timeout', String(TIMEOUT_S), '--max-time', String(MAX_TIME_S), '--max-message-mb', String(MAX_MESSAGE_MB)], {
     home: await tempHome(),
@@ -149,9 +161,16 @@ async function oneRun(run: number, size: number): Promise<void> {
     if (!init || !('result' in init)) problems.push(`initialize was not answered with a result: ${JSON.stringify(init)}`);
     relay.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
 
+    let reading: Promise<void> = Promise.resolve();
     for (const c of cases) {
       if (c.kind === 'pause') {
         await sleep(c.ms);
+        continue;
+      }
+      if (c.kind === 'stop-reading') {
+        // The host goes on writing while it does not read; stdout backs up in the pipe.
+        relay.child.stdout.pause();
+        reading = Promise.all([reading, sleep(c.ms)]).then(() => void relay.child.stdout.resume());
         continue;
       }
       if (c.kind === 'request') expect1(c.id, c.what);
@@ -161,6 +180,7 @@ async function oneRun(run: number, size: number): Promise<void> {
       relay.sendRaw(`${c.line}\n`);
     }
 
+    await reading;
     // Every answer before the run's deadline: each request's own budget is --max-time at most.
     const deadline = Date.now() + MAX_TIME_S * 1000 + ANSWER_MARGIN_MS;
     while (missing(tally(relay.lines), expected).length > 0 && Date.now() < deadline) await sleep(POLL_MS);

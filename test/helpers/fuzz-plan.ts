@@ -79,6 +79,7 @@ export type ServerFault =
   | 'accepted-202'
   | 'redirect-307-same-origin'
   | 'redirect-302-cross-origin'
+  | 'double-answer'
   | `hostile:${HostileAnswer}`;
 
 /** Every fault the server side picks from (all but `pass`). */
@@ -97,11 +98,15 @@ export const SERVER_FAULTS: ServerFault[] = [
   'accepted-202',
   'redirect-307-same-origin',
   'redirect-302-cross-origin',
+  'double-answer',
   ...HOSTILE.map((h) => `hostile:${h}` as const),
 ];
 
-/** The fault proxy's action for a fault; `origin` is the proxy's, `port` its port (for a redirect to another origin). */
-export function serverAction(fault: ServerFault, origin: string, port: number): FaultAction | undefined {
+/**
+ * The fault proxy's action for a fault; `origin` is the proxy's, `port` its port (for a redirect to
+ * another origin), `id` the request's id where the answer must name it.
+ */
+export function serverAction(fault: ServerFault, origin: string, port: number, id: unknown = null): FaultAction | undefined {
   const json = { 'content-type': 'application/json' };
   switch (fault) {
     case 'pass':
@@ -133,9 +138,39 @@ export function serverAction(fault: ServerFault, origin: string, port: number): 
     case 'redirect-302-cross-origin':
       // localhost is another origin than 127.0.0.1: not followed, reported.
       return { kind: 'respond', status: 302, headers: { location: `http://localhost:${port}/mcp` } };
+    case 'double-answer': {
+      // The same response twice in one answer stream: the host must see it once.
+      const event = `data: ${JSON.stringify({ jsonrpc: '2.0', id, result: { content: [{ type: 'text', text: 'twice' }] } })}\n\n`;
+      return { kind: 'respond', status: 200, headers: { 'content-type': 'text/event-stream' }, body: event + event };
+    }
     default:
       return { kind: 'hostile', answer: fault.slice('hostile:'.length) as HostileAnswer };
   }
+}
+
+/**
+ * Faults for the relay's standalone GET stream (server-to-host messages), picked per GET: it must
+ * not disturb the requests (a 404 there starts a new session; 405 means no stream; the rest are
+ * retried with backoff or read within the memory bounds).
+ */
+export const GET_FAULTS: ServerFault[] = [
+  'hang',
+  'stall-stream',
+  'reset',
+  'http-404',
+  'http-500',
+  'portal-html',
+  'hostile:sse-garbage',
+  'hostile:sse-no-newline',
+  'hostile:sse-progress-forever',
+  'hostile:json-huge-declared',
+];
+
+/** Share of GETs that meet a fault. */
+const GET_FAULT_SHARE = 0.5;
+
+export function getFault(rng: Rng): ServerFault {
+  return rng.next() < GET_FAULT_SHARE ? rng.pick(GET_FAULTS) : 'pass';
 }
 
 /**
@@ -184,9 +219,12 @@ export interface PendingKinds {
 export type HostCase =
   | { kind: 'request'; id: string | number; method: string; line: string; server: ServerFault[]; what: string }
   | { kind: 'duplicate'; id: string | number; line: string; of: number }
-  | { kind: 'notification'; line: string; server: ServerFault[]; what: string }
+  /** `key`: what the notification carries in `_meta.fuzz` for the server side to find its plan. */
+  | { kind: 'notification'; key: string; line: string; server: ServerFault[]; what: string }
   | { kind: 'invalid'; line: string; answer: 'null' | 'none'; what: string }
-  | { kind: 'pause'; ms: number };
+  | { kind: 'pause'; ms: number }
+  /** The host stops reading stdout for `ms` while it goes on writing (a busy host). */
+  | { kind: 'stop-reading'; ms: number };
 
 /** What a `tools/call` asks of the real server when no fault intervenes (the fixture's tools). */
 const TOOL_CALLS: Array<readonly [string, (key: string) => Record<string, unknown>, number]> = [
@@ -254,13 +292,14 @@ export function hostPlan(rng: Rng, count: number, pending: PendingKinds): HostCa
     } else if (kind === 'notification') {
       const body = rng.pick(NOTIFICATIONS)(key);
       const server = serverPlan(rng);
-      cases.push({ kind, line: JSON.stringify({ jsonrpc: '2.0', ...body }), server, what: `${String(body.method)} [${server.join(', ') || 'pass'}]` });
+      cases.push({ kind, key, line: JSON.stringify({ jsonrpc: '2.0', ...body }), server, what: `${String(body.method)} [${server.join(', ') || 'pass'}]` });
     } else {
       const k = rng.pick(invalid);
       cases.push({ kind: 'invalid', line: k.line(n), answer: k.answer, what: k.name });
     }
     // Bursts and gaps: most messages follow at once, some after a pause.
     if (rng.next() < 0.25) cases.push({ kind: 'pause', ms: rng.int(60) });
+    if (rng.next() < 0.02) cases.push({ kind: 'stop-reading', ms: 200 + rng.int(1500) });
   }
   return cases;
 }
