@@ -10,6 +10,7 @@ import type { JsonRpcMessage, RawMessage } from '../../jsonrpc/messages.js';
 import { sleep } from '../../sleep.js';
 import { networkError } from '../../http/net-errors.js';
 import { readSseStream } from '../../http/sse-reader.js';
+import type { Bounds } from '../../http/bounded.js';
 
 /** Reconnect backoff when the server sends no `retry:` (1 s doubling to 30 s). */
 const GET_BACKOFF_INITIAL_MS = 1_000;
@@ -22,6 +23,8 @@ export interface GetStreamDeps {
   /** The session the stream belongs to, if any. */
   session(): string | undefined;
   onMessage(msg: JsonRpcMessage, raw: RawMessage | undefined): void;
+  /** The remote's memory bounds (--max-message-mb and the shared in-flight budget), as for answers. */
+  bounds: Bounds;
   /** Backpressure from the host (see ReadOptions.ready). */
   ready?: (() => Promise<void> | undefined) | undefined;
   /** The server offers no GET stream (405): never ask again. */
@@ -55,6 +58,8 @@ export async function runGetStream(d: GetStreamDeps): Promise<void> {
         const outcome = await readSseStream(res.body, {
           idleMs: 0,
           signal: d.stop,
+          // Without them the reader fell back to its 256 MiB default (found by invariants.test.ts).
+          bounds: d.bounds,
           onMessage: d.onMessage,
           ready: d.ready,
           onBadEvent: (reason) => d.log.warn(`server sent ${reason} on the GET stream; ignored`),

@@ -284,6 +284,7 @@ export class StreamableHttpRemote implements Remote {
       open: (lastEventId, stop) => this.http.request('GET', { headers: { ...this.sessionHeaders(lastEventId), accept: 'text/event-stream' }, signal: stop, authRetry: false }),
       session: () => this.sessionId,
       onMessage: (m, raw) => this.onServerMessage(m, raw),
+      bounds: this.bounds,
       ready: this.opts.hostReady,
       onRefused: () => {
         this.getRefused = true;
