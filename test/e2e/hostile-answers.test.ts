@@ -83,7 +83,8 @@ describe('hostile answers: one answer each, in bounded time and memory', () => {
     const { p, client, pid } = await relayBehind(['--max-message-mb', '8']);
     p.inject({ match: on.rpc('tools/call'), times: 3, action: { kind: 'hostile', answer: 'sse-no-newline' } });
     const calls = ['a', 'b', 'c'].map((t) => client.callTool(echo(t)));
-    for (const call of calls) await expect(call).rejects.toThrow(/an SSE event of over 8 MiB/);
+    // Handlers on all three at once: one awaited after another left the later ones rejected with no handler (an unhandled rejection).
+    await Promise.all(calls.map((call) => expect(call).rejects.toThrow(/an SSE event of over 8 MiB/)));
     expect(text(await client.callTool(echo('after')))).toBe('after');
     // Three 8 MiB lines at most were held; before the bound, three such calls took 890 MiB.
     expect(rssBytes(pid!)).toBeLessThan(200 * 1024 * 1024);
