@@ -9,6 +9,8 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { describeError, RelayError } from '../../errors.js';
 import { errorResponse, isRequest, isResponse, RELAY_ERROR, type JsonRpcId, type JsonRpcMessage } from '../../jsonrpc/messages.js';
 import { networkError } from '../../http/net-errors.js';
+import { tooLarge } from '../../http/bounded.js';
+import { MAX_MESSAGE_BYTES } from '../../jsonrpc/limits.js';
 import { Exchange } from '../exchange.js';
 import type { Remote, RemoteOptions } from '../types.js';
 
@@ -62,11 +64,18 @@ export class LegacySseRemote implements Remote {
     this.exchange.authorized(async (credentials) => {
       const headers = new Headers(init?.headers);
       for (const [k, v] of Object.entries(credentials)) headers.set(k, v);
+      let res: Response;
       try {
-        return await (this.opts.webFetch ?? fetch)(input, { ...init, headers });
+        res = await (this.opts.webFetch ?? fetch)(input, { ...init, headers });
       } catch (err) {
         throw networkError(err, this.opts.url);
       }
+      // The SDK reads the stream with no bound of its own: one endless line took the relay past
+      // 800 MB. Cut it where an event passes --max-message-mb, as every other path does (bounded.ts);
+      // the SDK then reports a broken stream and connects again. (Found by invariants.test.ts.)
+      if (!res.body || !(res.headers.get('content-type') ?? '').includes('text/event-stream')) return res;
+      const body = res.body.pipeThrough(boundedEvents(this.opts.bounds?.maxMessageBytes ?? MAX_MESSAGE_BYTES));
+      return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
     });
 
   private failPending(message: string): void {
@@ -78,4 +87,38 @@ export class LegacySseRemote implements Remote {
     this.closing.abort();
     await this.transport?.close().catch(() => {});
   }
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+/**
+ * Pass an SSE byte stream through while no event (the bytes since the last blank line) is over
+ * `maxBytes`; past that, fail the stream with REMOTE_TOO_LARGE. Scans line ends with indexOf, so a
+ * normal stream costs little.
+ */
+function boundedEvents(maxBytes: number): TransformStream<Uint8Array, Uint8Array> {
+  let eventBytes = 0;
+  let lineBytes = 0;
+  /** The byte before `chunk` (a CR there and a LF at its start make a CRLF). */
+  let prev = LF;
+  return new TransformStream({
+    transform(chunk, controller) {
+      let start = 0;
+      for (let nl = chunk.indexOf(LF); nl !== -1; nl = chunk.indexOf(LF, start)) {
+        const line = lineBytes + nl - start;
+        // A blank line ("\n" or "\r\n" alone) ends the event.
+        eventBytes = line === 0 || (line === 1 && (nl > 0 ? chunk[nl - 1] : prev) === CR) ? 0 : eventBytes + line + 1;
+        lineBytes = 0;
+        start = nl + 1;
+      }
+      lineBytes += chunk.length - start;
+      if (chunk.length > 0) prev = chunk[chunk.length - 1]!;
+      if (eventBytes + lineBytes > maxBytes) {
+        controller.error(tooLarge('an SSE event', eventBytes + lineBytes, maxBytes));
+        return;
+      }
+      controller.enqueue(chunk);
+    },
+  });
 }
