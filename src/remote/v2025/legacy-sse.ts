@@ -71,10 +71,12 @@ export class LegacySseRemote implements Remote {
         throw networkError(err, this.opts.url);
       }
       // The SDK reads the stream with no bound of its own: one endless line took the relay past
-      // 800 MB. Cut it where an event passes --max-message-mb, as every other path does (bounded.ts);
-      // the SDK then reports a broken stream and connects again. (Found by invariants.test.ts.)
+      // 800 MB. Hold it to --max-message-mb per event, as every other path is (bounded.ts). (Found
+      // by invariants.test.ts.)
       if (!res.body || !(res.headers.get('content-type') ?? '').includes('text/event-stream')) return res;
-      const body = res.body.pipeThrough(boundedEvents(this.opts.bounds?.maxMessageBytes ?? MAX_MESSAGE_BYTES));
+      const maxBytes = this.opts.bounds?.maxMessageBytes ?? MAX_MESSAGE_BYTES;
+      const dropped = (bytes: number) => this.opts.log.warn(`legacy SSE stream: ${tooLarge('an SSE event', bytes, maxBytes).message}; skipped it`);
+      const body = res.body.pipeThrough(boundedEvents(maxBytes, dropped));
       return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
     });
 
@@ -93,32 +95,49 @@ const LF = 0x0a;
 const CR = 0x0d;
 
 /**
- * Pass an SSE byte stream through while no event (the bytes since the last blank line) is over
- * `maxBytes`; past that, fail the stream with REMOTE_TOO_LARGE. Scans line ends with indexOf, so a
- * normal stream costs little.
+ * Pass an SSE byte stream on one whole event at a time (an event ends at a blank line), holding at
+ * most `maxBytes` of it: an event over that is dropped (`onDropped`) and the stream goes on, since
+ * on the legacy transport one stream carries every answer of the session. The request whose answer
+ * was dropped is answered by its budget (--timeout). Line ends are found with indexOf.
  */
-function boundedEvents(maxBytes: number): TransformStream<Uint8Array, Uint8Array> {
-  let eventBytes = 0;
+function boundedEvents(maxBytes: number, onDropped: (bytes: number) => void): TransformStream<Uint8Array, Uint8Array> {
+  let held: Uint8Array[] = [];
+  let heldBytes = 0;
+  let dropping = false;
+  /** Bytes of the current line so far, and the byte before the current chunk (for a CRLF split across chunks). */
   let lineBytes = 0;
-  /** The byte before `chunk` (a CR there and a LF at its start make a CRLF). */
   let prev = LF;
+  const keep = (piece: Uint8Array) => {
+    if (dropping || piece.length === 0) return;
+    held.push(piece);
+    heldBytes += piece.length;
+    if (heldBytes > maxBytes) {
+      dropping = true;
+      held = [];
+    }
+  };
   return new TransformStream({
     transform(chunk, controller) {
       let start = 0;
       for (let nl = chunk.indexOf(LF); nl !== -1; nl = chunk.indexOf(LF, start)) {
         const line = lineBytes + nl - start;
-        // A blank line ("\n" or "\r\n" alone) ends the event.
-        eventBytes = line === 0 || (line === 1 && (nl > 0 ? chunk[nl - 1] : prev) === CR) ? 0 : eventBytes + line + 1;
+        keep(chunk.subarray(start, nl + 1));
         lineBytes = 0;
         start = nl + 1;
+        const blank = line === 0 || (line === 1 && (nl > 0 ? chunk[nl - 1] : prev) === CR);
+        if (!blank) continue;
+        if (dropping) onDropped(heldBytes);
+        else for (const piece of held) controller.enqueue(piece);
+        held = [];
+        heldBytes = 0;
+        dropping = false;
       }
+      keep(chunk.subarray(start));
       lineBytes += chunk.length - start;
       if (chunk.length > 0) prev = chunk[chunk.length - 1]!;
-      if (eventBytes + lineBytes > maxBytes) {
-        controller.error(tooLarge('an SSE event', eventBytes + lineBytes, maxBytes));
-        return;
-      }
-      controller.enqueue(chunk);
+    },
+    flush(controller) {
+      if (!dropping) for (const piece of held) controller.enqueue(piece);
     },
   });
 }
