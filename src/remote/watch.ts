@@ -14,3 +14,36 @@ export function heldReady(ready: (() => Promise<void> | undefined) | undefined, 
     return wait && watch.hold(wait);
   };
 }
+
+/**
+ * A RequestWatch for one of the relay's own requests (a re-initialize), which has no host budget:
+ * it aborts after `ms` in all (0 = never), not counting time held for a login. Without it, a
+ * server answering the relay's request with garbage or notifications forever held every host
+ * request waiting behind it. Call `end()` once the request is done.
+ */
+export function ownDeadline(ms: number): RequestWatch & { end(): void } {
+  const abort = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const arm = () => {
+    clearTimeout(timer);
+    if (ms > 0 && !abort.signal.aborted) {
+      timer = setTimeout(() => abort.abort(new DOMException(`no answer within ${ms} ms`, 'TimeoutError')), ms);
+      timer.unref();
+    }
+  };
+  arm();
+  return {
+    signal: abort.signal,
+    progress: () => {},
+    phase: () => {},
+    hold: async (work) => {
+      clearTimeout(timer);
+      try {
+        return await work;
+      } finally {
+        arm();
+      }
+    },
+    end: () => clearTimeout(timer),
+  };
+}

@@ -278,7 +278,11 @@ export async function startFaultProxy(opts: { target?: string; tls?: { key: stri
       return;
     }
     const upstreamUrl = new URL(req.url ?? '/', target);
-    const headers = { ...req.headers, host: upstreamUrl.host };
+    // Hop-by-hop headers belong to the client's connection, not to the proxy's pooled one to the
+    // upstream (RFC 9110 §7.6.1): a forwarded `connection: close` made the upstream refuse the next
+    // request on that socket with a 400 ("Data after Connection: close").
+    const { connection: _connection, 'keep-alive': _keepAlive, ...endToEnd } = req.headers;
+    const headers = { ...endToEnd, host: upstreamUrl.host };
     const upstream = httpRequest(upstreamUrl, { method: req.method, headers });
     upstream.on('error', () => res.destroy());
     res.on('close', () => {

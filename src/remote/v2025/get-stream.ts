@@ -23,10 +23,10 @@ export interface GetStreamDeps {
   /** The session the stream belongs to, if any. */
   session(): string | undefined;
   onMessage(msg: JsonRpcMessage, raw: RawMessage | undefined): void;
+  /** The remote's memory bounds (--max-message-mb and the shared in-flight budget), as for answers. */
+  bounds: Bounds;
   /** Backpressure from the host (see ReadOptions.ready). */
   ready?: (() => Promise<void> | undefined) | undefined;
-  /** Memory bounds for the stream's events (an oversized one drops the stream, which is then reopened). */
-  bounds?: Bounds | undefined;
   /** The server offers no GET stream (405): never ask again. */
   onRefused(): void;
   /** The server forgot the session (404): a new one must be started. */
@@ -58,6 +58,7 @@ export async function runGetStream(d: GetStreamDeps): Promise<void> {
         const outcome = await readSseStream(res.body, {
           idleMs: 0,
           signal: d.stop,
+          // Without them the reader fell back to its 256 MiB default (found by invariants.test.ts).
           bounds: d.bounds,
           onMessage: d.onMessage,
           ready: d.ready,

@@ -70,8 +70,10 @@ export class LegacySseRemote implements Remote {
       } catch (err) {
         throw networkError(err, this.opts.url);
       }
+      // The SDK reads the stream with no bound of its own: one endless line took the relay past
+      // 800 MB (found by invariants.test.ts). Held to --max-message-mb per event, as every path is.
       const eventStream = (res.headers.get('content-type') ?? '').toLowerCase().startsWith('text/event-stream');
-      return eventStream ? boundEventStream(res, this.opts.bounds?.maxMessageBytes ?? MAX_MESSAGE_BYTES) : res;
+      return eventStream ? boundEventStream(res, this.opts.bounds?.maxMessageBytes ?? MAX_MESSAGE_BYTES, (m) => this.opts.log.warn(`legacy SSE stream: ${m}; skipped it`)) : res;
     });
 
   private failPending(message: string): void {
@@ -84,3 +86,4 @@ export class LegacySseRemote implements Remote {
     await this.transport?.close().catch(() => {});
   }
 }
+

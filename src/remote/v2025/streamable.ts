@@ -23,7 +23,7 @@ import { readSseStream } from '../../http/sse-reader.js';
 import { decodeMessages } from '../../jsonrpc/json-bytes.js';
 import { runGetStream } from './get-stream.js';
 import { answerKind, Exchange as HttpExchange, unexpectedAnswer } from '../exchange.js';
-import { heldReady } from '../watch.js';
+import { heldReady, ownDeadline } from '../watch.js';
 import type { Remote, RemoteOptions, RequestWatch } from '../types.js';
 import { sleep } from '../../sleep.js';
 
@@ -40,6 +40,8 @@ const INTERNAL_ID_PREFIX = 'mcp-relay-internal-';
 interface Exchange {
   /** Internal requests (re-initialize) are answered to a waiter, not the host. */
   internal: boolean;
+  /** An internal request's own deadline (ownDeadline), in place of a host request's budget. */
+  watch?: RequestWatch;
 }
 
 export class StreamableHttpRemote implements Remote {
@@ -111,7 +113,7 @@ export class StreamableHttpRemote implements Remote {
   private async exchange(msg: JsonRpcMessage, raw: string, ex: Exchange): Promise<void> {
     const request = isRequest(msg);
     // The relay's own requests keep the --timeout of their own; the host's are held to their budget.
-    const watch = request && !ex.internal ? this.opts.watch?.(msg.id as JsonRpcId) : undefined;
+    const watch = ex.watch ?? (request && !ex.internal ? this.opts.watch?.(msg.id as JsonRpcId) : undefined);
     for (let attempt = 1; ; attempt++) {
       // A session being re-established (404 seen elsewhere, e.g. on the GET stream) must finish
       // first, or this request would leave without a session id and get a 400.
@@ -258,9 +260,17 @@ export class StreamableHttpRemote implements Remote {
   /** Single-flight: start a new session with the host's original initialize (see exchange()). */
   private recoverSession(staleSession: string): Promise<void> {
     if (this.sessionId !== staleSession) return Promise.resolve(); // someone already did
-    this.recovering ??= this.reinitialize().finally(() => {
-      this.recovering = undefined;
-    });
+    this.recovering ??= this.reinitialize()
+      .catch((err: unknown) => {
+        // A failed re-initialize must not leave the relay without a session for good (every later
+        // request would go without an id and get HTTP 400): with the stale id back, the next
+        // request meets the 404 again and starts another attempt. (Found by invariants.test.ts.)
+        this.sessionId ??= staleSession;
+        throw err;
+      })
+      .finally(() => {
+        this.recovering = undefined;
+      });
     return this.recovering;
   }
 
@@ -274,13 +284,21 @@ export class StreamableHttpRemote implements Remote {
     const id = `${INTERNAL_ID_PREFIX}${++this.internalSeq}`;
     const answer = new Promise<JsonRpcMessage>((resolve) => this.waiters.set(id, resolve));
     const request = { ...init, id };
+    // Host requests wait for this one, so it has a limit in all: --timeout, for its one answer (an
+    // answer stream of garbage or of notifications would otherwise hold them forever).
+    const deadline = ownDeadline(this.opts.requestTimeoutMs);
+    const expired = new Promise<JsonRpcMessage>((resolve) => {
+      const message = `no answer within ${Math.round(this.opts.requestTimeoutMs / 1000)} s (the --timeout limit)`;
+      deadline.signal.addEventListener('abort', () => resolve(errorResponse(id, REQUEST_TIMEOUT, message)), { once: true });
+    });
+    let reply: JsonRpcMessage;
     try {
-      await this.exchange(request, JSON.stringify(request), { internal: true });
-    } catch (err) {
+      await this.exchange(request, JSON.stringify(request), { internal: true, watch: deadline });
+      reply = await Promise.race([answer, expired]);
+    } finally {
       this.waiters.delete(id);
-      throw err;
+      deadline.end();
     }
-    const reply = await answer;
     if (reply.error) throw new RelayError('SESSION_EXPIRED', `re-initializing the session failed: ${reply.error.message}`);
     this.noteInitializeResult(reply);
     const initialized = { jsonrpc: '2.0' as const, method: 'notifications/initialized' };
