@@ -30,11 +30,11 @@ const RUNS = Math.ceil(CASES / RUN_SIZE);
 const ONLY_RUN = process.env.MCP_RELAY_FUZZ_RUN === undefined ? undefined : Number(process.env.MCP_RELAY_FUZZ_RUN);
 
 /**
- * Case kinds the relay at this commit does not handle yet; the host branch (duplicate ids answered
- * at once, invalid requests answered -32600 with id null) makes them hold. Off by default until it
- * is merged; MCP_RELAY_FUZZ_PENDING=duplicate-ids,invalid-requests switches them on.
+ * Host case kinds: duplicate ids of a pending request (answered -32600 at once, never sent) and
+ * invalid requests (answered -32600 with id null). On by default; MCP_RELAY_FUZZ_PENDING names the
+ * kinds to keep (an empty value turns both off), to narrow a failure down.
  */
-const PENDING_ON = new Set((process.env.MCP_RELAY_FUZZ_PENDING ?? '').split(',').filter(Boolean));
+const PENDING_ON = new Set((process.env.MCP_RELAY_FUZZ_PENDING ?? 'duplicate-ids,invalid-requests').split(',').filter(Boolean));
 const PENDING: PendingKinds = { duplicateIds: PENDING_ON.has('duplicate-ids'), invalidRequests: PENDING_ON.has('invalid-requests') };
 
 const TIMEOUT_S = 1;
@@ -85,7 +85,7 @@ function within<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
 
 function replayHint(run: number): string {
   const cases = process.env.MCP_RELAY_FUZZ_CASES ? ` MCP_RELAY_FUZZ_CASES=${CASES}` : '';
-  const pending = PENDING_ON.size ? ` MCP_RELAY_FUZZ_PENDING=${[...PENDING_ON].join(',')}` : '';
+  const pending = process.env.MCP_RELAY_FUZZ_PENDING !== undefined ? ` MCP_RELAY_FUZZ_PENDING=${[...PENDING_ON].join(',')}` : '';
   return `replay: MCP_RELAY_SEED=${SEED} MCP_RELAY_FUZZ_RUN=${run}${cases}${pending} npx vitest run test/e2e/invariants.test.ts`;
 }
 
