@@ -42,8 +42,9 @@ export interface Bounds {
   budget?: ByteBudget | undefined;
 }
 
-export function tooLarge(what: string, bytes: number, limit: number): RelayError {
-  return new RelayError('REMOTE_TOO_LARGE', `${what} of over ${formatBytes(limit)} (${formatBytes(bytes)} so far); the relay dropped it to stay within its memory bounds`);
+export function tooLarge(what: string, bytes: number, limit: number, declared = false): RelayError {
+  const seen = declared ? `${formatBytes(bytes)} announced by its Content-Length, none of it read` : `${formatBytes(bytes)} so far`;
+  return new RelayError('REMOTE_TOO_LARGE', `${what} of over ${formatBytes(limit)} (${seen}); the relay dropped it to stay within its memory bounds (--max-message-mb)`);
 }
 
 export function inflightExceeded(budget: ByteBudget): RelayError {
@@ -64,7 +65,7 @@ export async function readBounded(res: Pick<HttpResponse, 'headers' | 'body'>, b
   const declared = Number(res.headers.get('content-length') ?? NaN);
   if (declared > bounds.maxMessageBytes) {
     await body.cancel().catch(() => {});
-    throw tooLarge('a JSON answer', declared, bounds.maxMessageBytes);
+    throw tooLarge('a JSON answer', declared, bounds.maxMessageBytes, true);
   }
   const reader = body.getReader();
   const chunks: Buffer[] = [];
