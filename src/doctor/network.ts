@@ -4,7 +4,7 @@
  */
 import { lookup } from 'node:dns/promises';
 import { connect as tcpConnect } from 'node:net';
-import { connect as tlsConnect, type PeerCertificate, type TLSSocket } from 'node:tls';
+import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
 import type { TlsClientOptions } from '../config/tls.js';
 import { step, withinStep, StepTimeout, type DoctorStep } from './step.js';
 
@@ -81,7 +81,11 @@ function chainOf(cert: PeerCertificate & { issuerCertificate?: PeerCertificate }
 const CLIENT_CERT_ALERTS = /CERTIFICATE_REQUIRED|BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN|HANDSHAKE_FAILURE/;
 
 interface TlsOutcome {
-  socket: TLSSocket;
+  /** Read at the handshake, before the socket is closed (a closed socket reports no peer). */
+  authorized: boolean;
+  authorizationError: string | undefined;
+  protocol: string | null;
+  chain: string[];
   /** The server's answer to a HEAD request, or the error that ended the connection. */
   after: { kind: 'answer' } | { kind: 'error'; code: string };
 }
@@ -99,9 +103,15 @@ function handshake(url: URL, tls: TlsClientOptions | undefined): Promise<TlsOutc
     socket.once('error', reject);
     socket.once('secureConnect', () => {
       socket.removeListener('error', reject);
+      const seen = {
+        authorized: socket.authorized,
+        authorizationError: socket.authorizationError === undefined ? undefined : String(socket.authorizationError),
+        protocol: socket.getProtocol(),
+        chain: chainOf(socket.getPeerCertificate(true)),
+      };
       const done = (after: TlsOutcome['after']) => {
         socket.destroy();
-        resolve({ socket, after });
+        resolve({ ...seen, after });
       };
       socket.once('data', () => done({ kind: 'answer' }));
       socket.once('end', () => done({ kind: 'answer' }));
@@ -127,11 +137,10 @@ export async function checkTls(url: URL, tls: TlsClientOptions | undefined, env:
       certAlert ? (clientCert ? 'the server refused the client certificate: check --tls-cert/--tls-key (or --tls-pfx) with the gateway owner' : 'the server requires a client certificate: pass --tls-cert and --tls-key (or --tls-pfx)') : 'check that the URL really is https and the port serves TLS',
     );
   }
-  const { socket, after } = out;
-  const chain = chainOf(socket.getPeerCertificate(true));
-  const lines = [`protocol ${socket.getProtocol() ?? '?'}`, `chain: ${chain.join(' ← ') || '(none sent)'}`, `trusted by: ${trust}`];
-  if (!socket.authorized) {
-    const why = String(socket.authorizationError ?? 'not trusted');
+  const { after, chain } = out;
+  const lines = [`protocol ${out.protocol ?? '?'}`, `chain: ${chain.join(' ← ') || '(none sent)'}`, `trusted by: ${trust}`];
+  if (!out.authorized) {
+    const why = out.authorizationError ?? 'not trusted';
     return step(
       'tls',
       'fail',
