@@ -108,7 +108,7 @@ export async function checkProtocol(fetch: FetchFn, config: Config, auth: Record
   const s = first.status;
   if (s === 401 || s === 403) {
     const http = step('http', 'ok', `the server answers (HTTP ${s}: it asks for a login${first.challenge ? `; WWW-Authenticate: ${first.challenge.split(/[ ,]/)[0]}` : ''})`);
-    return { first, http, protocol: step('protocol', 'warn', `not known: the server wants a login before it answers${auth.authorization ? ' (and refused the stored access token)' : ''}`, 'log in with `mcp-relay login URL`, then run doctor again') };
+    return { first, http, protocol: step('protocol', 'warn', `not known: the server wants a login before it answers${auth.authorization ? ' (and refused the stored access token)' : ''}`, `log in with \`mcp-relay login ${config.serverUrl.href}\`, then run doctor again`) };
   }
   if (s >= 300 && s < 400) {
     return { first, http: step('http', 'fail', `the server redirects (HTTP ${s}) to another address`, 'use the final URL of the MCP endpoint'), protocol: step('protocol', 'skip', 'not checked') };
@@ -156,7 +156,8 @@ export function checkClock(date: string | null | undefined, now: number): Doctor
   const server = Date.parse(date);
   if (Number.isNaN(server)) return step('clock', 'warn', `the server's Date header is not a date (${date.slice(0, 60)})`);
   const offset = Math.round((now - server) / 1000);
-  const text = `local clock is ${Math.abs(offset)} s ${offset >= 0 ? 'ahead of' : 'behind'} the server's Date header`;
+  // The header has one-second resolution, so a second either way is agreement.
+  const text = Math.abs(offset) <= 1 ? "local clock agrees with the server's Date header (within 1 s)" : `local clock is ${Math.abs(offset)} s ${offset >= 0 ? 'ahead of' : 'behind'} the server's Date header`;
   if (Math.abs(offset) * 1000 > CLOCK_WARN_MS) return step('clock', 'warn', text, 'token expiry is judged by the local clock: turn on time synchronisation (NTP)');
   return step('clock', 'ok', text);
 }

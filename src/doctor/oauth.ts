@@ -61,15 +61,16 @@ export function checkRegistration(config: Config, metadata: AuthorizationServerM
 }
 
 /** The stored login for this server: expiry and scopes, never a token. */
-export function checkLogin(tokens: StoredTokens | undefined, loginAsked: boolean, now: number): DoctorStep {
+export function checkLogin(url: URL, tokens: StoredTokens | undefined, loginAsked: boolean, now: number): DoctorStep {
+  const login = `run \`mcp-relay login ${url.href}\``;
   if (!tokens) {
-    return loginAsked ? step('login', 'warn', 'no stored login for this server', 'run `mcp-relay login URL` (or let the relay open the browser on first use)') : step('login', 'ok', 'no stored login (none needed so far)');
+    return loginAsked ? step('login', 'warn', 'no stored login for this server', `${login} (or let the relay open the browser on first use)`) : step('login', 'ok', 'no stored login (none needed so far)');
   }
   const scopes = tokens.scope ? `scopes "${tokens.scope}"` : 'no scopes recorded';
   const refresh = tokens.refresh_token ? 'a refresh token is stored' : 'no refresh token';
   if (tokens.expires_at !== undefined && tokens.expires_at <= now) {
     const ago = Math.round((now - tokens.expires_at) / 60_000);
-    return step('login', tokens.refresh_token ? 'ok' : 'warn', `access token expired ${ago} min ago; ${refresh}; ${scopes}`, tokens.refresh_token ? undefined : 'run `mcp-relay login URL` to log in again');
+    return step('login', tokens.refresh_token ? 'ok' : 'warn', `access token expired ${ago} min ago; ${refresh}; ${scopes}`, tokens.refresh_token ? undefined : `${login} to log in again`);
   }
   const until = tokens.expires_at !== undefined ? `valid until ${new Date(tokens.expires_at).toISOString()}` : 'no expiry given';
   return step('login', 'ok', `access token ${until}; ${refresh}; ${scopes}${tokens.grant ? `; obtained by ${tokens.grant}` : ''}`);

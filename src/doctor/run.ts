@@ -53,7 +53,7 @@ export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Docto
   const stored = await readStored(config, deps);
   if (!steps.every((s) => s.status !== 'fail')) {
     for (const name of ['http', 'protocol', 'metadata', 'registration']) steps.push(skipped(name, 'an earlier step failed'));
-    steps.push(stored.error ? step('login', 'warn', `the credential store cannot be read: ${stored.error}`) : checkLogin(stored.tokens, false, deps.now()));
+    steps.push(stored.error ? step('login', 'warn', `the credential store cannot be read: ${stored.error}`) : checkLogin(url, stored.tokens, false, deps.now()));
     steps.push(skipped('clock', 'no answer from the server'));
     return steps;
   }
@@ -74,7 +74,7 @@ export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Docto
   } else {
     steps.push(skipped('metadata', 'the server did not answer'), skipped('registration', 'the server did not answer'));
   }
-  steps.push(stored.error ? step('login', 'warn', `the credential store cannot be read: ${stored.error}`) : checkLogin(stored.tokens, loginAsked, deps.now()));
+  steps.push(stored.error ? step('login', 'warn', `the credential store cannot be read: ${stored.error}`) : checkLogin(url, stored.tokens, loginAsked, deps.now()));
   steps.push(checkClock(found.first?.date, deps.now()));
   return steps;
 }
