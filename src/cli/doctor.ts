@@ -27,9 +27,15 @@ export function registerDoctorCommand(parser: Argv, env: NodeJS.ProcessEnv): voi
     'Check step by step why a server cannot be reached or logged in to (DNS, TCP, TLS, proxy, HTTP, protocol, OAuth metadata, stored login, clock)',
     (y) =>
       connectionOptions(y)
-        .option('json', { type: 'boolean', default: false, describe: 'Print one JSON object {server, ok, steps: [{name, status, detail, advice}]} for scripts' })
+        .option('json', {
+          type: 'boolean',
+          default: false,
+          describe: 'Print one JSON object {server, ok, steps: [{name, status, detail, advice}]} for scripts',
+        })
         .example('$0 doctor https://example.com/mcp', 'find out why a server does not work')
-        .epilogue('Exit code: 0 when every step is ok or a warning, 1 when a step failed, 2 for bad usage. Never prints a token or a secret, and never starts a login.'),
+        .epilogue(
+          'Exit code: 0 when every step is ok or a warning, 1 when a step failed, 2 for bad usage. Never prints a token or a secret, and never starts a login.',
+        ),
     async (args) => {
       const config = toConfig(args as unknown as ConnectionArgs, env);
       const steps = await runDoctor(config, { env, log: silentLogger(), now: Date.now });

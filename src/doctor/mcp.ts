@@ -20,7 +20,11 @@ export function checkProxy(url: URL, env: NodeJS.ProcessEnv): DoctorStep {
   const proxy = proxyFromEnv(env);
   const noProxy = env.NO_PROXY ?? env.no_proxy;
   if (!proxy) return step('proxy', 'ok', `no proxy (HTTPS_PROXY/HTTP_PROXY unset): the relay connects to ${url.host} directly`);
-  return step('proxy', 'ok', `requests go through ${proxy}${noProxy ? ` unless NO_PROXY matches (NO_PROXY=${noProxy})` : ''}; the dns/tcp/tls steps above test the direct path`);
+  return step(
+    'proxy',
+    'ok',
+    `requests go through ${proxy}${noProxy ? ` unless NO_PROXY matches (NO_PROXY=${noProxy})` : ''}; the dns/tcp/tls steps above test the direct path`,
+  );
 }
 
 /** One answer to an MCP POST, as much as the doctor needs of it. */
@@ -72,7 +76,13 @@ export async function post(fetch: FetchFn, config: Config, msg: JsonRpcMessage, 
       await reader.cancel().catch(() => {});
     }
   }
-  return { status: res.status, contentType, date: res.headers.get('date'), challenge: res.headers.get('www-authenticate'), msg: firstMessage(text, contentType) };
+  return {
+    status: res.status,
+    contentType,
+    date: res.headers.get('date'),
+    challenge: res.headers.get('www-authenticate'),
+    msg: firstMessage(text, contentType),
+  };
 }
 
 const INITIALIZE: JsonRpcMessage = {
@@ -101,20 +111,46 @@ export async function checkProtocol(fetch: FetchFn, config: Config, auth: Record
     first = await post(fetch, config, probe, { ...requestHeaders(probe), ...auth });
   } catch (err) {
     return {
-      http: step('http', 'fail', `POST ${config.serverUrl.href} failed: ${describeError(err)}`, 'see the steps above; behind a proxy, check HTTPS_PROXY and the proxy\'s own CA (--tls-ca)'),
+      http: step(
+        'http',
+        'fail',
+        `POST ${config.serverUrl.href} failed: ${describeError(err)}`,
+        "see the steps above; behind a proxy, check HTTPS_PROXY and the proxy's own CA (--tls-ca)",
+      ),
       protocol: step('protocol', 'skip', 'not checked: the server did not answer'),
     };
   }
   const s = first.status;
   if (s === 401 || s === 403) {
-    const http = step('http', 'ok', `the server answers (HTTP ${s}: it asks for a login${first.challenge ? `; WWW-Authenticate: ${first.challenge.split(/[ ,]/)[0]}` : ''})`);
-    return { first, http, protocol: step('protocol', 'warn', `not known: the server wants a login before it answers${auth.authorization ? ' (and refused the stored access token)' : ''}`, `log in with \`mcp-relay login ${config.serverUrl.href}\`, then run doctor again`) };
+    const http = step(
+      'http',
+      'ok',
+      `the server answers (HTTP ${s}: it asks for a login${first.challenge ? `; WWW-Authenticate: ${first.challenge.split(/[ ,]/)[0]}` : ''})`,
+    );
+    return {
+      first,
+      http,
+      protocol: step(
+        'protocol',
+        'warn',
+        `not known: the server wants a login before it answers${auth.authorization ? ' (and refused the stored access token)' : ''}`,
+        `log in with \`mcp-relay login ${config.serverUrl.href}\`, then run doctor again`,
+      ),
+    };
   }
   if (s >= 300 && s < 400) {
-    return { first, http: step('http', 'fail', `the server redirects (HTTP ${s}) to another address`, 'use the final URL of the MCP endpoint'), protocol: step('protocol', 'skip', 'not checked') };
+    return {
+      first,
+      http: step('http', 'fail', `the server redirects (HTTP ${s}) to another address`, 'use the final URL of the MCP endpoint'),
+      protocol: step('protocol', 'skip', 'not checked'),
+    };
   }
   if (s >= 500) {
-    return { first, http: step('http', 'fail', `the server fails (HTTP ${s})`, 'a server-side error: try later, or tell the server operator'), protocol: step('protocol', 'skip', 'not checked') };
+    return {
+      first,
+      http: step('http', 'fail', `the server fails (HTTP ${s})`, 'a server-side error: try later, or tell the server operator'),
+      protocol: step('protocol', 'skip', 'not checked'),
+    };
   }
   const http = step('http', 'ok', `the server answers an MCP POST (HTTP ${s}, ${first.contentType || 'no content type'})`);
   if (first.msg) {
@@ -145,7 +181,12 @@ async function checkInitialize(fetch: FetchFn, config: Config, auth: Record<stri
     return step('protocol', 'ok', `MCP ${result.protocolVersion} over Streamable HTTP${name}; no 2026-07-28 server/discover`);
   }
   if (a.status === 404 || a.status === 405) {
-    return step('protocol', 'warn', `initialize answered HTTP ${a.status}: maybe a legacy HTTP+SSE endpoint (MCP 2024-11-05)`, 'the relay falls back to it with --transport auto; check that the URL is the MCP endpoint (often ends in /mcp or /sse)');
+    return step(
+      'protocol',
+      'warn',
+      `initialize answered HTTP ${a.status}: maybe a legacy HTTP+SSE endpoint (MCP 2024-11-05)`,
+      'the relay falls back to it with --transport auto; check that the URL is the MCP endpoint (often ends in /mcp or /sse)',
+    );
   }
   return step('protocol', 'fail', `initialize answered HTTP ${a.status} without an InitializeResult`, 'check that the URL is the MCP endpoint of the server');
 }
@@ -157,7 +198,11 @@ export function checkClock(date: string | null | undefined, now: number): Doctor
   if (Number.isNaN(server)) return step('clock', 'warn', `the server's Date header is not a date (${date.slice(0, 60)})`);
   const offset = Math.round((now - server) / 1000);
   // The header has one-second resolution, so a second either way is agreement.
-  const text = Math.abs(offset) <= 1 ? "local clock agrees with the server's Date header (within 1 s)" : `local clock is ${Math.abs(offset)} s ${offset >= 0 ? 'ahead of' : 'behind'} the server's Date header`;
-  if (Math.abs(offset) * 1000 > CLOCK_WARN_MS) return step('clock', 'warn', text, 'token expiry is judged by the local clock: turn on time synchronisation (NTP)');
+  const text =
+    Math.abs(offset) <= 1
+      ? "local clock agrees with the server's Date header (within 1 s)"
+      : `local clock is ${Math.abs(offset)} s ${offset >= 0 ? 'ahead of' : 'behind'} the server's Date header`;
+  if (Math.abs(offset) * 1000 > CLOCK_WARN_MS)
+    return step('clock', 'warn', text, 'token expiry is judged by the local clock: turn on time synchronisation (NTP)');
   return step('clock', 'ok', text);
 }

@@ -26,7 +26,12 @@ export async function checkDns(url: URL): Promise<DoctorStep> {
     return step('dns', 'ok', `${host} resolves to ${addrs.map((a) => a.address).join(', ')}`);
   } catch (err) {
     const code = errCode(err);
-    return step('dns', 'fail', `${host} does not resolve (${code})`, 'check the host name in the URL; on a company network, check that the VPN is up and that its DNS server is in use');
+    return step(
+      'dns',
+      'fail',
+      `${host} does not resolve (${code})`,
+      'check the host name in the URL; on a company network, check that the VPN is up and that its DNS server is in use',
+    );
   }
 }
 
@@ -69,7 +74,7 @@ function chainOf(cert: PeerCertificate & { issuerCertificate?: PeerCertificate }
   const out: string[] = [];
   const seen = new Set<string>();
   let c: (PeerCertificate & { issuerCertificate?: PeerCertificate }) | undefined = cert;
-  while (c && c.fingerprint256 && !seen.has(c.fingerprint256)) {
+  while (c?.fingerprint256 && !seen.has(c.fingerprint256)) {
     seen.add(c.fingerprint256);
     out.push(`${nameOf(c.subject as never)} (issued by ${nameOf(c.issuer as never)}, valid until ${c.valid_to})`);
     c = c.issuerCertificate;
@@ -123,7 +128,11 @@ function handshake(url: URL, tls: TlsClientOptions | undefined): Promise<TlsOutc
 
 export async function checkTls(url: URL, tls: TlsClientOptions | undefined, env: NodeJS.ProcessEnv): Promise<DoctorStep> {
   const clientCert = tls?.cert !== undefined || tls?.pfx !== undefined;
-  const trust = ['the system store', ...(env.NODE_EXTRA_CA_CERTS ? [`NODE_EXTRA_CA_CERTS (${env.NODE_EXTRA_CA_CERTS})`] : []), ...(tls?.ca ? ['--tls-ca'] : [])].join(', ');
+  const trust = [
+    'the system store',
+    ...(env.NODE_EXTRA_CA_CERTS ? [`NODE_EXTRA_CA_CERTS (${env.NODE_EXTRA_CA_CERTS})`] : []),
+    ...(tls?.ca ? ['--tls-ca'] : []),
+  ].join(', ');
   let out: TlsOutcome;
   try {
     out = await withinStep(handshake(url, tls), `the TLS handshake with ${url.host}`);
@@ -134,7 +143,11 @@ export async function checkTls(url: URL, tls: TlsClientOptions | undefined, env:
       'tls',
       'fail',
       `TLS handshake with ${url.host} failed (${code})`,
-      certAlert ? (clientCert ? 'the server refused the client certificate: check --tls-cert/--tls-key (or --tls-pfx) with the gateway owner' : 'the server requires a client certificate: pass --tls-cert and --tls-key (or --tls-pfx)') : 'check that the URL really is https and the port serves TLS',
+      certAlert
+        ? clientCert
+          ? 'the server refused the client certificate: check --tls-cert/--tls-key (or --tls-pfx) with the gateway owner'
+          : 'the server requires a client certificate: pass --tls-cert and --tls-key (or --tls-pfx)'
+        : 'check that the URL really is https and the port serves TLS',
     );
   }
   const { after, chain } = out;
@@ -155,9 +168,12 @@ export async function checkTls(url: URL, tls: TlsClientOptions | undefined, env:
       'tls',
       'fail',
       `the server ended the connection after the handshake (${after.code}); ${lines.join('; ')}`,
-      clientCert ? 'the server refused the client certificate: check --tls-cert/--tls-key (or --tls-pfx)' : 'the server requires a client certificate: pass --tls-cert and --tls-key (or --tls-pfx)',
+      clientCert
+        ? 'the server refused the client certificate: check --tls-cert/--tls-key (or --tls-pfx)'
+        : 'the server requires a client certificate: pass --tls-cert and --tls-key (or --tls-pfx)',
     );
   }
-  if (clientCert) lines.push(after.kind === 'answer' ? 'client certificate accepted' : `client certificate: unclear (${after.kind === 'error' ? after.code : ''})`);
+  if (clientCert)
+    lines.push(after.kind === 'answer' ? 'client certificate accepted' : `client certificate: unclear (${after.kind === 'error' ? after.code : ''})`);
   return step('tls', 'ok', lines.join('; '));
 }

@@ -22,18 +22,41 @@ export interface MetadataFindings {
   discovered?: Discovered | undefined;
 }
 
-export async function checkMetadata(config: Config, fetch: FetchFn, log: Logger, challenge: string | null | undefined, loginAsked: boolean): Promise<MetadataFindings> {
+export async function checkMetadata(
+  config: Config,
+  fetch: FetchFn,
+  log: Logger,
+  challenge: string | null | undefined,
+  loginAsked: boolean,
+): Promise<MetadataFindings> {
   try {
     const discovered = await withinStep(
-      discover({ serverUrl: config.serverUrl, resourceMetadataUrl: resourceMetadataUrl(challenge), allowHttp: config.allowHttp, fetch, log, requirePkce: !config.auth.clientCredentials }),
+      discover({
+        serverUrl: config.serverUrl,
+        resourceMetadataUrl: resourceMetadataUrl(challenge),
+        allowHttp: config.allowHttp,
+        fetch,
+        log,
+        requirePkce: !config.auth.clientCredentials,
+      }),
       'OAuth discovery',
       // Discovery tries several well-known URLs, one request each.
       3 * 5_000,
     );
     const m = discovered.metadata;
-    const prm = discovered.resourceMetadata ? `protected resource metadata names ${discovered.authorizationServerUrl}` : 'no protected resource metadata (RFC 9728); the server origin is taken as the authorization server';
+    const prm = discovered.resourceMetadata
+      ? `protected resource metadata names ${discovered.authorizationServerUrl}`
+      : 'no protected resource metadata (RFC 9728); the server origin is taken as the authorization server';
     const detail = `${prm}; issuer ${m.issuer}; PKCE ${m.code_challenge_methods_supported?.join(', ') ?? 'not advertised'}; scopes ${m.scopes_supported?.join(' ') ?? 'not advertised'}`;
-    return { discovered, step: step('metadata', discovered.resourceMetadata ? 'ok' : 'warn', detail, discovered.resourceMetadata ? undefined : 'MCP 2025-06-18 and later servers should publish /.well-known/oauth-protected-resource') };
+    return {
+      discovered,
+      step: step(
+        'metadata',
+        discovered.resourceMetadata ? 'ok' : 'warn',
+        detail,
+        discovered.resourceMetadata ? undefined : 'MCP 2025-06-18 and later servers should publish /.well-known/oauth-protected-resource',
+      ),
+    };
   } catch (err) {
     const text = describeError(err);
     if (!loginAsked) return { step: step('metadata', 'skip', `the server did not ask for a login, and its OAuth metadata is not usable (${text})`) };
@@ -51,11 +74,17 @@ export function checkRegistration(config: Config, metadata: AuthorizationServerM
   const m = (metadata ?? {}) as AuthorizationServerMetadata & { client_id_metadata_document_supported?: boolean };
   const ways: string[] = [];
   if (config.auth.clientId !== undefined || config.auth.clientInfo !== undefined) ways.push('static client (--client-id/--client-info)');
-  if (m.client_id_metadata_document_supported === true) ways.push(`client ID metadata document${config.auth.clientMetadataUrl ? '' : ' (supported; give --client-metadata-url to use it)'}`);
+  if (m.client_id_metadata_document_supported === true)
+    ways.push(`client ID metadata document${config.auth.clientMetadataUrl ? '' : ' (supported; give --client-metadata-url to use it)'}`);
   if (m.registration_endpoint) ways.push('dynamic registration (RFC 7591)');
   const storedText = stored ? `; a ${stored.kind} client is stored` : '';
   if (ways.length === 0 && !stored) {
-    return step('registration', 'fail', 'no static client, no client ID metadata document support and no registration_endpoint', 'ask the server operator for a client id and pass --client-id (and --client-secret if one was issued)');
+    return step(
+      'registration',
+      'fail',
+      'no static client, no client ID metadata document support and no registration_endpoint',
+      'ask the server operator for a client id and pass --client-id (and --client-secret if one was issued)',
+    );
   }
   return step('registration', 'ok', `${ways.join(', ') || 'none besides the stored client'}${storedText}`);
 }
@@ -64,13 +93,20 @@ export function checkRegistration(config: Config, metadata: AuthorizationServerM
 export function checkLogin(url: URL, tokens: StoredTokens | undefined, loginAsked: boolean, now: number): DoctorStep {
   const login = `run \`mcp-relay login ${url.href}\``;
   if (!tokens) {
-    return loginAsked ? step('login', 'warn', 'no stored login for this server', `${login} (or let the relay open the browser on first use)`) : step('login', 'ok', 'no stored login (none needed so far)');
+    return loginAsked
+      ? step('login', 'warn', 'no stored login for this server', `${login} (or let the relay open the browser on first use)`)
+      : step('login', 'ok', 'no stored login (none needed so far)');
   }
   const scopes = tokens.scope ? `scopes "${tokens.scope}"` : 'no scopes recorded';
   const refresh = tokens.refresh_token ? 'a refresh token is stored' : 'no refresh token';
   if (tokens.expires_at !== undefined && tokens.expires_at <= now) {
     const ago = Math.round((now - tokens.expires_at) / 60_000);
-    return step('login', tokens.refresh_token ? 'ok' : 'warn', `access token expired ${ago} min ago; ${refresh}; ${scopes}`, tokens.refresh_token ? undefined : `${login} to log in again`);
+    return step(
+      'login',
+      tokens.refresh_token ? 'ok' : 'warn',
+      `access token expired ${ago} min ago; ${refresh}; ${scopes}`,
+      tokens.refresh_token ? undefined : `${login} to log in again`,
+    );
   }
   const until = tokens.expires_at !== undefined ? `valid until ${new Date(tokens.expires_at).toISOString()}` : 'no expiry given';
   return step('login', 'ok', `access token ${until}; ${refresh}; ${scopes}${tokens.grant ? `; obtained by ${tokens.grant}` : ''}`);

@@ -53,7 +53,9 @@ export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Docto
   const stored = await readStored(config, deps);
   if (!steps.every((s) => s.status !== 'fail')) {
     for (const name of ['http', 'protocol', 'metadata', 'registration']) steps.push(skipped(name, 'an earlier step failed'));
-    steps.push(stored.error ? step('login', 'warn', `the credential store cannot be read: ${stored.error}`) : checkLogin(url, stored.tokens, false, deps.now()));
+    steps.push(
+      stored.error ? step('login', 'warn', `the credential store cannot be read: ${stored.error}`) : checkLogin(url, stored.tokens, false, deps.now()),
+    );
     steps.push(skipped('clock', 'no answer from the server'));
     return steps;
   }
@@ -70,11 +72,15 @@ export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Docto
   } else if (found.first) {
     const meta = await checkMetadata(config, fetch, deps.log, found.first.challenge, loginAsked);
     steps.push(meta.step);
-    steps.push(meta.discovered ? checkRegistration(config, meta.discovered.metadata, stored.client) : skipped('registration', 'no usable authorization server metadata'));
+    steps.push(
+      meta.discovered ? checkRegistration(config, meta.discovered.metadata, stored.client) : skipped('registration', 'no usable authorization server metadata'),
+    );
   } else {
     steps.push(skipped('metadata', 'the server did not answer'), skipped('registration', 'the server did not answer'));
   }
-  steps.push(stored.error ? step('login', 'warn', `the credential store cannot be read: ${stored.error}`) : checkLogin(url, stored.tokens, loginAsked, deps.now()));
+  steps.push(
+    stored.error ? step('login', 'warn', `the credential store cannot be read: ${stored.error}`) : checkLogin(url, stored.tokens, loginAsked, deps.now()),
+  );
   steps.push(checkClock(found.first?.date, deps.now()));
   return steps;
 }

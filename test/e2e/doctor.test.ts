@@ -123,13 +123,24 @@ describe('mcp-relay doctor', () => {
     const server = store.server(serverKey({ serverUrl: d.url }));
     const now = Date.now();
     await server.writeServer({ url: d.url, created_at: now, last_used_at: now });
-    await server.writeTokens({ access_token: secrets.access, token_type: 'Bearer', refresh_token: secrets.refresh, scope: 'mcp:tools', expires_at: now + 3_600_000, obtained_at: now, grant: 'authorization_code' });
+    await server.writeTokens({
+      access_token: secrets.access,
+      token_type: 'Bearer',
+      refresh_token: secrets.refresh,
+      scope: 'mcp:tools',
+      expires_at: now + 3_600_000,
+      obtained_at: now,
+      grant: 'authorization_code',
+    });
     for (const args of [[d.url, '--json'], [d.url]]) {
       const run = await doctor(home, args);
       expect(run.stdout + run.stderr).not.toContain(secrets.access);
       expect(run.stdout + run.stderr).not.toContain(secrets.refresh);
       if (run.report) {
-        expect(stepOf(run, 'login')).toMatchObject({ status: 'ok', detail: expect.stringMatching(/valid until .*refresh token is stored.*scopes "mcp:tools"/) });
+        expect(stepOf(run, 'login')).toMatchObject({
+          status: 'ok',
+          detail: expect.stringMatching(/valid until .*refresh token is stored.*scopes "mcp:tools"/),
+        });
       } else {
         expect(run.stdout).toMatch(/login .*scopes "mcp:tools"/);
       }
