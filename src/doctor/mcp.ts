@@ -52,6 +52,17 @@ function firstMessage(text: string, contentType: string): JsonRpcMessage | undef
   }
 }
 
+/** An error and its causes (undici's "fetch failed" hides the reason in `cause`), codes included. */
+function explain(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const text = e instanceof Error ? e.message : describeError(e);
+    parts.push(code && !text.includes(code) ? `${text} (${code})` : text);
+  }
+  return parts.join(': ');
+}
+
 export async function post(fetch: FetchFn, config: Config, msg: JsonRpcMessage, extra: Record<string, string>): Promise<Answer> {
   const res = await fetch(config.serverUrl, {
     method: 'POST',
@@ -114,7 +125,7 @@ export async function checkProtocol(fetch: FetchFn, config: Config, auth: Record
       http: step(
         'http',
         'fail',
-        `POST ${config.serverUrl.href} failed: ${describeError(err)}`,
+        `POST ${config.serverUrl.href} failed: ${explain(err)}`,
         "see the steps above; behind a proxy, check HTTPS_PROXY and the proxy's own CA (--tls-ca)",
       ),
       protocol: step('protocol', 'skip', 'not checked: the server did not answer'),
@@ -148,7 +159,7 @@ export async function checkProtocol(fetch: FetchFn, config: Config, auth: Record
   if (s >= 500) {
     return {
       first,
-      http: step('http', 'fail', `the server fails (HTTP ${s})`, 'a server-side error: try later, or tell the server operator'),
+      http: step('http', 'fail', `the server (or a proxy on the way) fails (HTTP ${s})`, 'a server-side or proxy error: try later, check the proxy settings (NO_PROXY), or tell the server operator'),
       protocol: step('protocol', 'skip', 'not checked'),
     };
   }
@@ -173,7 +184,7 @@ async function checkInitialize(fetch: FetchFn, config: Config, auth: Record<stri
   try {
     a = await post(fetch, config, INITIALIZE, { 'mcp-protocol-version': HOST_VERSIONS[0]!, ...auth });
   } catch (err) {
-    return step('protocol', 'fail', `initialize failed: ${describeError(err)}`);
+    return step('protocol', 'fail', `initialize failed: ${explain(err)}`);
   }
   const result = a.msg?.result as { protocolVersion?: unknown; serverInfo?: { name?: unknown } } | undefined;
   if (a.status < 300 && typeof result?.protocolVersion === 'string') {

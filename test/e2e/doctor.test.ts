@@ -13,8 +13,9 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.js';
 import { defaultStoreRoot, serverKey } from '../../src/store/paths.js';
 import { CredentialStore } from '../../src/store/store.js';
-import { closeFaults, faultProxy, selfSignedCert } from '../helpers/faults.js';
+import { closeFaults, faultProxy, recordingProxy, selfSignedCert } from '../helpers/faults.js';
 import { startTestServer, type TestServer } from '../helpers/mcp-servers.js';
+import { startModernServer, type ModernServer } from '../helpers/modern-server.js';
 import { closeDemos, demo } from '../helpers/oauth.js';
 import { RELAY_BIN, relayEnv, tempHome } from '../helpers/relay.js';
 import { makeTestCa, type TestCa } from '../helpers/tls-ca.js';
@@ -62,7 +63,7 @@ function failed(run: Run): string[] {
   return (run.report?.steps ?? []).filter((s) => s.status === 'fail').map((s) => s.name);
 }
 
-const servers: TestServer[] = [];
+const servers: Array<TestServer | ModernServer> = [];
 afterEach(async () => {
   await closeFaults();
   await closeDemos();
@@ -207,6 +208,42 @@ describe('mcp-relay doctor', () => {
     expect(stepOf(run, 'tcp').detail).toContain('ECONNREFUSED');
     expect(stepOf(run, 'tcp').advice).toContain(`nothing listens on port ${port}`);
     expect(stepOf(run, 'http').status).toBe('skip');
+  });
+
+  it('a 2026-07-28 server: the protocol step names the revision from server/discover, and nothing else is sent', async () => {
+    const m = await startModernServer();
+    servers.push(m);
+    const run = await doctor(await tempHome(), [m.url, '--json']);
+    expect(run.code).toBe(0);
+    expect(stepOf(run, 'protocol')).toMatchObject({ status: 'ok', detail: expect.stringContaining('2026-07-28') });
+    expect(m.methods()).toEqual(['server/discover']);
+  });
+
+  it('a server behind a login, with a stored login: the probe carries the stored token, which is never printed', async () => {
+    const token = 'SECRET-DOCTOR-BEARER-0815';
+    const m = await startModernServer({ bearer: { token } });
+    servers.push(m);
+    const home = await tempHome();
+    const store = new CredentialStore(defaultStoreRoot(relayEnv(home)), silentLogger());
+    const now = Date.now();
+    await store.server(serverKey({ serverUrl: m.url })).writeTokens({ access_token: token, token_type: 'Bearer', scope: 'mcp', expires_at: now + 3_600_000, obtained_at: now });
+    const run = await doctor(home, [m.url, '--json']);
+    expect(stepOf(run, 'protocol')).toMatchObject({ status: 'ok', detail: expect.stringContaining('2026-07-28') });
+    expect(m.requests.some((r) => r.headers.authorization === `Bearer ${token}`)).toBe(true);
+    expect(run.stdout + run.stderr).not.toContain(token);
+  });
+
+  it('HTTP_PROXY with credentials: the proxy step names it without the password, and the MCP POST went through it', async () => {
+    const s = await sdkServer();
+    const proxy = await recordingProxy();
+    const withCreds = proxy.url.replace('http://', 'http://doctor:SECRET-PROXY-PASS@');
+    const run = await doctor(await tempHome(), [s.url, '--json'], { HTTP_PROXY: withCreds });
+    expect(stepOf(run, 'proxy').detail).toContain(`requests go through http://${new URL(proxy.url).host}/`);
+    expect(run.stdout + run.stderr).not.toContain('SECRET-PROXY-PASS');
+    // The recording proxy refuses every tunnel (502): the report blames the HTTP step, not the network.
+    expect(proxy.attempts).toContain(`CONNECT ${new URL(s.url).host}`);
+    expect(failed(run)).toEqual(['http']);
+    expect(stepOf(run, 'http').detail).toMatch(/Proxy response \(502\)/);
   });
 
   it('bad usage exits 2', async () => {
