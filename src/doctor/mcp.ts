@@ -159,7 +159,12 @@ export async function checkProtocol(fetch: FetchFn, config: Config, auth: Record
   if (s >= 500) {
     return {
       first,
-      http: step('http', 'fail', `the server (or a proxy on the way) fails (HTTP ${s})`, 'a server-side or proxy error: try later, check the proxy settings (NO_PROXY), or tell the server operator'),
+      http: step(
+        'http',
+        'fail',
+        `the server (or a proxy on the way) fails (HTTP ${s})`,
+        'a server-side or proxy error: try later, check the proxy settings (NO_PROXY), or tell the server operator',
+      ),
       protocol: step('protocol', 'skip', 'not checked'),
     };
   }

@@ -226,7 +226,9 @@ describe('mcp-relay doctor', () => {
     const home = await tempHome();
     const store = new CredentialStore(defaultStoreRoot(relayEnv(home)), silentLogger());
     const now = Date.now();
-    await store.server(serverKey({ serverUrl: m.url })).writeTokens({ access_token: token, token_type: 'Bearer', scope: 'mcp', expires_at: now + 3_600_000, obtained_at: now });
+    await store
+      .server(serverKey({ serverUrl: m.url }))
+      .writeTokens({ access_token: token, token_type: 'Bearer', scope: 'mcp', expires_at: now + 3_600_000, obtained_at: now });
     const run = await doctor(home, [m.url, '--json']);
     expect(stepOf(run, 'protocol')).toMatchObject({ status: 'ok', detail: expect.stringContaining('2026-07-28') });
     expect(m.requests.some((r) => r.headers.authorization === `Bearer ${token}`)).toBe(true);
