@@ -1,11 +1,13 @@
 /**
  * `mcp-relay doctor <server-url>`: runs the checks of src/doctor/ and prints them, as text for
  * people or as one JSON object (`--json`) for scripts. Exit 0 when every step is ok or a warning,
- * 1 when one failed, 2 for bad usage (main.ts). Never starts a login, never prints a secret.
+ * 1 when one failed, 2 for bad usage (main.ts). Never prints a secret, and starts a login only with
+ * `--login`, through `mcp-relay login`'s own code, when the report found no usable stored login.
  */
 import type { Argv } from 'yargs';
 import { doctorExitCode, runDoctor, type DoctorStep } from '../doctor/run.js';
 import { scrub, silentLogger } from '../log.js';
+import { runLogin } from './login.js';
 import { connectionOptions, toConfig, type ConnectionArgs } from './options.js';
 
 const MARK: Record<DoctorStep['status'], string> = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL', skip: 'skip' };
@@ -27,6 +29,11 @@ export function registerDoctorCommand(parser: Argv, env: NodeJS.ProcessEnv): voi
     'Check step by step why a server cannot be reached or logged in to (DNS, TCP, TLS, proxy, HTTP, protocol, OAuth metadata, stored login, clock)',
     (y) =>
       connectionOptions(y)
+        .option('login', {
+          type: 'boolean',
+          default: false,
+          describe: 'When the report finds no usable stored login, log in afterwards (as `mcp-relay login` does)',
+        })
         .option('json', {
           type: 'boolean',
           default: false,
@@ -34,7 +41,7 @@ export function registerDoctorCommand(parser: Argv, env: NodeJS.ProcessEnv): voi
         })
         .example('$0 doctor https://example.com/mcp', 'find out why a server does not work')
         .epilogue(
-          'Exit code: 0 when every step is ok or a warning, 1 when a step failed, 2 for bad usage. Never prints a token or a secret, and never starts a login.',
+          'Exit code: 0 when every step is ok or a warning, 1 when a step failed, 2 for bad usage. Never prints a token or a secret; starts a login only with --login.',
         ),
     async (args) => {
       const config = toConfig(args as unknown as ConnectionArgs, env);
@@ -45,6 +52,13 @@ export function registerDoctorCommand(parser: Argv, env: NodeJS.ProcessEnv): voi
         : formatDoctor(config.serverUrl.href, steps);
       // scrub: belt and braces for anything a server echoed into an error message.
       process.stdout.write(scrub(text));
+      const a = args as { json?: boolean; login?: boolean };
+      if (a.login && code === 0 && steps.some((s) => s.name === 'login' && s.status === 'warn')) {
+        // stdout stays one JSON object with --json: the login talks on stderr then.
+        const toErr = (t: string) => void process.stderr.write(t);
+        const loginCode = await runLogin(config, env, false, { stdin: process.stdin, out: a.json ? toErr : (t) => void process.stdout.write(t), err: toErr });
+        process.exit(loginCode);
+      }
       // Sockets a timed-out step left behind must not keep the process alive.
       process.exit(code);
     },

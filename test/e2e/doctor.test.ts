@@ -16,7 +16,7 @@ import { CredentialStore } from '../../src/store/store.js';
 import { closeFaults, faultProxy, recordingProxy, selfSignedCert } from '../helpers/faults.js';
 import { startTestServer, type TestServer } from '../helpers/mcp-servers.js';
 import { startModernServer, type ModernServer } from '../helpers/modern-server.js';
-import { closeDemos, demo } from '../helpers/oauth.js';
+import { browserEnv, closeDemos, demo, readStoreJson } from '../helpers/oauth.js';
 import { RELAY_BIN, relayEnv, tempHome } from '../helpers/relay.js';
 import { makeTestCa, type TestCa } from '../helpers/tls-ca.js';
 
@@ -246,6 +246,21 @@ describe('mcp-relay doctor', () => {
     expect(proxy.attempts).toContain(`CONNECT ${new URL(s.url).host}`);
     expect(failed(run)).toEqual(['http']);
     expect(stepOf(run, 'http').detail).toMatch(/Proxy response \(502\)/);
+  });
+
+  it('--login after a report without a stored login: logs in through the login command, and stdout stays one JSON object', async () => {
+    const d = await demo({ autoApprove: true });
+    const home = await tempHome();
+    const run = await doctor(home, [d.url, '--json', '--login'], browserEnv(home));
+    expect(run.code).toBe(0);
+    expect(stepOf(run, 'login').status).toBe('warn');
+    expect(d.counters.registrations).toBe(1);
+    const tokens = await readStoreJson<{ access_token: string; refresh_token?: string }>(home, d.url, 'tokens.json');
+    expect(tokens?.access_token).toBeTruthy();
+    expect(run.stdout + run.stderr).not.toContain(tokens!.access_token);
+    const again = await doctor(home, [d.url, '--json']);
+    expect(stepOf(again, 'login')).toMatchObject({ status: 'ok', detail: expect.stringContaining('valid until') });
+    expect(again.stdout + again.stderr).not.toContain(tokens!.access_token);
   });
 
   it('bad usage exits 2', async () => {
