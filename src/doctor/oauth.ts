@@ -10,7 +10,10 @@ import { describeError } from '../errors.js';
 import type { FetchFn } from '../http/fetch.js';
 import type { Logger } from '../log.js';
 import type { StoredClient, StoredTokens } from '../store/store.js';
-import { step, withinStep, type DoctorStep } from './step.js';
+import { STEP_TIMEOUT_MS, step, withinStep, type DoctorStep } from './step.js';
+
+/** Discovery tries up to three well-known URLs (RFC 9728, RFC 8414, OpenID), one step's time each. */
+const DISCOVERY_TIMEOUT_MS = 3 * STEP_TIMEOUT_MS;
 
 /** The resource_metadata URL of a WWW-Authenticate Bearer challenge (RFC 9728 §5.1). */
 function resourceMetadataUrl(challenge: string | null | undefined): string | undefined {
@@ -40,8 +43,7 @@ export async function checkMetadata(
         requirePkce: !config.auth.clientCredentials,
       }),
       'OAuth discovery',
-      // Discovery tries several well-known URLs, one request each.
-      3 * 5_000,
+      DISCOVERY_TIMEOUT_MS,
     );
     const m = discovered.metadata;
     const prm = discovered.resourceMetadata

@@ -4,7 +4,7 @@
  * never writes to the store.
  */
 import type { Config } from '../config/config.js';
-import { createFetch } from '../http/fetch.js';
+import { createFetch, proxyFromEnv } from '../http/fetch.js';
 import type { Logger } from '../log.js';
 import { openStore } from '../store/open.js';
 import type { StoredClient, StoredTokens } from '../store/store.js';
@@ -37,7 +37,7 @@ export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Docto
   const url = config.serverUrl;
   const steps: DoctorStep[] = [];
   const viaProxy = checkProxy(url, deps.env);
-  const proxied = viaProxy.detail.startsWith('requests go through');
+  const proxied = proxyFromEnv(deps.env) !== undefined;
   // Behind a proxy the direct path may be closed on purpose: a direct failure is then a warning.
   const direct = (s: DoctorStep): DoctorStep => (proxied && s.status === 'fail' ? { ...s, status: 'warn' } : s);
 
