@@ -23,7 +23,7 @@ describe('README', () => {
   });
 
   it('documents only flags that exist', () => {
-    const allHelp = ['', 'login', 'status', 'logout', 'demo', 'demo-server'].map((c) => (c ? help(c) : help())).join('\n');
+    const allHelp = ['', 'login', 'status', 'logout', 'demo', 'demo-server', 'doctor'].map((c) => (c ? help(c) : help())).join('\n');
     const flags = new Set([...README.matchAll(/`(--[a-z][a-z-]*)/g)].map((m) => m[1]!));
     expect(flags.size).toBeGreaterThan(15);
     for (const flag of flags) {

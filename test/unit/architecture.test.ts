@@ -12,6 +12,7 @@ const SRC = resolve(import.meta.dirname, '../../src');
 /** Top to bottom; a folder may import any folder below it, never one above or beside it. */
 const LAYERS: string[][] = [
   ['cli'],
+  ['doctor'],
   ['demo'],
   ['relay'],
   ['remote'],
