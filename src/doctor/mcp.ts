@@ -6,6 +6,7 @@
 import type { Config } from '../config/config.js';
 import { describeError } from '../errors.js';
 import { proxyFromEnv, type FetchFn } from '../http/fetch.js';
+import { noProxyMatcher } from '../http/no-proxy.js';
 import type { JsonRpcMessage } from '../jsonrpc/messages.js';
 import { requestHeaders } from '../remote/v2026/headers.js';
 import { classifyProbeAnswer, discoverProbe, discoverResultOf, HOST_VERSIONS, RELAY_CLIENT_INFO } from '../remote/v2026/wire.js';
@@ -20,6 +21,7 @@ export function checkProxy(url: URL, env: NodeJS.ProcessEnv): DoctorStep {
   const proxy = proxyFromEnv(env);
   const noProxy = env.NO_PROXY ?? env.no_proxy;
   if (!proxy) return step('proxy', 'ok', `no proxy (HTTPS_PROXY/HTTP_PROXY unset): the relay connects to ${url.host} directly`);
+  if (noProxyMatcher(noProxy)(url)) return step('proxy', 'ok', `${url.host} matches NO_PROXY (${noProxy}): the relay connects to it directly, not through ${proxy}`);
   return step(
     'proxy',
     'ok',

@@ -5,6 +5,7 @@
  */
 import type { Config } from '../config/config.js';
 import { createFetch, proxyFromEnv } from '../http/fetch.js';
+import { noProxyMatcher } from '../http/no-proxy.js';
 import type { Logger } from '../log.js';
 import { openStore } from '../store/open.js';
 import type { StoredClient, StoredTokens } from '../store/store.js';
@@ -37,7 +38,7 @@ export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Docto
   const url = config.serverUrl;
   const steps: DoctorStep[] = [];
   const viaProxy = checkProxy(url, deps.env);
-  const proxied = proxyFromEnv(deps.env) !== undefined;
+  const proxied = proxyFromEnv(deps.env) !== undefined && !noProxyMatcher(deps.env.NO_PROXY ?? deps.env.no_proxy)(url);
   // Behind a proxy the direct path may be closed on purpose: a direct failure is then a warning.
   const direct = (s: DoctorStep): DoctorStep => (proxied && s.status === 'fail' ? { ...s, status: 'warn' } : s);
 
