@@ -2,7 +2,7 @@
  * The auth side of the proxy command: the coordinator over this server's store, and the login
  * shield with its cache.json. Loaded by main.ts only when the proxy runs.
  */
-import { HeadersCommand } from '../auth/headers-command.js';
+import type { HeadersCommand } from '../auth/headers-command.js';
 import { LazyAuth } from '../auth/lazy.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -28,6 +28,8 @@ function lastUsedInterval(env: NodeJS.ProcessEnv): number {
  * it replaces the OAuth login is then unknown, and taken as yes: it was given for credentials.
  */
 async function startHeadersCommand(spec: { argv: string[]; ttlMs: number }, env: NodeJS.ProcessEnv, log: Logger): Promise<{ command: HeadersCommand; replacesOAuth: boolean }> {
+  // Loaded only when --headers-command is given (child_process and the parser cost every other relay nothing).
+  const { HeadersCommand } = await import('../auth/headers-command.js');
   const command = new HeadersCommand({ ...spec, env, log });
   try {
     await command.refresh();
