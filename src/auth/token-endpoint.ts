@@ -137,6 +137,8 @@ export async function processTokenResponse(res: Response): Promise<TokenEndpoint
       throw fail(`the token endpoint answered HTTP ${status} with a body that is not an OAuth error`, problem);
     }
     const raw = (json as { error_description?: unknown }).error_description;
+    // Control characters (C0 and DEL) become spaces: the description goes into one log line.
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
     const description = typeof raw === 'string' ? raw.replace(/[\x00-\x1f\x7f]+/g, ' ').slice(0, MAX_DESCRIPTION_CHARS).trim() : '';
     throw fail(`the token endpoint answered HTTP ${status} "${error}"${description ? ` (${description})` : ''}`, { ...problem, error, ...(description ? { error_description: description } : {}) });
   }

@@ -116,7 +116,7 @@ export class Relay {
    */
   private armShield(): void {
     const shield = this.opts.shield;
-    if (!shield || !shield.status.waitingForUser()) return;
+    if (!shield?.status.waitingForUser()) return;
     if (this.loginWindowPassed) {
       this.shieldSoon();
       return;

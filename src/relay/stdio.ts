@@ -11,7 +11,7 @@
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from '../log.js';
 import { MAX_MESSAGE_BYTES } from '../jsonrpc/limits.js';
-import { classifyHostValue, errorResponse, INVALID_REQUEST, PARSE_ERROR, type JsonRpcId, type JsonRpcMessage, type RawMessage } from '../jsonrpc/messages.js';
+import { classifyHostValue, errorResponse, INVALID_REQUEST, PARSE_ERROR, type JsonRpcMessage, type RawMessage } from '../jsonrpc/messages.js';
 
 const NEWLINE = 0x0a;
 

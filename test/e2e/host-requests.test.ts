@@ -155,7 +155,9 @@ describe('invalid requests', () => {
     await relay.waitFor((m) => m.id === 9);
     const errors = relay.lines.map((l) => JSON.parse(l) as Line).filter((m) => m.error);
     expect(errors.map((e) => [e.id, e.error!.code])).toEqual(bad.map(() => [null, -32600]));
-    errors.forEach((e, i) => expect(e.error!.message).toMatch(bad[i]![1]));
+    errors.forEach((e, i) => {
+      expect(e.error!.message).toMatch(bad[i]![1]);
+    });
     // Only the real batch (the last line) talks about batches.
     expect(errors.slice(0, -1).some((e) => /batch/i.test(e.error!.message))).toBe(false);
     // None of them reached the server.

@@ -100,7 +100,15 @@ function hostileAnswer(res: ServerResponse, answer: HostileAnswer, requestId: un
     case 'json-endless': {
       res.writeHead(200, json);
       let first = true;
-      keepWriting(res, () => (first ? ((first = false), `{"jsonrpc":"2.0","id":${JSON.stringify(requestId)},"result":{"x":"`) : block), 0);
+      keepWriting(
+        res,
+        () => {
+          if (!first) return block;
+          first = false;
+          return `{"jsonrpc":"2.0","id":${JSON.stringify(requestId)},"result":{"x":"`;
+        },
+        0,
+      );
       return;
     }
     case 'sse-garbage':
@@ -121,7 +129,15 @@ function hostileAnswer(res: ServerResponse, answer: HostileAnswer, requestId: un
     case 'sse-no-newline': {
       res.writeHead(200, sse);
       let first = true;
-      keepWriting(res, () => (first ? ((first = false), 'data: ') : block), 0);
+      keepWriting(
+        res,
+        () => {
+          if (!first) return block;
+          first = false;
+          return 'data: ';
+        },
+        0,
+      );
       return;
     }
     case 'sse-progress-forever': {

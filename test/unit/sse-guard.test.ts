@@ -24,7 +24,15 @@ function chunked(bytes: Buffer, rand: () => number): Uint8Array[] {
 async function pass(chunks: Uint8Array[], max: number): Promise<{ out: Buffer; error?: unknown; dropped: string[] }> {
   const dropped: string[] = [];
   const res = boundEventStream(
-    new Response(new ReadableStream({ start: (c) => (chunks.forEach((x) => c.enqueue(x)), c.close()) }), { headers: { 'content-type': 'text/event-stream' } }),
+    new Response(
+      new ReadableStream({
+        start: (c) => {
+          for (const x of chunks) c.enqueue(x);
+          c.close();
+        },
+      }),
+      { headers: { 'content-type': 'text/event-stream' } },
+    ),
     max,
     (m) => dropped.push(m),
   );

@@ -16,7 +16,7 @@ import { AuthCoordinator } from '../../src/auth/coordinator.js';
 import { MAX_RETRY_AFTER_MS, TOKEN_RETRY_ATTEMPTS, withTokenRetry } from '../../src/auth/retry.js';
 import { refreshTokens } from '../../src/auth/tokens.js';
 import type { AuthOptions, Config } from '../../src/config/config.js';
-import { isRelayError, RelayError } from '../../src/errors.js';
+import { isRelayError, type RelayError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
 import { CredentialStore, type ServerStore, type StoredTokens } from '../../src/store/store.js';
 
