@@ -37,6 +37,13 @@ export function connectionOptions<T>(y: Argv<T>) {
       describe: 'auto: Streamable HTTP, falling back to legacy HTTP+SSE for old servers',
       group: 'Connection:',
     })
+    .option('deny-tool', {
+      type: 'string',
+      array: true,
+      default: [] as string[],
+      describe: 'Hide a tool from the host and refuse its calls without asking the server; a glob (* any run, ? one character), repeatable',
+      group: 'Connection:',
+    })
     .option('allow-http', { type: 'boolean', default: false, describe: 'Allow plain http:// to non-local hosts (tokens travel unencrypted)', group: 'Connection:' })
     .option('timeout', {
       type: 'number',
@@ -122,6 +129,7 @@ export interface ConnectionArgs {
   serverUrl?: string;
   'server-url'?: string;
   header: string[];
+  denyTool?: string[];
   transport: TransportChoice;
   allowHttp: boolean;
   timeout: number;
@@ -282,6 +290,12 @@ function clientCredentialsOptions(args: ConnectionArgs, env: NodeJS.ProcessEnv, 
   return { clientCredentials: true, clientKey: parseClientKey(pem, { alg: args.clientKeyAlg, keyId, source: raw }) };
 }
 
+/** --deny-tool globs: a tool name is never empty, so neither is a pattern. */
+function denyTools(globs: readonly string[]): string[] {
+  for (const g of globs) if (g.trim() === '') throw new RelayError('BAD_CONFIG', '--deny-tool needs a tool name or a glob such as "delete_*"');
+  return [...globs];
+}
+
 /** Pure: parsed argv + environment → Config. Throws RelayError('BAD_CONFIG') naming the flag. */
 export function toConfig(args: ConnectionArgs, env: NodeJS.ProcessEnv): Config {
   const rawUrl = args.serverUrl ?? args['server-url'];
@@ -298,6 +312,7 @@ export function toConfig(args: ConnectionArgs, env: NodeJS.ProcessEnv): Config {
   return {
     serverUrl,
     headers: parseHeaders(args.header ?? [], env),
+    denyTools: denyTools(args.denyTool ?? []),
     transport: args.transport,
     allowHttp: args.allowHttp,
     requestTimeoutMs: seconds(args.timeout, '--timeout', true),

@@ -61,6 +61,8 @@ export interface AuthOptions extends ClientOptions {
 export interface Config {
   serverUrl: URL;
   headers: Record<string, string>;
+  /** --deny-tool globs: tools hidden from the host and refused without reaching the server. */
+  denyTools?: string[] | undefined;
   transport: TransportChoice;
   allowHttp: boolean;
   auth: AuthOptions;
