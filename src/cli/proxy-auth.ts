@@ -13,6 +13,7 @@ import type { ProxyDeps } from './proxy.js';
 import { LoginShield } from '../relay/login-shield.js';
 import { LAST_USED_INTERVAL_MS, recordingUse } from '../auth/usage.js';
 import { loginCommand } from '../config/launch.js';
+import { importOnFirstContact } from '../auth/mcp-remote-import.js';
 
 /** Seconds between two "last used" records of one relay; tests set it low (see docs/store.md). */
 const LAST_USED_ENV = 'MCP_RELAY_LAST_USED_INTERVAL_S';
@@ -52,6 +53,12 @@ export const makeAuth: ProxyDeps['makeAuth'] = async (config, log, env, version)
   const terminalLogin = loginCommand(config.serverUrl.href, { resource: config.auth.resource, clientId: config.auth.clientId }, { argv: process.argv, env });
   const startedAt = Date.now();
   await recordServer(server, config, log, startedAt);
+  // Coming from mcp-remote: its login for this server becomes ours (no browser, no registration).
+  // Not for machine logins or metadata-document clients, which mcp-remote files under other keys.
+  if (!config.auth.clientCredentials && !config.auth.clientMetadataUrl) {
+    const staticClient = config.auth.clientId !== undefined || config.auth.clientInfo !== undefined;
+    await importOnFirstContact(server, { env, serverUrl: config.serverUrl.href, resource: config.auth.resource, staticClient, log });
+  }
   const load = async () =>
     (await import('../auth/setup.js')).createCoordinator(config, server, {
       env,
