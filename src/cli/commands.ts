@@ -1,5 +1,5 @@
 /**
- * The commands beside the proxy (login, status, logout, demo, demo-server). main.ts loads this
+ * The commands beside the proxy (login, status, logout, demo, demo-server, import). main.ts loads this
  * module only when one of them (or --help) is asked for, so a relay started by a host never
  * loads the demo server or the account code.
  */
@@ -7,11 +7,13 @@ import type { Argv } from 'yargs';
 import { registerLoginCommand } from './login.js';
 import { registerAccountCommands } from './account.js';
 import { registerDemoCommands } from './demo.js';
+import { registerImportCommand } from './import.js';
 
-export const SUBCOMMANDS = ['login', 'status', 'logout', 'demo', 'demo-server'];
+export const SUBCOMMANDS = ['login', 'status', 'logout', 'demo', 'demo-server', 'import'];
 
 export function registerCommands(parser: Argv, env: NodeJS.ProcessEnv): void {
   registerLoginCommand(parser, env);
   registerAccountCommands(parser, env);
   registerDemoCommands(parser, env);
+  registerImportCommand(parser, env);
 }

@@ -5,13 +5,14 @@
  * The relay must use them as its own: no registration, no authorization request, no browser,
  * and mcp-remote's files untouched.
  */
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DemoServer } from '../../src/demo/types.js';
 import { browserEnv, browserLaunches, closeDemos, demo, readStoreJson } from '../helpers/oauth.js';
-import { connectRelay, killAll, tempHome } from '../helpers/relay.js';
+import { connectRelay, killAll, RELAY_BIN, relayEnv, tempHome } from '../helpers/relay.js';
 
 afterEach(async () => {
   await killAll();
@@ -138,5 +139,40 @@ describe('mcp-remote logins', () => {
     expect(tools.length).toBeGreaterThan(0);
     expect(d.counters.authorizeRequests).toBe(seen.authorize + 1);
     expect(browserLaunches(home)).toHaveLength(1);
+  });
+
+  it('mcp-relay import takes them on demand, says what it took, and never prints a secret', async () => {
+    const d = await demo();
+    const home = await tempHome();
+    const login = await mcpRemoteLogin(d);
+    // Another folder than ~/.mcp-auth, and an old per-version layout.
+    const from = join(home, 'elsewhere');
+    const hash = createHash('md5').update(d.url).digest('hex');
+    await mkdir(join(from, 'mcp-remote-0.1.29'), { recursive: true });
+    await writeFile(join(from, 'mcp-remote-0.1.29', `${hash}_client_info.json`), JSON.stringify(login.client));
+    await writeFile(join(from, 'mcp-remote-0.1.29', `${hash}_tokens.json`), JSON.stringify(login.tokens));
+    const run = (...args: string[]) => spawnSync(process.execPath, [RELAY_BIN, 'import', ...args], { env: relayEnv(home), encoding: 'utf8' });
+
+    const none = run();
+    expect(none.status).toBe(1);
+    expect(none.stderr).toContain('give the URL');
+
+    const first = run('--from', from, d.url);
+    expect(first.status).toBe(0);
+    expect(first.stdout).toContain(`${d.url}: imported client ${String(login.client.client_id)}, access token, refresh token`);
+    expect(first.stdout + first.stderr).not.toContain(String(login.tokens.access_token));
+    expect(first.stdout + first.stderr).not.toContain(String(login.tokens.refresh_token));
+    expect((await readStoreJson(home, d.url, 'tokens.json'))?.access_token).toBe(login.tokens.access_token);
+
+    // Without a URL: every server mcp-relay knows, here the one just imported.
+    const again = run('--from', from);
+    expect(again.status).toBe(0);
+    expect(again.stdout).toContain('already logged in with mcp-relay; nothing imported');
+
+    const seen = { registrations: d.counters.registrations, authorize: d.counters.authorizeRequests };
+    const relay = await connectRelay([d.url], { home, env: browserEnv(home, 'record-only') });
+    await relay.client.listTools();
+    expect(d.counters.registrations).toBe(seen.registrations);
+    expect(d.counters.authorizeRequests).toBe(seen.authorize);
   });
 });
