@@ -17,6 +17,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { writeJsonFileAtomic } from '../store/files.js';
 import type { ServerStore, StoredClient, StoredTokens } from '../store/store.js';
 
 /** The folder mcp-remote 0.15 writes; older versions wrote `mcp-remote-<version>`. */
@@ -25,6 +26,11 @@ const LAYOUT_PREFIX = 'mcp-remote-';
 const CLIENT_FILE = 'client_info.json';
 const TOKENS_FILE = 'tokens.json';
 const MS_PER_S = 1000;
+/** Fingerprints kept in the record of automatic imports (oldest dropped first). */
+const MAX_RECORDED_IMPORTS = 1000;
+
+/** In mcp-relay's store root: fingerprints of the mcp-remote logins already imported by a relay. */
+export const MCP_REMOTE_IMPORTS_FILE = 'mcp-remote-imports.json';
 
 /** A login found in mcp-remote's store, converted to mcp-relay's files. */
 export interface FoundLogin {
@@ -159,18 +165,56 @@ export function describeImport(found: FoundLogin, now: number): string {
 }
 
 /**
+ * A login's fingerprint in the record of automatic imports: a SHA-256 prefix of its refresh (else
+ * access) token, which identifies it without being usable as one.
+ */
+function fingerprint(t: StoredTokens): string {
+  return createHash('sha256')
+    .update(t.refresh_token ?? t.access_token)
+    .digest('hex')
+    .slice(0, 32);
+}
+
+async function importedBefore(file: string): Promise<string[]> {
+  try {
+    const v: unknown = JSON.parse(await readFile(file, 'utf8'));
+    const list = (v as { imported?: unknown } | null)?.imported;
+    return Array.isArray(list) ? list.filter((x): x is string => typeof x === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Record that this login was imported, so a relay does not import it again after a logout. */
+export async function noteImported(recordFile: string, tokens: StoredTokens): Promise<void> {
+  const done = await importedBefore(recordFile);
+  const id = fingerprint(tokens);
+  if (!done.includes(id)) await writeJsonFileAtomic(recordFile, { imported: [...done, id].slice(-MAX_RECORDED_IMPORTS) });
+}
+
+/**
  * At start, for a server with no login in mcp-relay's store: take mcp-remote's, if it has one.
- * Best effort: any failure is logged and the relay goes on to a normal login.
+ * Each mcp-remote login is taken once (recorded in `recordFile`): after `mcp-relay logout` the
+ * same login must not come back by itself. Best effort: any failure is logged and the relay goes
+ * on to a normal login.
  */
 export async function importOnFirstContact(
   server: ServerStore,
-  opts: { env: NodeJS.ProcessEnv; serverUrl: string; resource?: string | undefined; staticClient: boolean; log: Logger; now?: number },
+  opts: { env: NodeJS.ProcessEnv; serverUrl: string; resource?: string | undefined; staticClient: boolean; recordFile: string; log: Logger; now?: number },
 ): Promise<void> {
   try {
     if (await server.readTokens()) return;
     const found = await findMcpRemoteLogin(mcpRemoteRoot(opts.env), opts.serverUrl, opts);
     if (!found) return;
-    if (await importLogin(server, found)) opts.log.info(`imported the login mcp-remote had for this server: ${describeImport(found, opts.now ?? Date.now())}`);
+    const done = await importedBefore(opts.recordFile);
+    const id = fingerprint(found.tokens);
+    if (done.includes(id)) {
+      opts.log.debug('mcp-remote has a login for this server that was imported before (and since logged out of); not importing it again');
+      return;
+    }
+    if (!(await importLogin(server, found))) return;
+    await noteImported(opts.recordFile, found.tokens);
+    opts.log.info(`imported the login mcp-remote had for this server: ${describeImport(found, opts.now ?? Date.now())}`);
   } catch (err) {
     opts.log.warn(`could not import mcp-remote's login: ${describeError(err)}`);
   }

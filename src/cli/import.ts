@@ -4,7 +4,8 @@
  * are only read. Prints what was taken, never a secret.
  */
 import type { Argv } from 'yargs';
-import { describeImport, findMcpRemoteLogin, importLogin, mcpRemoteRoot } from '../auth/mcp-remote-import.js';
+import { join } from 'node:path';
+import { describeImport, findMcpRemoteLogin, importLogin, MCP_REMOTE_IMPORTS_FILE, mcpRemoteRoot, noteImported } from '../auth/mcp-remote-import.js';
 import { describeError, RelayError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { canonicalUrl, defaultStoreRoot, serverKey } from '../store/paths.js';
@@ -64,6 +65,7 @@ export async function runImport(
         continue;
       }
       if (await importLogin(server, login)) {
+        await noteImported(join(store.root, MCP_REMOTE_IMPORTS_FILE), login.tokens);
         const now = deps.now();
         const existing = await server.readServer();
         await server.writeServer({

@@ -108,6 +108,16 @@ describe('mcp-remote logins', () => {
     expect(relay.stderr()).toContain('imported the login mcp-remote had for this server');
     expect(relay.stderr()).not.toContain(String(login.tokens.access_token));
     expect(await snapshot(files)).toEqual(before);
+
+    // After a logout the same mcp-remote login does not come back by itself.
+    await relay.client.close();
+    const logout = spawnSync(process.execPath, [RELAY_BIN, 'logout', d.url], { env: relayEnv(home), encoding: 'utf8' });
+    expect(logout.status).toBe(0);
+    const again = await connectRelay([d.url], { home, env: browserEnv(home) });
+    await again.client.listTools();
+    expect(again.stderr()).not.toContain('imported the login');
+    expect(browserLaunches(home)).toHaveLength(1);
+    expect(await snapshot(files)).toEqual(before);
   });
 
   it('an expired imported token is refreshed with the imported client', async () => {
