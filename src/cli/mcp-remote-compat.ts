@@ -10,6 +10,7 @@
  *
  * Pure apart from `deps.readFile` (`--header-file`, `--static-oauth-client-metadata @file`).
  */
+import { createHash } from 'node:crypto';
 import { isLoopbackHost } from '../config/config.js';
 import { RelayError } from '../errors.js';
 
@@ -30,6 +31,43 @@ export interface CompatResult {
 
 /** mcp-remote's `--keep-alive` period when no `--ping-interval` is given (DEFAULT_KEEP_ALIVE_INTERVAL_MS). */
 const MCP_REMOTE_KEEP_ALIVE_S = 30;
+
+/** mcp-remote's redirect URI for a static client: http://localhost:<port>/oauth/callback. */
+const MCP_REMOTE_CALLBACK_HOST = 'localhost';
+const MCP_REMOTE_CALLBACK_PATH = '/oauth/callback';
+/** mcp-remote's derived callback port: 3335 + (first 4 hex digits of its server hash) mod 45816. */
+const MCP_REMOTE_PORT_BASE = 3335;
+const MCP_REMOTE_PORT_RANGE = 45816;
+
+/** What mcp-remote's server hash is made of (its getServerUrlHash), as given on the command line. */
+interface HashInputs {
+  headers: Record<string, string>;
+  authorizeParams: Record<string, string>;
+  resource?: string | undefined;
+  disableResource: boolean;
+  clientMetadataUrl?: string | undefined;
+  tokenEndpoint?: string | undefined;
+}
+
+/** The callback port mcp-remote derives for a server when none is given. */
+export function mcpRemoteDefaultPort(url: string, h: HashInputs): number {
+  const parts = [url];
+  if (h.resource && !h.disableResource) parts.push(h.resource);
+  const params = Object.keys(h.authorizeParams);
+  if (params.length > 0) parts.push(JSON.stringify(h.authorizeParams, params.sort()));
+  const names = Object.keys(h.headers);
+  if (names.length > 0) parts.push(JSON.stringify(h.headers, names.sort()));
+  if (h.clientMetadataUrl) parts.push(h.clientMetadataUrl);
+  if (h.tokenEndpoint) parts.push(h.tokenEndpoint);
+  const hash = createHash('md5').update(parts.join('|')).digest('hex');
+  return MCP_REMOTE_PORT_BASE + (Number.parseInt(hash.slice(0, 4), 16) % MCP_REMOTE_PORT_RANGE);
+}
+
+/** mcp-remote's header argument: `Name: value` split at the first colon, the name a plain token. */
+function headerParts(line: string): [string, string] | undefined {
+  const m = /^([A-Za-z0-9_-]+):\s*(.*)$/.exec(line);
+  return m ? [m[1]!, m[2]!] : undefined;
+}
 
 /** mcp-remote → mcp-relay `--transport` values; mcp-relay's own values pass as they are. */
 const TRANSPORTS: Record<string, string> = { 'http-first': 'auto', 'sse-first': 'auto', 'http-only': 'http', 'sse-only': 'sse' };
@@ -54,7 +92,6 @@ const DROPPED_WITH_VALUE: Record<string, string> = {
   '--connect-timeout': "mcp-relay's network timeouts are its own; --timeout and --max-time bound each request",
   '--headers-timeout': "mcp-relay's network timeouts are its own; --timeout and --max-time bound each request",
   '--body-timeout': 'mcp-relay never closes a quiet stream for being quiet; --timeout bounds a request without progress',
-  '--callback-path': "mcp-relay's login callback path is /callback; a client registered with another redirect_uri must be registered again",
   '--auth-success-url': 'mcp-relay shows its own page when a login completes',
   '--token-endpoint': 'mcp-relay finds the token endpoint by discovery (RFC 9728, RFC 8414)',
   '--authorize-param': 'mcp-relay sends only the standard authorization parameters; use --scope and --resource',
@@ -131,6 +168,7 @@ export function fromMcpRemote(input: readonly string[], deps: CompatDeps): Compa
   let translated = false;
   let silent = false;
   let keepAlive = false;
+  const hashed: HashInputs = { headers: {}, authorizeParams: {}, disableResource: false };
   const add = (args: string[], display: string[] = args) => {
     out.push(...args);
     shown.push(...display);
@@ -152,10 +190,16 @@ export function fromMcpRemote(input: readonly string[], deps: CompatDeps): Compa
     }
     if (a === '--header') {
       const v = value();
+      const kv = headerParts(v);
+      if (kv) hashed.headers[kv[0]] = kv[1];
       add([a, v], [a, `'${v.split(':', 1)[0]}: …'`]);
     } else if (a === '--header-file') {
       translated = true;
-      for (const h of headerFile(value(), deps, warnings)) add(['--header', h], ['--header', `'${h.split(':', 1)[0]}: …'`]);
+      for (const h of headerFile(value(), deps, warnings)) {
+        const kv = headerParts(h);
+        if (kv) hashed.headers[kv[0]] = kv[1];
+        add(['--header', h], ['--header', `'${h.split(':', 1)[0]}: …'`]);
+      }
     } else if (a === '--host') {
       translated = true;
       const host = value();
@@ -188,12 +232,14 @@ export function fromMcpRemote(input: readonly string[], deps: CompatDeps): Compa
       }
     } else if (a === '--resource') {
       const v = value();
+      hashed.resource = v.trim();
       if (v.trim() === '') {
         translated = true;
         add(['--omit-resource']);
       } else add([a, v.trim()]);
     } else if (a === '--disable-resource-parameter') {
       translated = true;
+      hashed.disableResource = true;
       add(['--omit-resource']);
     } else if (a === '--ignore-tool') {
       translated = true;
@@ -207,13 +253,17 @@ export function fromMcpRemote(input: readonly string[], deps: CompatDeps): Compa
     } else if (a in DROPPED_WITH_VALUE) {
       translated = true;
       const v = value();
+      if (a === '--token-endpoint') hashed.tokenEndpoint = v.trim();
+      if (a === '--authorize-param' && v.indexOf('=') > 0) hashed.authorizeParams[v.slice(0, v.indexOf('=')).trim()] = v.slice(v.indexOf('=') + 1);
       warnings.push(`${a} ${a === '--authorize-param' ? `${v.split('=', 1)[0]}=…` : v}: ignored, ${DROPPED_WITH_VALUE[a]}`);
     } else if (a in DROPPED_BOOLEAN) {
       translated = true;
       warnings.push(`${a}: not needed, ${DROPPED_BOOLEAN[a]}`);
     } else if (a.startsWith('--') && !a.includes('=') && !RELAY_BOOLEANS.has(a) && next !== undefined) {
       // One of mcp-relay's own value options (or an unknown one, for yargs to report).
-      add([a, value()]);
+      const v = value();
+      if (a === '--client-metadata-url') hashed.clientMetadataUrl = v.trim();
+      add([a, v]);
     } else add([a]);
   }
 
@@ -229,6 +279,15 @@ export function fromMcpRemote(input: readonly string[], deps: CompatDeps): Compa
     const port = out[at]!;
     out.splice(at, 1, '--callback-port', port);
     shown.splice(at, 1, '--callback-port', port);
+  }
+  // A static client was registered with mcp-remote's redirect URI, http://localhost:<port>/oauth/callback
+  // (the port given, else derived from the server): listen exactly there so the authorization
+  // server still accepts it.
+  if (has('--static-oauth-client-info') && !has('--client-credentials') && !has('--device-code') && positionals.length > 0) {
+    translated = true;
+    if (!has('--host') && !has('--callback-host')) add(['--callback-host', MCP_REMOTE_CALLBACK_HOST]);
+    if (!has('--callback-path')) add(['--callback-path', MCP_REMOTE_CALLBACK_PATH]);
+    if (!out.includes('--callback-port')) add(['--callback-port', String(mcpRemoteDefaultPort(out[positionals[0]!]!, hashed))]);
   }
   // The URL first, so no array option (--header, --deny-tool) takes it as one of its values.
   if (translated && positionals.length > 0 && positionals[0] !== 0) {

@@ -49,6 +49,8 @@ export interface AuthOptions extends ClientOptions {
   scope?: string | undefined;
   callbackPort?: number | undefined;
   callbackHost: string;
+  /** Path of the redirect URI (`--callback-path`); default /callback. */
+  callbackPath?: string | undefined;
   authTimeoutMs: number;
   /** How long host requests wait for a login before the relay answers them itself. */
   loginWaitMs: number;

@@ -3,13 +3,16 @@
  * started with mcp-remote's command line (callback port after the URL, --transport http-only,
  * --header, --ignore-tool) against a real MCP server that requires the header.
  */
+import { createServer, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { browserEnv, browserLaunches, closeDemos, demo } from '../helpers/oauth.js';
 import { startTestServer, type TestServer } from '../helpers/mcp-servers.js';
 import { connectRelay, killAll, tempHome } from '../helpers/relay.js';
 
 let server: TestServer | undefined;
 afterEach(async () => {
   await killAll();
+  await closeDemos();
   await server?.close();
   server = undefined;
 });
@@ -55,4 +58,40 @@ describe('mcp-remote command line', () => {
     expect(log).toContain(`in mcp-relay's spelling: mcp-relay ${server.url} --callback-port 39999 --transport http --header 'X-Api-Key: …' --deny-tool ad*`);
     expect(log).not.toContain('k-123');
   });
+
+  it('a client pre-registered for mcp-remote logs in on the redirect URI it was registered with', async () => {
+    const d = await demo();
+    const home = await tempHome();
+    const port = await freePort();
+    const redirect = `http://localhost:${port}/oauth/callback`;
+    const client = (await (
+      await fetch(`${d.issuer}/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ client_name: 'pre-registered', redirect_uris: [redirect], token_endpoint_auth_method: 'none' }),
+      })
+    ).json()) as { client_id: string };
+    const registrations = d.counters.registrations;
+
+    const relay = await connectRelay([d.url, String(port), '--static-oauth-client-info', JSON.stringify({ client_id: client.client_id })], {
+      home,
+      env: browserEnv(home),
+    });
+    const { tools } = await relay.client.listTools();
+    expect(tools.length).toBeGreaterThan(0);
+
+    expect(d.counters.registrations).toBe(registrations);
+    const launched = browserLaunches(home);
+    expect(launched).toHaveLength(1);
+    expect(new URL(launched[0]!).searchParams.get('redirect_uri')).toBe(redirect);
+  });
 });
+
+/** A loopback port nobody listens on right now. */
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as AddressInfo;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}

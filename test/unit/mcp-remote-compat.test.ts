@@ -2,6 +2,9 @@
  * mcp-remote 0.15.1's command line → mcp-relay's (src/cli/mcp-remote-compat.ts), checked through
  * to the Config the relay runs on: the translated argv is parsed by the same yargs options.
  */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import yargs from 'yargs';
 import { describe, expect, it } from 'vitest';
 import { fromMcpRemote, type CompatDeps } from '../../src/cli/mcp-remote-compat.js';
@@ -89,7 +92,7 @@ describe('mcp-remote command line', () => {
     const inline = config([URL_, '--static-oauth-client-info', json], { SECRET: 'shh' });
     expect(inline.auth.clientInfo).toEqual({ client_id: 'abc', client_secret: 'shh' });
     const r = fromMcpRemote([URL_, '--static-oauth-client-info', json], files({}));
-    expect(r.spelling).toBe(`mcp-relay ${URL_} --client-info '{…}'`);
+    expect(r.spelling).toMatch(new RegExp(`^mcp-relay ${URL_} --client-info '\\{…\\}' `));
     expect(r.spelling).not.toContain('SECRET');
   });
 
@@ -154,8 +157,6 @@ describe('mcp-remote command line', () => {
       '0',
       '--ipv4',
       '--disable-cookies',
-      '--callback-path',
-      '/custom/callback',
       '--auth-success-url',
       'https://app.example.com/done',
       '--use-id-token',
@@ -164,7 +165,7 @@ describe('mcp-remote command line', () => {
     ];
     const r = fromMcpRemote(argv, files({}));
     expect(r.argv).toEqual([URL_]);
-    expect(r.warnings).toHaveLength(11);
+    expect(r.warnings).toHaveLength(10);
     expect(r.warnings.find((w) => w.startsWith('--enable-proxy'))).toContain('HTTPS_PROXY');
     expect(config(argv).serverUrl.href).toBe(URL_);
   });
@@ -185,5 +186,34 @@ describe('mcp-remote command line', () => {
     expect(r.spelling).toBe(
       `mcp-relay ${URL_} --callback-port 9696 --transport http --header 'Authorization: …' --deny-tool delete* --callback-host 127.0.0.1`,
     );
+  });
+
+  it('a static client keeps the redirect URI mcp-remote registered: localhost, /oauth/callback, its port', async () => {
+    // The oracle is mcp-remote 0.15.1's own parser (a devDependency): the port it derives when none is given.
+    process.env.MCP_REMOTE_CONFIG_DIR = await mkdtemp(join(tmpdir(), 'mcp-remote-oracle-'));
+    const chunk = '../../node_modules/mcp-remote/dist/chunk-KJCT2FXL.js';
+    const { parseCommandLineArgs } = (await import(chunk)) as {
+      parseCommandLineArgs(a: string[], usage: string): Promise<{ callbackPort: number; host: string; callbackPath: string }>;
+    };
+    const info = ['--static-oauth-client-info', '{"client_id":"pre-registered"}'];
+    const variants = [
+      [URL_, ...info],
+      [URL_, ...info, '--resource', 'https://tenant1.example.net/'],
+      [URL_, ...info, '--header', 'X-B: 2', '--header', 'X-A:${A}', '--authorize-param', 'audience=https://api.example.com'],
+      [URL_, '9696', ...info],
+    ];
+    for (const argv of variants) {
+      const theirs = await parseCommandLineArgs([...argv], 'usage');
+      const c = config(argv, { A: 'a' });
+      expect(c.auth.callbackPort).toBe(theirs.callbackPort);
+      expect(c.auth.callbackPath).toBe(theirs.callbackPath);
+      expect(c.auth.callbackHost).toBe(theirs.host);
+    }
+    // Without a static client mcp-relay registers its own redirect URI: its defaults stay.
+    expect(config([URL_]).auth).toMatchObject({ callbackPort: undefined, callbackPath: undefined, callbackHost: '127.0.0.1' });
+    expect(config([URL_, '--static-oauth-client-info', '{"client_id":"x"}', '--host', '127.0.0.1', '--callback-path', '/cb']).auth).toMatchObject({
+      callbackHost: '127.0.0.1',
+      callbackPath: '/cb',
+    });
   });
 });
