@@ -84,7 +84,7 @@ export async function interactiveLogin(ctx: LoginContext): Promise<StoredTokens>
     let server: CallbackServer | undefined;
     if (pending?.kind === 'device') return deviceLogin(ctx);
     if (pending) {
-      server = await bindCallbackServer({ host: hostOf(pending.redirect_uri), port: portOf(pending.redirect_uri), log: ctx.log });
+      server = await bindCallbackServer({ host: hostOf(pending.redirect_uri), port: portOf(pending.redirect_uri), path: new URL(pending.redirect_uri).pathname, log: ctx.log });
       if (!server) {
         ctx.log.info('another mcp-relay process is logging in to this server; waiting for it to finish');
         // This relay's host log is where its user looks: give the URL here too, once per login.
@@ -128,12 +128,13 @@ async function start(ctx: LoginContext): Promise<Started> {
     if (await ctx.store.readPending()) return { kind: 'retry' };
     const host = ctx.config.auth.callbackHost;
     const preferred = ctx.config.auth.callbackPort ?? preferredCallbackPort(ctx.store.key);
-    let server = await bindCallbackServer({ host, port: preferred, log: ctx.log });
+    const path = ctx.config.auth.callbackPath;
+    let server = await bindCallbackServer({ host, port: preferred, path, log: ctx.log });
     if (!server) {
       if (ctx.config.auth.callbackPort !== undefined) {
         throw new RelayError('AUTH_FAILED', `--callback-port ${preferred} is in use by another program; free it or choose another port`);
       }
-      server = await bindAnyCallbackServer({ host, exclude: [preferred], log: ctx.log });
+      server = await bindAnyCallbackServer({ host, exclude: [preferred], path, log: ctx.log });
       ctx.log.info(`callback port ${preferred} is busy; using ${server.port} instead`);
     }
     try {
@@ -206,7 +207,7 @@ async function pollStore(ctx: LoginContext, pending: PendingLogin, watchOwner: b
     if (!current || current.state !== pending.state) return { kind: 'retry' };
     if (ctx.now() - lastOwnerCheck >= OWNER_CHECK_MS) {
       lastOwnerCheck = ctx.now();
-      const server = await bindCallbackServer({ host: hostOf(pending.redirect_uri), port: portOf(pending.redirect_uri), log: ctx.log });
+      const server = await bindCallbackServer({ host: hostOf(pending.redirect_uri), port: portOf(pending.redirect_uri), path: new URL(pending.redirect_uri).pathname, log: ctx.log });
       if (server) return { kind: 'takeover', server };
     }
   }

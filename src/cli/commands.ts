@@ -1,5 +1,5 @@
 /**
- * The commands beside the proxy (login, status, logout, demo, demo-server, doctor). main.ts loads this
+ * The commands beside the proxy (login, status, logout, demo, demo-server, doctor, import). main.ts loads this
  * module only when one of them (or --help) is asked for, so a relay started by a host never
  * loads the demo server or the account code.
  */
@@ -8,12 +8,14 @@ import { registerLoginCommand } from './login.js';
 import { registerAccountCommands } from './account.js';
 import { registerDemoCommands } from './demo.js';
 import { registerDoctorCommand } from './doctor.js';
+import { registerImportCommand } from './import.js';
 
-export const SUBCOMMANDS = ['login', 'status', 'logout', 'demo', 'demo-server', 'doctor'];
+export const SUBCOMMANDS = ['login', 'status', 'logout', 'demo', 'demo-server', 'doctor', 'import'];
 
 export function registerCommands(parser: Argv, env: NodeJS.ProcessEnv): void {
   registerLoginCommand(parser, env);
   registerAccountCommands(parser, env);
   registerDemoCommands(parser, env);
   registerDoctorCommand(parser, env);
+  registerImportCommand(parser, env);
 }

@@ -5,12 +5,13 @@
 import { readFileSync } from 'node:fs';
 import { describeError, isRelayError } from '../errors.js';
 import { scrub } from '../log.js';
+import { fromMcpRemote, type CompatResult } from './mcp-remote-compat.js';
 import { connectionOptions, toConfig, type ConnectionArgs } from './options.js';
 import { runProxy } from './proxy.js';
 import { loadYargs } from './yargs-lean.js';
 
 /** Must match SUBCOMMANDS in commands.ts (checked by a test); kept here so the proxy path need not load it. */
-export const SUBCOMMAND_WORDS = new Set(['login', 'status', 'logout', 'demo', 'demo-server', 'doctor']);
+export const SUBCOMMAND_WORDS = new Set(['login', 'status', 'logout', 'demo', 'demo-server', 'doctor', 'import']);
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -49,6 +50,17 @@ export async function main(argv: string[]): Promise<void> {
   process.on('unhandledRejection', (reason) => {
     process.stderr.write(`mcp-relay: internal error (please report): ${scrub(describeError(reason))}\n`);
   });
+  // A host entry written for mcp-remote: its command line in mcp-relay's spelling (logged at start).
+  let compat: CompatResult | undefined;
+  if (argv.length > 0 && !SUBCOMMAND_WORDS.has(argv[0]!)) {
+    try {
+      compat = fromMcpRemote(argv, { readFile: (path) => readFileSync(path, 'utf8') });
+    } catch (err) {
+      if (isRelayError(err, 'BAD_CONFIG')) fail(`${err.message}\nRun 'mcp-relay --help' for usage.`);
+      throw err;
+    }
+    argv = compat.argv;
+  }
   const yargs = await loadYargs(argv);
   const parser = yargs(argv)
     .scriptName('mcp-relay')
@@ -60,7 +72,7 @@ export async function main(argv: string[]): Promise<void> {
       async (args) => {
         const config = withConfig(args as unknown as ConnectionArgs, env);
         const { makeAuth } = await import('./proxy-auth.js');
-        const code = await runProxy(config, { env, stdin: process.stdin, stdout: process.stdout, version, makeAuth });
+        const code = await runProxy(config, { env, stdin: process.stdin, stdout: process.stdout, version, makeAuth, compat: compat?.translated ? compat : undefined });
         // Keep-alive sockets or a stray timer must not keep a relay alive after its host left.
         process.exit(code);
       },

@@ -37,6 +37,13 @@ export function connectionOptions<T>(y: Argv<T>) {
       describe: 'auto: Streamable HTTP, falling back to legacy HTTP+SSE for old servers',
       group: 'Connection:',
     })
+    .option('deny-tool', {
+      type: 'string',
+      array: true,
+      default: [] as string[],
+      describe: 'Hide a tool from the host and refuse its calls without asking the server; a glob (* any run, ? one character), repeatable',
+      group: 'Connection:',
+    })
     .option('allow-http', { type: 'boolean', default: false, describe: 'Allow plain http:// to non-local hosts (tokens travel unencrypted)', group: 'Connection:' })
     .option('timeout', {
       type: 'number',
@@ -99,6 +106,7 @@ export function connectionOptions<T>(y: Argv<T>) {
     .option('scope', { type: 'string', describe: 'Scopes to request (space separated); default: what the server advertises', group: 'OAuth:' })
     .option('callback-port', { type: 'number', describe: 'Port for the OAuth redirect listener (default: a stable port per server, another if busy)', group: 'OAuth:' })
     .option('callback-host', { type: 'string', default: '127.0.0.1', describe: 'Loopback host for the OAuth redirect listener', group: 'OAuth:' })
+    .option('callback-path', { type: 'string', describe: 'Path of the login redirect URI (default /callback), for a client registered with another redirect URI', group: 'OAuth:' })
     .option('auth-timeout', { type: 'number', default: DEFAULT_AUTH_TIMEOUT_S, describe: 'Seconds to wait for a browser login to finish', group: 'OAuth:' })
     .option('login-wait', {
       type: 'number',
@@ -122,6 +130,7 @@ export interface ConnectionArgs {
   serverUrl?: string;
   'server-url'?: string;
   header: string[];
+  denyTool?: string[];
   transport: TransportChoice;
   allowHttp: boolean;
   timeout: number;
@@ -148,6 +157,7 @@ export interface ConnectionArgs {
   scope?: string;
   callbackPort?: number;
   callbackHost: string;
+  callbackPath?: string;
   authTimeout: number;
   loginWait: number;
   deviceCode?: boolean;
@@ -192,6 +202,14 @@ function checkCallbackHost(host: string): string {
   const bare = h.startsWith('[') && h.endsWith(']') ? h.slice(1, -1) : h;
   if (h === 'localhost' || bare === '::1' || (isIPv4(h) && h.startsWith('127.'))) return host;
   throw new RelayError('BAD_CONFIG', `--callback-host must be a loopback address (127.0.0.1, ::1 or localhost), got ${JSON.stringify(host)}`);
+}
+
+/** The redirect URI's path: a plain absolute path (the listener checks it again when it binds). */
+function checkCallbackPath(path: string): string {
+  if (!/^\/[A-Za-z0-9\-._~/]*$/.test(path) || path.startsWith('//')) {
+    throw new RelayError('BAD_CONFIG', `--callback-path must be a plain absolute path like "/oauth/callback", got ${JSON.stringify(path)}`);
+  }
+  return path;
 }
 
 /** RFC 8707 §2: the resource is an absolute URI without a fragment. Kept as given (it is an identity). */
@@ -282,6 +300,12 @@ function clientCredentialsOptions(args: ConnectionArgs, env: NodeJS.ProcessEnv, 
   return { clientCredentials: true, clientKey: parseClientKey(pem, { alg: args.clientKeyAlg, keyId, source: raw }) };
 }
 
+/** --deny-tool globs: a tool name is never empty, so neither is a pattern. */
+function denyTools(globs: readonly string[]): string[] {
+  for (const g of globs) if (g.trim() === '') throw new RelayError('BAD_CONFIG', '--deny-tool needs a tool name or a glob such as "delete_*"');
+  return [...globs];
+}
+
 /** Pure: parsed argv + environment → Config. Throws RelayError('BAD_CONFIG') naming the flag. */
 export function toConfig(args: ConnectionArgs, env: NodeJS.ProcessEnv): Config {
   const rawUrl = args.serverUrl ?? args['server-url'];
@@ -298,6 +322,7 @@ export function toConfig(args: ConnectionArgs, env: NodeJS.ProcessEnv): Config {
   return {
     serverUrl,
     headers: parseHeaders(args.header ?? [], env),
+    denyTools: denyTools(args.denyTool ?? []),
     transport: args.transport,
     allowHttp: args.allowHttp,
     requestTimeoutMs: seconds(args.timeout, '--timeout', true),
@@ -318,6 +343,7 @@ export function toConfig(args: ConnectionArgs, env: NodeJS.ProcessEnv): Config {
       scope: args.scope,
       callbackPort: args.callbackPort,
       callbackHost: checkCallbackHost(args.callbackHost),
+      callbackPath: args.callbackPath !== undefined ? checkCallbackPath(args.callbackPath) : undefined,
       authTimeoutMs: seconds(args.authTimeout, '--auth-timeout', false),
       loginWaitMs: seconds(args.loginWait ?? 10, '--login-wait', true),
       deviceCode: args.deviceCode ?? false,

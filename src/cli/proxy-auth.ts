@@ -13,6 +13,8 @@ import type { ProxyDeps } from './proxy.js';
 import { LoginShield } from '../relay/login-shield.js';
 import { LAST_USED_INTERVAL_MS, recordingUse } from '../auth/usage.js';
 import { loginCommand } from '../config/launch.js';
+import { join } from 'node:path';
+import { importOnFirstContact, MCP_REMOTE_IMPORTS_FILE } from '../auth/mcp-remote-import.js';
 
 /** Seconds between two "last used" records of one relay; tests set it low (see docs/store.md). */
 const LAST_USED_ENV = 'MCP_RELAY_LAST_USED_INTERVAL_S';
@@ -49,11 +51,18 @@ export const makeAuth: ProxyDeps['makeAuth'] = async (config, log, env, version)
     log.info(`an Authorization header ${userAuthorization ? 'was given' : 'comes from --headers-command'}; OAuth login is off for this server`);
     return command && { hook: command, idle: () => Promise.resolve(), loginHint: 'Check --headers-command', close: async () => {} };
   }
-  const { server } = openStore(config, env, log);
+  const { store, server } = openStore(config, env, log);
   // npx users have no `mcp-relay` command: the hints name the one that works here.
   const terminalLogin = loginCommand(config.serverUrl.href, { resource: config.auth.resource, clientId: config.auth.clientId }, { argv: process.argv, env });
   const startedAt = Date.now();
   await recordServer(server, config, log, startedAt);
+  // Coming from mcp-remote: its login for this server becomes ours (no browser, no registration).
+  // Not for machine logins or metadata-document clients, which mcp-remote files under other keys.
+  if (!config.auth.clientCredentials && !config.auth.clientMetadataUrl) {
+    const staticClient = config.auth.clientId !== undefined || config.auth.clientInfo !== undefined;
+    const recordFile = join(store.root, MCP_REMOTE_IMPORTS_FILE);
+    await importOnFirstContact(server, { env, serverUrl: config.serverUrl.href, resource: config.auth.resource, staticClient, recordFile, log });
+  }
   const load = async () =>
     (await import('../auth/setup.js')).createCoordinator(config, server, {
       env,

@@ -7,6 +7,7 @@ import { createLogger, type Logger } from '../log.js';
 import { releaseGarbage } from '../memory.js';
 import { DEFAULT_MAX_TIME_MS } from '../relay/budget.js';
 import { Relay } from '../relay/relay.js';
+import { ToolFilter } from '../relay/filters.js';
 import { ByteBudget, DEFAULT_INFLIGHT_BYTES } from '../http/bounded.js';
 import { MAX_MESSAGE_BYTES } from '../jsonrpc/limits.js';
 import { drainStderr } from '../stderr.js';
@@ -23,6 +24,8 @@ export interface ProxyDeps {
   /** Builds the auth side once the logger exists (absent: static headers only). */
   makeAuth?: ((config: Config, log: Logger, env: NodeJS.ProcessEnv, version: string) => Promise<ProxyAuth | undefined>) | undefined;
   version: string;
+  /** The command line was mcp-remote's: logged once at start in mcp-relay's spelling. */
+  compat?: { spelling: string; warnings: readonly string[] } | undefined;
 }
 
 export interface ProxyAuth {
@@ -47,12 +50,22 @@ export async function runProxy(config: Config, deps: ProxyDeps): Promise<number>
     { server: config.serverUrl.href, transport: config.transport, headers: Object.keys(config.headers), proxy, version: deps.version, node: process.version },
     'mcp-relay starting',
   );
+  if (deps.compat) {
+    log.info(`mcp-remote command line accepted; in mcp-relay's spelling: ${deps.compat.spelling}`);
+    for (const w of deps.compat.warnings) log.warn(`mcp-remote option ${w}`);
+  }
 
   const auth = await deps.makeAuth?.(config, log, deps.env, deps.version);
   let relay: Relay | undefined;
+  const filter = config.denyTools?.length ? new ToolFilter(config.denyTools) : undefined;
   const maxMessageBytes = config.maxMessageBytes ?? MAX_MESSAGE_BYTES;
   const host = new StdioHost(deps.stdin as never, deps.stdout as never, {
-    message: (msg, raw) => relay!.fromHost(msg, raw),
+    message: (msg, raw) => {
+      const refused = filter?.fromHost(msg);
+      if (!refused) return relay!.fromHost(msg, raw);
+      log.info(refused.error!.message);
+      host.send(refused);
+    },
     close: () => void stop('the host closed stdin'),
   }, log, { afterLargeWrite: releaseGarbage, maxMessageBytes });
   const mcpFetch = createMcpFetch(deps.env, `mcp-relay/${deps.version}`, config.tls);
@@ -70,7 +83,7 @@ export async function runProxy(config: Config, deps: ProxyDeps): Promise<number>
       pingIntervalMs: config.pingIntervalMs,
       watch: (id) => relay!.watch(id),
       bounds: { maxMessageBytes, budget: new ByteBudget(Math.max(DEFAULT_INFLIGHT_BYTES, 2 * maxMessageBytes)) },
-      deliver: (msg, raw) => relay!.fromRemote(msg, raw),
+      deliver: (msg, raw) => relay!.fromRemote(...(filter ? filter.fromRemote(msg, raw) : ([msg, raw] as const))),
     },
     config.transport,
     (kind) => log.info(`connected to ${config.serverUrl.host} over ${kind === 'http' ? 'Streamable HTTP' : 'legacy HTTP+SSE'}`),

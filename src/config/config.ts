@@ -49,6 +49,8 @@ export interface AuthOptions extends ClientOptions {
   scope?: string | undefined;
   callbackPort?: number | undefined;
   callbackHost: string;
+  /** Path of the redirect URI (`--callback-path`); default /callback. */
+  callbackPath?: string | undefined;
   authTimeoutMs: number;
   /** How long host requests wait for a login before the relay answers them itself. */
   loginWaitMs: number;
@@ -61,6 +63,8 @@ export interface AuthOptions extends ClientOptions {
 export interface Config {
   serverUrl: URL;
   headers: Record<string, string>;
+  /** --deny-tool globs: tools hidden from the host and refused without reaching the server. */
+  denyTools?: string[] | undefined;
   transport: TransportChoice;
   allowHttp: boolean;
   auth: AuthOptions;
