@@ -21,6 +21,9 @@ import type { ClientAuth } from './client-auth.js';
 export const TOKEN_REQUEST_TIMEOUT_MS = 30_000;
 /** Longest `error_description` quoted in a message (it is the server's free text). */
 const MAX_DESCRIPTION_CHARS = 200;
+/** Control characters (C0 and DEL) in an error description become spaces: it goes into one log line. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const CONTROL_CHARS = /[\x00-\x1f\x7f]+/g;
 /** RFC 6749 §5.2: error codes are %x20-21 / %x23-5B / %x5D-7E; anything else is not quoted back. */
 const ERROR_CODE_PATTERN = /^[\x20-\x21\x23-\x5B\x5D-\x7E]{1,64}$/;
 
@@ -137,18 +140,26 @@ export async function processTokenResponse(res: Response): Promise<TokenEndpoint
       throw fail(`the token endpoint answered HTTP ${status} with a body that is not an OAuth error`, problem);
     }
     const raw = (json as { error_description?: unknown }).error_description;
-    // Control characters (C0 and DEL) become spaces: the description goes into one log line.
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
-    const description = typeof raw === 'string' ? raw.replace(/[\x00-\x1f\x7f]+/g, ' ').slice(0, MAX_DESCRIPTION_CHARS).trim() : '';
-    throw fail(`the token endpoint answered HTTP ${status} "${error}"${description ? ` (${description})` : ''}`, { ...problem, error, ...(description ? { error_description: description } : {}) });
+    const description = typeof raw === 'string' ? raw.replace(CONTROL_CHARS, ' ').slice(0, MAX_DESCRIPTION_CHARS).trim() : '';
+    throw fail(`the token endpoint answered HTTP ${status} "${error}"${description ? ` (${description})` : ''}`, {
+      ...problem,
+      error,
+      ...(description ? { error_description: description } : {}),
+    });
   }
-  if (json === undefined) throw fail('the token endpoint answered HTTP 200 with a body that is not valid JSON', { status, field: '(body)', expected: 'a JSON object' });
+  if (json === undefined)
+    throw fail('the token endpoint answered HTTP 200 with a body that is not valid JSON', { status, field: '(body)', expected: 'a JSON object' });
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw fieldError(status, '(body)', 'a JSON object', json);
   const t = json as Record<string, unknown>;
   if (typeof t.access_token !== 'string' || t.access_token === '') throw fieldError(status, 'access_token', 'a non-empty string', t.access_token);
   if (typeof t.token_type !== 'string') throw fieldError(status, 'token_type', 'a string', t.token_type);
   // RFC 6749 §5.1: token_type is case-insensitive; the relay only knows how to present Bearer.
-  if (t.token_type.toLowerCase() !== 'bearer') throw fail(`"token_type" in the token response must be Bearer (got ${JSON.stringify(t.token_type.slice(0, 32))})`, { status, field: 'token_type', expected: 'Bearer' });
+  if (t.token_type.toLowerCase() !== 'bearer')
+    throw fail(`"token_type" in the token response must be Bearer (got ${JSON.stringify(t.token_type.slice(0, 32))})`, {
+      status,
+      field: 'token_type',
+      expected: 'Bearer',
+    });
   const out: TokenEndpointResponse = { access_token: t.access_token, token_type: t.token_type };
   if (t.expires_in !== undefined) {
     // RFC 6749 §5.1 makes it a number; some servers send digits as a string (the SDK accepted
