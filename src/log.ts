@@ -47,18 +47,16 @@ export const SECRET_KEYS = [
   'token',
 ] as const;
 
-const REDACT_PATHS = [
-  ...SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]),
-  'headers.*',
-  '*.headers.*',
-];
+const REDACT_PATHS = [...SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]), 'headers.*', '*.headers.*'];
 
 /** Query parameters that carry secrets in URLs we might log (callback URLs, token requests). */
-const SECRET_QUERY = /((?:^|[?&#\s"',;(])(?:code|state|access_token|refresh_token|id_token|client_secret|code_verifier|token|client_assertion|device_code)=)[^&#\s"',;)]*/gi;
+const SECRET_QUERY =
+  /((?:^|[?&#\s"',;(])(?:code|state|access_token|refresh_token|id_token|client_secret|code_verifier|token|client_assertion|device_code)=)[^&#\s"',;)]*/gi;
 const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/g;
 
 /** JSON-style `"refresh_token": "…"` (an error page echoing a request body). */
-const SECRET_JSON = /("(?:code|state|access_token|refresh_token|id_token|client_secret|code_verifier|token|client_assertion|device_code|authorization|password)"\s*:\s*)"(?:[^"\\]|\\.)*"/gi;
+const SECRET_JSON =
+  /("(?:code|state|access_token|refresh_token|id_token|client_secret|code_verifier|token|client_assertion|device_code|authorization|password)"\s*:\s*)"(?:[^"\\]|\\.)*"/gi;
 /** Header-style `authorization: …` up to the end of the line or quote. */
 const AUTH_HEADER = /(\bauthorization\s*[:=]\s*)(?!\[redacted\])[^\r\n"',}]+/gi;
 
@@ -91,10 +89,7 @@ export function createLogger(opts: LogOptions): Logger {
       hooks: {
         // Free-text messages can carry URLs with codes or tokens: scrub every string argument.
         logMethod(args, method) {
-          method.apply(
-            this,
-            args.map((a) => (typeof a === 'string' ? scrub(a) : a)) as Parameters<typeof method>,
-          );
+          method.apply(this, args.map((a) => (typeof a === 'string' ? scrub(a) : a)) as Parameters<typeof method>);
         },
       },
       serializers: {
@@ -124,7 +119,11 @@ function logFileStream(file: string, quietStderr: boolean): { write(chunk: strin
     fd = openSync(file, 'a', LOG_FILE_MODE);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? String(err);
-    throw new RelayError('BAD_CONFIG', `--log-file ${file}: cannot open it for appending (${code}); check that its directory exists and that it is a writable file`, { cause: err });
+    throw new RelayError(
+      'BAD_CONFIG',
+      `--log-file ${file}: cannot open it for appending (${code}); check that its directory exists and that it is a writable file`,
+      { cause: err },
+    );
   }
   try {
     // Only regular files: a device such as /dev/stderr must keep its own mode.

@@ -71,7 +71,9 @@ export function stderrWriter(): StderrWriter {
         return true;
       }
       if (dropped) {
-        s.write(`${JSON.stringify({ level: 40, time: Date.now(), name: 'mcp-relay', msg: `${dropped} log lines dropped: nobody is reading this process's stderr` })}\n`);
+        s.write(
+          `${JSON.stringify({ level: 40, time: Date.now(), name: 'mcp-relay', msg: `${dropped} log lines dropped: nobody is reading this process's stderr` })}\n`,
+        );
         dropped = 0;
       }
       return s.write(text);

@@ -102,7 +102,10 @@ export function isSshSession(env: NodeJS.ProcessEnv = process.env): boolean {
 }
 
 function browserCommand(env: NodeJS.ProcessEnv): string[] | undefined {
-  const words = (env.BROWSER ?? '').trim().split(/\s+/).filter((w) => w.length > 0);
+  const words = (env.BROWSER ?? '')
+    .trim()
+    .split(/\s+/)
+    .filter((w) => w.length > 0);
   return words.length > 0 ? words : undefined;
 }
 
@@ -112,15 +115,10 @@ function browserCommand(env: NodeJS.ProcessEnv): string[] | undefined {
  * Otherwise: not over SSH, and on Linux/BSD only with a graphical display (or under WSL,
  * where `open` launches the Windows browser).
  */
-export function canOpenBrowser(
-  env: NodeJS.ProcessEnv = process.env,
-  platform: NodeJS.Platform = process.platform,
-): { ok: boolean; reason?: string } {
+export function canOpenBrowser(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): { ok: boolean; reason?: string } {
   const command = browserCommand(env);
   if (command) {
-    return command.length === 1 && command[0] === BROWSER_NONE
-      ? { ok: false, reason: 'BROWSER is set to "none"' }
-      : { ok: true };
+    return command.length === 1 && command[0] === BROWSER_NONE ? { ok: false, reason: 'BROWSER is set to "none"' } : { ok: true };
   }
   if (isSshSession(env)) {
     const which = ['SSH_CONNECTION', 'SSH_TTY', 'SSH_CLIENT'].find((k) => env[k]);

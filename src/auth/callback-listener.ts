@@ -63,17 +63,12 @@ export class CallbackListener implements CallbackServer {
     // DNS-rebinding guard: a page on evil.example that re-points its name at 127.0.0.1 still
     // sends "Host: evil.example:<port>"; only names that really mean this machine pass.
     this.allowedHosts = new Set(
-      [where.urlHost, where.bindHost.includes(':') ? `[${where.bindHost}]` : where.bindHost, 'localhost', '127.0.0.1', '[::1]'].map(
-        (h) => `${h}:${port}`,
-      ),
+      [where.urlHost, where.bindHost.includes(':') ? `[${where.bindHost}]` : where.bindHost, 'localhost', '127.0.0.1', '[::1]'].map((h) => `${h}:${port}`),
     );
     server.on('request', (req, res) => this.onRequest(req, res));
   }
 
-  waitForCallback(
-    expectedState: string,
-    opts: { timeoutMs: number; signal?: AbortSignal; retryHint?: string },
-  ): Promise<CallbackResult> {
+  waitForCallback(expectedState: string, opts: { timeoutMs: number; signal?: AbortSignal; retryHint?: string }): Promise<CallbackResult> {
     if (this.closing || this.finished) {
       return Promise.reject(new RelayError('AUTH_FAILED', 'the login callback listener is already closed; start a new login'));
     }

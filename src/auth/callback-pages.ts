@@ -121,9 +121,19 @@ export function callbackReplies(brand: string = DEFAULT_BRAND) {
     finished: (): Reply => ({ status: 200, html: finishedPage(brand) }),
     /** The authorization server's `error=`; both texts must already be sanitised (they are escaped here). */
     serverError: (error: string, description: string): Reply =>
-      fail(200, 'Login failed', `The authorization server said "${error}"${description ? `: ${description}` : '.'}`, 'Close this tab and try again from your app.'),
+      fail(
+        200,
+        'Login failed',
+        `The authorization server said "${error}"${description ? `: ${description}` : '.'}`,
+        'Close this tab and try again from your app.',
+      ),
     stale: (): Reply =>
-      fail(400, 'Login link not recognised', 'This login link is stale or was not started by this relay.', 'Close this tab and use the most recent login tab, or start the login again from your app.'),
+      fail(
+        400,
+        'Login link not recognised',
+        'This login link is stale or was not started by this relay.',
+        'Close this tab and use the most recent login tab, or start the login again from your app.',
+      ),
     malformed: (what: string): Reply => fail(400, 'Malformed login response', what, RESTART),
     badHost: (): Reply => fail(400, 'Bad request', 'This address only answers to the login redirect.', RETURN),
     crossOrigin: (): Reply => fail(403, 'Forbidden', 'Web pages may not call this address.', RETURN),

@@ -155,7 +155,8 @@ export function clientAuthentication(client: ClientIdentity, opts: ClientAuthOpt
       return { method, apply: None(client.client_id) };
     default: {
       const secret = client.client_secret;
-      if (secret === undefined) throw new RelayError('AUTH_FAILED', `client ${client.client_id} is registered for ${method} but no client secret is known; pass --client-secret`);
+      if (secret === undefined)
+        throw new RelayError('AUTH_FAILED', `client ${client.client_id} is registered for ${method} but no client secret is known; pass --client-secret`);
       return { method, apply: method === 'client_secret_basic' ? ClientSecretBasic(client.client_id, secret) : ClientSecretPost(client.client_id, secret) };
     }
   }

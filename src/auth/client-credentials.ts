@@ -45,7 +45,9 @@ export interface ClientCredentialsRequest {
 
 /** How the client authenticates, for messages. */
 function credentialFlags(auth: AuthOptions): string {
-  return auth.clientKey ? `--client-key-file (and that its public key${auth.clientKey.keyId ? ` with kid ${auth.clientKey.keyId}` : ''} is registered for the client)` : '--client-secret (or client_secret in --client-info)';
+  return auth.clientKey
+    ? `--client-key-file (and that its public key${auth.clientKey.keyId ? ` with kid ${auth.clientKey.keyId}` : ''} is registered for the client)`
+    : '--client-secret (or client_secret in --client-info)';
 }
 
 /** Refuse before sending anything when the metadata says the server cannot take this client. */
@@ -53,19 +55,31 @@ function checkServerSupport(r: ClientCredentialsRequest, clientId: string): void
   const meta = r.discovered.metadata;
   const issuer = meta.issuer;
   if (meta.grant_types_supported && !meta.grant_types_supported.includes('client_credentials')) {
-    throw new RelayError('AUTH_FAILED', `the authorization server ${issuer} does not offer the client credentials grant ("grant_types_supported" lacks client_credentials); drop --client-credentials to log in interactively`);
+    throw new RelayError(
+      'AUTH_FAILED',
+      `the authorization server ${issuer} does not offer the client credentials grant ("grant_types_supported" lacks client_credentials); drop --client-credentials to log in interactively`,
+    );
   }
   const methods = meta.token_endpoint_auth_methods_supported;
   if (r.auth.clientKey) {
     if (methods && !methods.includes('private_key_jwt')) {
-      throw new RelayError('AUTH_FAILED', `the authorization server ${issuer} does not accept private_key_jwt client authentication ("token_endpoint_auth_methods_supported": ${methods.join(', ')}); use --client-secret instead of --client-key-file`);
+      throw new RelayError(
+        'AUTH_FAILED',
+        `the authorization server ${issuer} does not accept private_key_jwt client authentication ("token_endpoint_auth_methods_supported": ${methods.join(', ')}); use --client-secret instead of --client-key-file`,
+      );
     }
     const algs = meta.token_endpoint_auth_signing_alg_values_supported;
     if (algs && !algs.includes(r.auth.clientKey.alg)) {
-      throw new RelayError('AUTH_FAILED', `the authorization server ${issuer} does not accept ${r.auth.clientKey.alg} client assertions ("token_endpoint_auth_signing_alg_values_supported": ${algs.join(', ')}); pass --client-key-alg with one of them and a matching key`);
+      throw new RelayError(
+        'AUTH_FAILED',
+        `the authorization server ${issuer} does not accept ${r.auth.clientKey.alg} client assertions ("token_endpoint_auth_signing_alg_values_supported": ${algs.join(', ')}); pass --client-key-alg with one of them and a matching key`,
+      );
     }
   } else if (methods && !methods.includes('client_secret_basic') && !methods.includes('client_secret_post')) {
-    throw new RelayError('AUTH_FAILED', `the authorization server ${issuer} accepts no client secret for client ${clientId} ("token_endpoint_auth_methods_supported": ${methods.join(', ')})${methods.includes('private_key_jwt') ? '; use --client-key-file' : ''}`);
+    throw new RelayError(
+      'AUTH_FAILED',
+      `the authorization server ${issuer} accepts no client secret for client ${clientId} ("token_endpoint_auth_methods_supported": ${methods.join(', ')})${methods.includes('private_key_jwt') ? '; use --client-key-file' : ''}`,
+    );
   }
 }
 

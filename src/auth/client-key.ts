@@ -42,7 +42,10 @@ function defaultAlg(key: KeyObject): string | undefined {
 export function parseClientKey(pem: string, opts: { alg?: string | undefined; keyId?: string | undefined; source: string }): ClientKey {
   const what = `--client-key-file ${opts.source}`;
   if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(pem)) {
-    throw new RelayError('BAD_CONFIG', `${what} is encrypted; give an unencrypted key (e.g. \`openssl pkey -in key.pem -out plain.pem\`) and protect the file with its permissions`);
+    throw new RelayError(
+      'BAD_CONFIG',
+      `${what} is encrypted; give an unencrypted key (e.g. \`openssl pkey -in key.pem -out plain.pem\`) and protect the file with its permissions`,
+    );
   }
   let key: KeyObject;
   try {
@@ -51,7 +54,10 @@ export function parseClientKey(pem: string, opts: { alg?: string | undefined; ke
     throw new RelayError('BAD_CONFIG', `${what} does not hold a PEM private key ("-----BEGIN PRIVATE KEY-----", RSA or EC)`);
   }
   if (opts.alg !== undefined && /^HS/.test(opts.alg)) {
-    throw new RelayError('BAD_CONFIG', `--client-key-alg ${opts.alg} is a shared-secret algorithm (client_secret_jwt), which the relay does not support; use --client-secret, or an RSA/EC key`);
+    throw new RelayError(
+      'BAD_CONFIG',
+      `--client-key-alg ${opts.alg} is a shared-secret algorithm (client_secret_jwt), which the relay does not support; use --client-secret, or an RSA/EC key`,
+    );
   }
   if (opts.alg !== undefined && !KEY_FOR_ALG[opts.alg]) {
     throw new RelayError('BAD_CONFIG', `--client-key-alg must be one of ${CLIENT_KEY_ALGS.join(', ')} (got ${JSON.stringify(opts.alg)})`);
@@ -59,11 +65,17 @@ export function parseClientKey(pem: string, opts: { alg?: string | undefined; ke
   const alg = opts.alg ?? defaultAlg(key);
   const need = alg === undefined ? undefined : KEY_FOR_ALG[alg];
   if (alg === undefined || !need) {
-    throw new RelayError('BAD_CONFIG', `${what}: a ${key.asymmetricKeyType ?? 'unknown'} key cannot sign client assertions; use an RSA, EC (P-256/384/521) or Ed25519 key`);
+    throw new RelayError(
+      'BAD_CONFIG',
+      `${what}: a ${key.asymmetricKeyType ?? 'unknown'} key cannot sign client assertions; use an RSA, EC (P-256/384/521) or Ed25519 key`,
+    );
   }
   const type = key.asymmetricKeyType ?? '';
   if (!need.types.includes(type) || (need.curve !== undefined && key.asymmetricKeyDetails?.namedCurve !== need.curve)) {
-    throw new RelayError('BAD_CONFIG', `--client-key-alg ${alg} needs ${need.text}, but ${what} holds a ${type}${key.asymmetricKeyDetails?.namedCurve ? ` ${key.asymmetricKeyDetails.namedCurve}` : ''} key`);
+    throw new RelayError(
+      'BAD_CONFIG',
+      `--client-key-alg ${alg} needs ${need.text}, but ${what} holds a ${type}${key.asymmetricKeyDetails?.namedCurve ? ` ${key.asymmetricKeyDetails.namedCurve}` : ''} key`,
+    );
   }
   if (type.startsWith('rsa') && (key.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_RSA_BITS) {
     throw new RelayError('BAD_CONFIG', `${what}: RSA keys must have at least ${MIN_RSA_BITS} bits (RFC 7518 §3.3)`);
@@ -71,4 +83,3 @@ export function parseClientKey(pem: string, opts: { alg?: string | undefined; ke
   if (opts.keyId !== undefined && opts.keyId.trim() === '') throw new RelayError('BAD_CONFIG', '--client-key-id is empty');
   return { key, alg, keyId: opts.keyId, source: opts.source };
 }
-

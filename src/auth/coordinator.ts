@@ -117,7 +117,12 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
 
   /** Resolves when no refresh or login is in progress (never rejects). */
   idle(): Promise<void> {
-    return this.busy ? this.busy.then(() => undefined, () => undefined) : Promise.resolve();
+    return this.busy
+      ? this.busy.then(
+          () => undefined,
+          () => undefined,
+        )
+      : Promise.resolve();
   }
 
   async close(): Promise<void> {
@@ -177,7 +182,11 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
 
   /** Single-flight refresh. Resolves true when usable tokens are in place, false when a login is needed. */
   private refreshOnce(stale: string | undefined): Promise<boolean> {
-    const run = this.refreshing ?? (this.refreshing = this.refreshLocked(stale).then(() => undefined).finally(() => (this.refreshing = undefined)));
+    const run =
+      this.refreshing ??
+      (this.refreshing = this.refreshLocked(stale)
+        .then(() => undefined)
+        .finally(() => (this.refreshing = undefined)));
     return run.then(() => usableTokens(this.tokens, stale, this.now()));
   }
 
@@ -255,7 +264,18 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
     try {
       const discovered = await this.discovery(freshDiscovery);
       const { store, fetch, log, config } = this.deps;
-      const c = { store, fetch, log, auth: config.auth, discovered, scope: scope(discovered), resource: this.resource(discovered), now: this.now, staleAccessToken: stale, retry: this.retryDeps() };
+      const c = {
+        store,
+        fetch,
+        log,
+        auth: config.auth,
+        discovered,
+        scope: scope(discovered),
+        resource: this.resource(discovered),
+        now: this.now,
+        staleAccessToken: stale,
+        retry: this.retryDeps(),
+      };
       this.tokens = await clientCredentialsLogin(c);
       this.failedLogin = undefined;
     } catch (err) {
@@ -287,7 +307,13 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
   }
 
   private scope(d: Discovered, info: UnauthorizedInfo, previous: StoredTokens | undefined, held?: string): string | undefined {
-    return selectScope({ configured: this.deps.config.auth.scope, challenge: info.challenge.scope, previous: previous?.scope, held, supported: d.resourceMetadata?.scopes_supported });
+    return selectScope({
+      configured: this.deps.config.auth.scope,
+      challenge: info.challenge.scope,
+      previous: previous?.scope,
+      held,
+      supported: d.resourceMetadata?.scopes_supported,
+    });
   }
 
   private resource(d: Discovered): string | undefined {
@@ -302,7 +328,14 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
     if (this.discovered && !fresh) return this.discovered;
     const cached = fresh ? undefined : await readCachedDiscovery(this.deps.store, this.now());
     if (cached) return (this.discovered = cached);
-    const d = await discover({ serverUrl: this.deps.config.serverUrl, resourceMetadataUrl: this.resourceMetadataUrl, allowHttp: this.deps.config.allowHttp, fetch: this.deps.fetch, log: this.log, requirePkce: !this.deps.config.auth.clientCredentials });
+    const d = await discover({
+      serverUrl: this.deps.config.serverUrl,
+      resourceMetadataUrl: this.resourceMetadataUrl,
+      allowHttp: this.deps.config.allowHttp,
+      fetch: this.deps.fetch,
+      log: this.log,
+      requirePkce: !this.deps.config.auth.clientCredentials,
+    });
     this.discovered = d;
     await cacheDiscovery(this.deps.store, d, this.resourceMetadataUrl, this.now(), this.log);
     return d;

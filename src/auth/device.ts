@@ -42,7 +42,8 @@ interface DeviceAuthorization {
 export function wantsDeviceFlow(ctx: LoginContext): boolean {
   const advertised = typeof (ctx.discovered.metadata as { device_authorization_endpoint?: unknown }).device_authorization_endpoint === 'string';
   if (ctx.config.auth.deviceCode) {
-    if (!advertised) throw new RelayError('AUTH_FAILED', `--device-code was given but ${ctx.discovered.metadata.issuer} advertises no device_authorization_endpoint`);
+    if (!advertised)
+      throw new RelayError('AUTH_FAILED', `--device-code was given but ${ctx.discovered.metadata.issuer} advertises no device_authorization_endpoint`);
     return true;
   }
   return advertised && (!ctx.browser.ok || ctx.config.auth.noBrowser) && !ctx.pasteHere;
@@ -72,10 +73,14 @@ export async function processDeviceAuthorizationResponse(res: Response): Promise
   const error = oauthErrorCode(json);
   const da = json as unknown as DeviceAuthorization;
   const bad = (field: string, expected: string) =>
-    new RelayError('AUTH_FAILED', `the device authorization endpoint answered HTTP ${res.status}${error ? ` "${error}"` : ''}${res.status === 200 ? `: "${field}" must be ${expected}` : ''}`, {
-      status: res.status,
-      cause: { status: res.status, field, expected, ...(error ? { error } : {}) },
-    });
+    new RelayError(
+      'AUTH_FAILED',
+      `the device authorization endpoint answered HTTP ${res.status}${error ? ` "${error}"` : ''}${res.status === 200 ? `: "${field}" must be ${expected}` : ''}`,
+      {
+        status: res.status,
+        cause: { status: res.status, field, expected, ...(error ? { error } : {}) },
+      },
+    );
   if (res.status !== 200) throw bad('(status)', 'HTTP 200');
   for (const field of ['device_code', 'user_code', 'verification_uri'] as const) if (typeof da[field] !== 'string') throw bad(field, 'a string');
   if (da.verification_uri_complete !== undefined && typeof da.verification_uri_complete !== 'string') throw bad('verification_uri_complete', 'a string');
@@ -88,11 +93,23 @@ export async function processDeviceAuthorizationResponse(res: Response): Promise
 export async function deviceLogin(ctx: LoginContext): Promise<StoredTokens> {
   const meta = ctx.discovered.metadata as typeof ctx.discovered.metadata & { device_authorization_endpoint: string };
   const client = await ctx.store.withLock(() =>
-    obtainClient({ store: ctx.store, auth: ctx.config.auth, discovered: ctx.discovered, redirectUri: `http://127.0.0.1/callback`, scope: ctx.scope, fetch: ctx.fetch, log: ctx.log, now: ctx.now, grantTypes: [DEVICE_GRANT_TYPE, 'refresh_token'] }),
+    obtainClient({
+      store: ctx.store,
+      auth: ctx.config.auth,
+      discovered: ctx.discovered,
+      redirectUri: `http://127.0.0.1/callback`,
+      scope: ctx.scope,
+      fetch: ctx.fetch,
+      log: ctx.log,
+      now: ctx.now,
+      grantTypes: [DEVICE_GRANT_TYPE, 'refresh_token'],
+    }),
   );
   let pending = await ctx.store.readPending();
   if (!(pending?.kind === 'device' && pending.expires_at > ctx.now() && pending.device_code)) {
-    const da = await processDeviceAuthorizationResponse(await post(ctx, meta.device_authorization_endpoint, client, { scope: ctx.scope, resource: ctx.resource }));
+    const da = await processDeviceAuthorizationResponse(
+      await post(ctx, meta.device_authorization_endpoint, client, { scope: ctx.scope, resource: ctx.resource }),
+    );
     const shown = assertSafeBrowserUrl(da.verification_uri_complete ?? da.verification_uri, { allowHttp: ctx.config.allowHttp }).href;
     pending = {
       kind: 'device',
@@ -135,10 +152,15 @@ async function poll(ctx: LoginContext, client: StoredClient, pending: PendingLog
     if (ctx.signal?.aborted) throw new RelayError('SHUTTING_DOWN', 'the relay is shutting down');
     const stored = await ctx.store.readTokens();
     if (usableTokens(stored, ctx.staleAccessToken, ctx.now())) return stored;
-    if (ctx.now() >= pending.expires_at) throw new RelayError('AUTH_TIMEOUT', `the device login was not approved in time; restart the relay or run \`${terminalLogin(ctx)}\``);
+    if (ctx.now() >= pending.expires_at)
+      throw new RelayError('AUTH_TIMEOUT', `the device login was not approved in time; restart the relay or run \`${terminalLogin(ctx)}\``);
     let tokens: StoredTokens;
     try {
-      const res = await post(ctx, tokenEndpoint(ctx.discovered), client, { grant_type: DEVICE_GRANT_TYPE, device_code: pending.device_code, resource: ctx.resource });
+      const res = await post(ctx, tokenEndpoint(ctx.discovered), client, {
+        grant_type: DEVICE_GRANT_TYPE,
+        device_code: pending.device_code,
+        resource: ctx.resource,
+      });
       const t = await processTokenResponse(res);
       tokens = toStored(t, ctx.now(), { issuer: ctx.discovered.metadata.issuer, resource: ctx.resource, grant: 'device_code' });
     } catch (err) {
@@ -158,7 +180,11 @@ async function poll(ctx: LoginContext, client: StoredClient, pending: PendingLog
         default:
           // The authorization server is having a moment (5xx, temporarily_unavailable, a reset): keep polling.
           if (isTransientTokenFailure(err)) continue;
-          throw new RelayError('AUTH_FAILED', `${redact(err instanceof Error ? err.message : String(err), [pending.device_code, client.client_secret])} while polling the device login`, { cause: err });
+          throw new RelayError(
+            'AUTH_FAILED',
+            `${redact(err instanceof Error ? err.message : String(err), [pending.device_code, client.client_secret])} while polling the device login`,
+            { cause: err },
+          );
       }
     }
     await ctx.store.withLock(async () => {

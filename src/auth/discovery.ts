@@ -3,10 +3,7 @@
  * the authorization server, via the SDK's fetchers, plus the validation the SDK leaves out
  * (issuer match, safe endpoint URLs, PKCE S256 support, resource match). Validators are pure.
  */
-import {
-  discoverAuthorizationServerMetadata,
-  discoverOAuthProtectedResourceMetadata,
-} from '@modelcontextprotocol/sdk/client/auth.js';
+import { discoverAuthorizationServerMetadata, discoverOAuthProtectedResourceMetadata } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { AuthorizationServerMetadata, OAuthProtectedResourceMetadata } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { isLoopbackHost } from '../config/config.js';
 import { describeError, RelayError } from '../errors.js';
@@ -34,13 +31,22 @@ export function assertSafeEndpoint(raw: unknown, field: string, allowHttp: boole
     throw new RelayError('UNSAFE_URL', `"${field}" in authorization server metadata is not a valid URL`);
   }
   const ok = url.protocol === 'https:' || (url.protocol === 'http:' && (allowHttp || isLoopbackHost(url.hostname)));
-  if (!ok) throw new RelayError('UNSAFE_URL', `"${field}" in authorization server metadata must be an https URL (got scheme "${url.protocol}" for host "${url.host}")`);
+  if (!ok)
+    throw new RelayError(
+      'UNSAFE_URL',
+      `"${field}" in authorization server metadata must be an https URL (got scheme "${url.protocol}" for host "${url.host}")`,
+    );
   if (url.username || url.password) throw new RelayError('UNSAFE_URL', `"${field}" in authorization server metadata must not contain credentials`);
   return url.href;
 }
 
 /** Pure validation of authorization server metadata fetched for `expectedIssuer`. */
-export function validateAuthorizationServerMetadata(metadata: AuthorizationServerMetadata, expectedIssuer: string, allowHttp: boolean, requirePkce = true): AuthorizationServerMetadata {
+export function validateAuthorizationServerMetadata(
+  metadata: AuthorizationServerMetadata,
+  expectedIssuer: string,
+  allowHttp: boolean,
+  requirePkce = true,
+): AuthorizationServerMetadata {
   // RFC 8414 §3.3: the issuer in the metadata MUST be identical to the issuer URL used to fetch it.
   if (sameUrl(metadata.issuer, expectedIssuer) === false) {
     throw new RelayError('DISCOVERY_FAILED', `"issuer" in authorization server metadata must equal ${expectedIssuer} (got ${metadata.issuer})`);
@@ -49,7 +55,10 @@ export function validateAuthorizationServerMetadata(metadata: AuthorizationServe
   // S256, the client MUST refuse to proceed.
   // (The client credentials grant has no authorization request, so no PKCE to refuse over.)
   if (requirePkce && !metadata.code_challenge_methods_supported?.includes('S256')) {
-    throw new RelayError('DISCOVERY_FAILED', `the authorization server ${expectedIssuer} does not advertise PKCE S256 ("code_challenge_methods_supported"), which MCP requires; refusing to log in`);
+    throw new RelayError(
+      'DISCOVERY_FAILED',
+      `the authorization server ${expectedIssuer} does not advertise PKCE S256 ("code_challenge_methods_supported"), which MCP requires; refusing to log in`,
+    );
   }
   assertSafeEndpoint(metadata.authorization_endpoint, 'authorization_endpoint', allowHttp);
   try {
@@ -144,7 +153,10 @@ export async function discover(opts: DiscoverOptions): Promise<Discovered> {
     // Header URL first, else the path-aware well-known URL, else the root (RFC 9728 §3.1, MCP 2025-11-25).
     resourceMetadata = await discoverOAuthProtectedResourceMetadata(opts.serverUrl, { resourceMetadataUrl: opts.resourceMetadataUrl }, opts.fetch);
   } catch (err) {
-    if (opts.resourceMetadataUrl) throw new RelayError('DISCOVERY_FAILED', `cannot load protected resource metadata from ${opts.resourceMetadataUrl}: ${describeError(err)}`, { cause: err });
+    if (opts.resourceMetadataUrl)
+      throw new RelayError('DISCOVERY_FAILED', `cannot load protected resource metadata from ${opts.resourceMetadataUrl}: ${describeError(err)}`, {
+        cause: err,
+      });
   }
   if (resourceMetadata) validateResourceMetadata(resourceMetadata, opts.serverUrl);
   const asUrl = resourceMetadata?.authorization_servers?.[0] ?? opts.serverUrl.origin;
@@ -161,13 +173,22 @@ export async function discover(opts: DiscoverOptions): Promise<Discovered> {
     await assertAnswers(`${new URL(asUrl).origin}/.well-known/oauth-authorization-server`, opts.fetch);
     // MCP 2025-03-26 authorization §2.3.3: without metadata discovery, the default endpoints at
     // the authorization base URL (the server URL without its path) are used.
-    opts.log.info(`${opts.serverUrl.origin} publishes no OAuth metadata (neither RFC 9728 nor RFC 8414): it follows MCP 2025-03-26, so the relay uses its default endpoints /authorize, /token and /register there`);
+    opts.log.info(
+      `${opts.serverUrl.origin} publishes no OAuth metadata (neither RFC 9728 nor RFC 8414): it follows MCP 2025-03-26, so the relay uses its default endpoints /authorize, /token and /register there`,
+    );
     metadata = legacyDefaultMetadata(asUrl);
   } else if (!resourceMetadata) {
     opts.log.info('the server publishes no protected resource metadata; assuming its origin is the authorization server (pre-2025-06 servers)');
   }
   if (!metadata) {
-    throw new RelayError('DISCOVERY_FAILED', `${asUrl} publishes no OAuth authorization server metadata (RFC 8414) or OpenID configuration; the relay cannot log in there`);
+    throw new RelayError(
+      'DISCOVERY_FAILED',
+      `${asUrl} publishes no OAuth authorization server metadata (RFC 8414) or OpenID configuration; the relay cannot log in there`,
+    );
   }
-  return { resourceMetadata, authorizationServerUrl: asUrl, metadata: validateAuthorizationServerMetadata(metadata, asUrl, opts.allowHttp, opts.requirePkce ?? true) };
+  return {
+    resourceMetadata,
+    authorizationServerUrl: asUrl,
+    metadata: validateAuthorizationServerMetadata(metadata, asUrl, opts.allowHttp, opts.requirePkce ?? true),
+  };
 }

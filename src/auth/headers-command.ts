@@ -41,7 +41,8 @@ export function parseHeadersOutput(stdout: string): Record<string, string> {
   const headers: Record<string, string> = {};
   const put = (name: string, value: unknown, where: string) => {
     if (!TOKEN.test(name)) throw new RelayError('HEADERS_COMMAND', `${where}: "${name.slice(0, 40)}" is not a header name`);
-    if (typeof value !== 'string' || /[\r\n\0]/.test(value)) throw new RelayError('HEADERS_COMMAND', `${where}: the value of ${name} must be a string on one line`);
+    if (typeof value !== 'string' || /[\r\n\0]/.test(value))
+      throw new RelayError('HEADERS_COMMAND', `${where}: the value of ${name} must be a string on one line`);
     headers[name.toLowerCase()] = value.trim();
   };
   if (text.startsWith('{')) {
@@ -51,7 +52,8 @@ export function parseHeadersOutput(stdout: string): Record<string, string> {
     } catch {
       throw new RelayError('HEADERS_COMMAND', 'the command printed something that starts like JSON but is not valid JSON');
     }
-    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new RelayError('HEADERS_COMMAND', 'the JSON the command printed must be an object of headers');
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
+      throw new RelayError('HEADERS_COMMAND', 'the JSON the command printed must be an object of headers');
     for (const [name, value] of Object.entries(parsed)) put(name, value, 'its JSON');
     return headers;
   }
@@ -119,7 +121,9 @@ export class HeadersCommand implements AuthHook {
       execFile(file!, args, { env: this.o.env, timeout: HEADERS_COMMAND_TIMEOUT_MS, maxBuffer: MAX_OUTPUT_BYTES, windowsHide: true }, (err, out, errText) => {
         if (!err) return resolve(out);
         const e = err as NodeJS.ErrnoException & { killed?: boolean; signal?: string | null; code?: string | number | null };
-        const tail = String(errText ?? '').trim().slice(-STDERR_TAIL_CHARS);
+        const tail = String(errText ?? '')
+          .trim()
+          .slice(-STDERR_TAIL_CHARS);
         const why =
           e.code === 'ENOENT'
             ? `${file} was not found (is it on the PATH?)`

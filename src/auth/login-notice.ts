@@ -32,7 +32,10 @@ export function announce(ctx: LoginContext, pending: PendingLogin, mode: Announc
   const browserOpens = mode === 'started' && ctx.browser.ok && !ctx.config.auth.noBrowser;
   const lines = [`mcp-relay: ${server} needs you to log in.`];
   if (mode === 'joined') {
-    lines.push(`  Another mcp-relay process (pid ${pending.pid}) started this login; this one waits for it to finish.`, '  If you have not opened the login URL yet, open it in a browser on any machine:');
+    lines.push(
+      `  Another mcp-relay process (pid ${pending.pid}) started this login; this one waits for it to finish.`,
+      '  If you have not opened the login URL yet, open it in a browser on any machine:',
+    );
   } else if (mode === 'took-over') {
     const gone = previousOwner === undefined || !processRunning(previousOwner) ? 'is no longer running' : 'stopped waiting for it';
     lines.push(
@@ -61,5 +64,8 @@ export function announce(ctx: LoginContext, pending: PendingLogin, mode: Announc
 }
 
 export function timeoutError(ctx: LoginContext): RelayError {
-  return new RelayError('AUTH_TIMEOUT', `the login was not finished within ${Math.round(ctx.config.auth.authTimeoutMs / 1000)} s; run \`${terminalLogin(ctx)}\` in a terminal, then retry`);
+  return new RelayError(
+    'AUTH_TIMEOUT',
+    `the login was not finished within ${Math.round(ctx.config.auth.authTimeoutMs / 1000)} s; run \`${terminalLogin(ctx)}\` in a terminal, then retry`,
+  );
 }

@@ -51,7 +51,11 @@ export interface LoginContext {
   onWaiting?: (() => void) | undefined;
 }
 
-type Outcome = { kind: 'tokens'; tokens: StoredTokens } | { kind: 'code'; code: string; iss?: string | undefined } | { kind: 'retry' } | { kind: 'takeover'; server: CallbackServer };
+type Outcome =
+  | { kind: 'tokens'; tokens: StoredTokens }
+  | { kind: 'code'; code: string; iss?: string | undefined }
+  | { kind: 'retry' }
+  | { kind: 'takeover'; server: CallbackServer };
 
 export function usableTokens(t: StoredTokens | undefined, stale: string | undefined, now: number): t is StoredTokens {
   return !!t && t.access_token !== stale && !isExpired(t, now);
@@ -84,7 +88,12 @@ export async function interactiveLogin(ctx: LoginContext): Promise<StoredTokens>
     let server: CallbackServer | undefined;
     if (pending?.kind === 'device') return deviceLogin(ctx);
     if (pending) {
-      server = await bindCallbackServer({ host: hostOf(pending.redirect_uri), port: portOf(pending.redirect_uri), path: new URL(pending.redirect_uri).pathname, log: ctx.log });
+      server = await bindCallbackServer({
+        host: hostOf(pending.redirect_uri),
+        port: portOf(pending.redirect_uri),
+        path: new URL(pending.redirect_uri).pathname,
+        log: ctx.log,
+      });
       if (!server) {
         ctx.log.info('another mcp-relay process is logging in to this server; waiting for it to finish');
         // This relay's host log is where its user looks: give the URL here too, once per login.
@@ -138,7 +147,16 @@ async function start(ctx: LoginContext): Promise<Started> {
       ctx.log.info(`callback port ${preferred} is busy; using ${server.port} instead`);
     }
     try {
-      const client = await obtainClient({ store: ctx.store, auth: ctx.config.auth, discovered: ctx.discovered, redirectUri: server.redirectUri, scope: ctx.scope, fetch: ctx.fetch, log: ctx.log, now: ctx.now });
+      const client = await obtainClient({
+        store: ctx.store,
+        auth: ctx.config.auth,
+        discovered: ctx.discovered,
+        redirectUri: server.redirectUri,
+        scope: ctx.scope,
+        fetch: ctx.fetch,
+        log: ctx.log,
+        now: ctx.now,
+      });
       const state = randomBytes(32).toString('base64url');
       // PKCE S256 (MCP 2025-11-25 authorization: MUST) and resource (RFC 8707: MUST) on the request.
       // The resource goes in as the string it was published as (RFC 9728 §3.3): the SDK copies a
@@ -207,7 +225,12 @@ async function pollStore(ctx: LoginContext, pending: PendingLogin, watchOwner: b
     if (!current || current.state !== pending.state) return { kind: 'retry' };
     if (ctx.now() - lastOwnerCheck >= OWNER_CHECK_MS) {
       lastOwnerCheck = ctx.now();
-      const server = await bindCallbackServer({ host: hostOf(pending.redirect_uri), port: portOf(pending.redirect_uri), path: new URL(pending.redirect_uri).pathname, log: ctx.log });
+      const server = await bindCallbackServer({
+        host: hostOf(pending.redirect_uri),
+        port: portOf(pending.redirect_uri),
+        path: new URL(pending.redirect_uri).pathname,
+        log: ctx.log,
+      });
       if (server) return { kind: 'takeover', server };
     }
   }
@@ -218,7 +241,10 @@ async function pollStore(ctx: LoginContext, pending: PendingLogin, watchOwner: b
 async function clientFor(ctx: LoginContext, redirectUri: string): Promise<StoredClient> {
   const fixed = staticClient(ctx.config.auth, redirectUri, ctx.now());
   if (fixed) return fixed;
-  if (ctx.config.auth.clientMetadataUrl && (ctx.discovered.metadata as { client_id_metadata_document_supported?: boolean }).client_id_metadata_document_supported) {
+  if (
+    ctx.config.auth.clientMetadataUrl &&
+    (ctx.discovered.metadata as { client_id_metadata_document_supported?: boolean }).client_id_metadata_document_supported
+  ) {
     return { client_id: ctx.config.auth.clientMetadataUrl, redirect_uris: [redirectUri], kind: 'metadata-document', registered_at: ctx.now() };
   }
   const stored = await ctx.store.readClient();
@@ -234,18 +260,30 @@ export async function finish(ctx: LoginContext, pending: PendingLogin, code: str
   // RFC 9207 §2.4 (required by MCP 2026-07-28, applied to every era): a server that advertises
   // authorization_response_iss_parameter_supported MUST send iss; when iss is present it MUST
   // equal the recorded issuer, compared as plain strings.
-  const issRequired = (ctx.discovered.metadata as { authorization_response_iss_parameter_supported?: unknown }).authorization_response_iss_parameter_supported === true;
+  const issRequired =
+    (ctx.discovered.metadata as { authorization_response_iss_parameter_supported?: unknown }).authorization_response_iss_parameter_supported === true;
   if (iss === undefined && issRequired) {
-    throw new RelayError('AUTH_FAILED', `the authorization response carries no "iss", which ${ctx.discovered.metadata.issuer} promises to send; refusing it (possible mix-up attack). If you pasted only the code, paste the whole address instead`);
+    throw new RelayError(
+      'AUTH_FAILED',
+      `the authorization response carries no "iss", which ${ctx.discovered.metadata.issuer} promises to send; refusing it (possible mix-up attack). If you pasted only the code, paste the whole address instead`,
+    );
   }
   if (iss !== undefined && iss !== ctx.discovered.metadata.issuer) {
-    throw new RelayError('AUTH_FAILED', `the authorization response came from issuer ${iss}, expected ${ctx.discovered.metadata.issuer}; refusing it (possible mix-up attack)`);
+    throw new RelayError(
+      'AUTH_FAILED',
+      `the authorization response came from issuer ${iss}, expected ${ctx.discovered.metadata.issuer}; refusing it (possible mix-up attack)`,
+    );
   }
   return ctx.store.withLock(async () => {
     const tokens = await ctx.store.readTokens();
     if (usableTokens(tokens, ctx.staleAccessToken, ctx.now())) return tokens;
     const client = await clientFor(ctx, pending.redirect_uri);
-    const fresh = await exchangeCode({ discovered: ctx.discovered, client, resource: pending.resource ?? ctx.resource, fetch: ctx.fetch, now: ctx.now }, code, pending.code_verifier, pending.redirect_uri);
+    const fresh = await exchangeCode(
+      { discovered: ctx.discovered, client, resource: pending.resource ?? ctx.resource, fetch: ctx.fetch, now: ctx.now },
+      code,
+      pending.code_verifier,
+      pending.redirect_uri,
+    );
     await ctx.store.writeTokens(fresh);
     await ctx.store.clearPending();
     ctx.log.info('logged in; tokens stored');

@@ -55,7 +55,10 @@ export function parsePasted(text: string): PastedResponse {
   }
   if (!params) {
     if (!PLAUSIBLE_CODE.test(t)) {
-      throw new RelayError('AUTH_FAILED', `${NOT_THE_ADDRESS}: paste the whole address the browser ended on after you approved (it starts with http://127.0.0.1:…)`);
+      throw new RelayError(
+        'AUTH_FAILED',
+        `${NOT_THE_ADDRESS}: paste the whole address the browser ended on after you approved (it starts with http://127.0.0.1:…)`,
+      );
     }
     return { code: t, state: undefined, iss: undefined, form: 'code' };
   }
@@ -65,7 +68,8 @@ export function parsePasted(text: string): PastedResponse {
     throw new RelayError('AUTH_FAILED', `the authorization server refused the login: "${error}"${description ? ` (${description})` : ''}`);
   }
   const code = params.get('code') ?? undefined;
-  if (code === undefined && form === 'query') throw new RelayError('AUTH_FAILED', `${NOT_THE_ADDRESS} (it has no "code"); paste the whole address the browser ended on after you approved`);
+  if (code === undefined && form === 'query')
+    throw new RelayError('AUTH_FAILED', `${NOT_THE_ADDRESS} (it has no "code"); paste the whole address the browser ended on after you approved`);
   return { code, state: params.get('state') ?? undefined, iss: params.get('iss') ?? undefined, form, target };
 }
 
@@ -80,14 +84,23 @@ export function checkPasted(pasted: PastedResponse, pending: PendingLogin, issEx
   if (pasted.form === 'address') {
     const redirect = new URL(pending.redirect_uri);
     if (pasted.target !== `${redirect.origin}${redirect.pathname}` || pasted.code === undefined) {
-      throw new RelayError('AUTH_FAILED', `${NOT_THE_ADDRESS}: after you approve, the browser goes to an address starting with ${pending.redirect_uri}?code=… (the page may fail to load); paste that one`);
+      throw new RelayError(
+        'AUTH_FAILED',
+        `${NOT_THE_ADDRESS}: after you approve, the browser goes to an address starting with ${pending.redirect_uri}?code=… (the page may fail to load); paste that one`,
+      );
     }
   }
   if (pasted.state !== undefined && pasted.state !== pending.state) {
-    throw new RelayError('AUTH_FAILED', 'the pasted address belongs to a different (older) login attempt; open the newest login URL and paste the address it ends on');
+    throw new RelayError(
+      'AUTH_FAILED',
+      'the pasted address belongs to a different (older) login attempt; open the newest login URL and paste the address it ends on',
+    );
   }
   if (pasted.form !== 'address' && issExpected && pasted.iss === undefined) {
-    throw new RelayError('AUTH_FAILED', `a code on its own cannot be checked for this server: it adds "iss" to its redirect (RFC 9207) so the relay can verify where the code came from. Paste the whole address the browser ended on (starting with ${pending.redirect_uri}?)`);
+    throw new RelayError(
+      'AUTH_FAILED',
+      `a code on its own cannot be checked for this server: it adds "iss" to its redirect (RFC 9207) so the relay can verify where the code came from. Paste the whole address the browser ended on (starting with ${pending.redirect_uri}?)`,
+    );
   }
   if (pasted.code === undefined) throw new RelayError('AUTH_FAILED', `${NOT_THE_ADDRESS} (it has no "code")`);
 }

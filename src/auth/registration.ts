@@ -75,7 +75,13 @@ export async function obtainClient(o: ObtainClientOptions): Promise<StoredClient
   const meta = o.discovered.metadata as typeof o.discovered.metadata & { client_id_metadata_document_supported?: boolean };
   if (o.auth.clientMetadataUrl) {
     if (meta.client_id_metadata_document_supported) {
-      return { client_id: o.auth.clientMetadataUrl, redirect_uris: [o.redirectUri], kind: 'metadata-document', registered_at: now, token_endpoint_auth_method: 'none' };
+      return {
+        client_id: o.auth.clientMetadataUrl,
+        redirect_uris: [o.redirectUri],
+        kind: 'metadata-document',
+        registered_at: now,
+        token_endpoint_auth_method: 'none',
+      };
     }
     o.log.info('the authorization server does not support Client ID Metadata Documents; using dynamic registration instead');
   }

@@ -126,8 +126,12 @@ export async function revokeStoredTokens(s: StoredForRevocation, deps: { fetch: 
   }
   // A token goes only to the authorization server that issued it (MCP 2025-11-25 authorization,
   // token audience binding); cached metadata of another issuer must not receive it.
-  for (const [what, from] of [['tokens', s.tokens.issuer], ['client', s.client?.issuer]] as const) {
-    if (from !== undefined && issuer !== undefined && from !== issuer) return { outcome: 'skipped', reason: 'issuer-mismatch', what, from, endpointIssuer: issuer };
+  for (const [what, from] of [
+    ['tokens', s.tokens.issuer],
+    ['client', s.client?.issuer],
+  ] as const) {
+    if (from !== undefined && issuer !== undefined && from !== issuer)
+      return { outcome: 'skipped', reason: 'issuer-mismatch', what, from, endpointIssuer: issuer };
   }
   if (!s.client) return { outcome: 'skipped', reason: 'no-client' };
   // RFC 7009 §2.1: the client authenticates as it does at the token endpoint.
@@ -139,7 +143,10 @@ export async function revokeStoredTokens(s: StoredForRevocation, deps: { fetch: 
     return { outcome: 'skipped', reason: 'client-auth', detail: describeError(err) };
   }
   const failures: RevocationFailure[] = [];
-  for (const [hint, token] of [['refresh_token', s.tokens.refresh_token], ['access_token', s.tokens.access_token]] as const) {
+  for (const [hint, token] of [
+    ['refresh_token', s.tokens.refresh_token],
+    ['access_token', s.tokens.access_token],
+  ] as const) {
     if (token === undefined) continue;
     try {
       await processRevocationResponse(await revocationRequest({ endpoint, token, hint, auth, issuer, fetch: deps.fetch }));

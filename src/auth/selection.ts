@@ -10,7 +10,13 @@ import type { Discovered } from './discovery.js';
  * (a `previous` scope) asks for the union of what we had and what the challenge wants. `held`
  * (the scope of tokens being replaced without step-up) comes before the metadata's list.
  */
-export function selectScope(o: { configured?: string | undefined; challenge?: string | undefined; previous?: string | undefined; held?: string | undefined; supported?: string[] | undefined }): string | undefined {
+export function selectScope(o: {
+  configured?: string | undefined;
+  challenge?: string | undefined;
+  previous?: string | undefined;
+  held?: string | undefined;
+  supported?: string[] | undefined;
+}): string | undefined {
   const base = o.configured ?? o.challenge ?? o.held ?? o.supported?.join(' ');
   if (o.previous === undefined) return base || undefined;
   const union = new Set([...o.previous.split(' '), ...(base ?? '').split(' '), ...(o.challenge ?? '').split(' ')].filter(Boolean));

@@ -97,7 +97,15 @@ async function grant(base: TokenCallBase, params: URLSearchParams): Promise<Toke
   const meta = base.discovered.metadata;
   const { apply } = clientAuthentication(base.client, { supported: meta.token_endpoint_auth_methods_supported, now: base.now });
   // RFC 8707 §2 and MCP 2025-11-25 authorization: resource MUST be sent on token requests.
-  const res = await tokenRequest({ endpoint: tokenEndpoint(base.discovered), params, resource: base.resource, auth: apply, issuer: meta.issuer, fetch: base.fetch, signal: base.signal });
+  const res = await tokenRequest({
+    endpoint: tokenEndpoint(base.discovered),
+    params,
+    resource: base.resource,
+    auth: apply,
+    issuer: meta.issuer,
+    fetch: base.fetch,
+    signal: base.signal,
+  });
   return processTokenResponse(res);
 }
 
@@ -110,7 +118,13 @@ async function grant(base: TokenCallBase, params: URLSearchParams): Promise<Toke
 export async function refreshTokens(base: TokenCallBase, current: StoredTokens): Promise<StoredTokens> {
   try {
     const t = await grant(base, new URLSearchParams({ grant_type: 'refresh_token', refresh_token: current.refresh_token! }));
-    return toStored(t, base.now(), { issuer: base.discovered.metadata.issuer, resource: base.resource, previousRefreshToken: current.refresh_token, previousScope: current.scope, grant: current.grant });
+    return toStored(t, base.now(), {
+      issuer: base.discovered.metadata.issuer,
+      resource: base.resource,
+      previousRefreshToken: current.refresh_token,
+      previousScope: current.scope,
+      grant: current.grant,
+    });
   } catch (err) {
     throw classify(err, 'refreshing the access token', [current.refresh_token, current.access_token, base.client.client_secret]);
   }

@@ -14,7 +14,11 @@ export const LAST_USED_INTERVAL_MS = 5 * 60_000;
  * `intervalMs` (counted from `startedAt`, when the relay recorded its start). `record` must not
  * throw or reject (ServerStore.touch does neither).
  */
-export function recordingUse(hook: AuthHook, record: (now: number) => Promise<void>, opts: { intervalMs: number; startedAt: number; now?: () => number }): AuthHook {
+export function recordingUse(
+  hook: AuthHook,
+  record: (now: number) => Promise<void>,
+  opts: { intervalMs: number; startedAt: number; now?: () => number },
+): AuthHook {
   const now = opts.now ?? Date.now;
   let last = opts.startedAt;
   return {

@@ -92,7 +92,12 @@ export function toServerStatus(e: StoredEntry, now: number, running: (pid: numbe
     created_at: e.server ? iso(e.server.created_at) : null,
     last_used_at: e.server ? iso(e.server.last_used_at) : null,
     client: e.client
-      ? { client_id: e.client.client_id, kind: e.client.kind, token_endpoint_auth_method: e.client.token_endpoint_auth_method ?? null, registered_at: iso(e.client.registered_at) }
+      ? {
+          client_id: e.client.client_id,
+          kind: e.client.kind,
+          token_endpoint_auth_method: e.client.token_endpoint_auth_method ?? null,
+          registered_at: iso(e.client.registered_at),
+        }
       : null,
     tokens: e.tokens
       ? {
@@ -108,7 +113,13 @@ export function toServerStatus(e: StoredEntry, now: number, running: (pid: numbe
     issuer: e.tokens?.issuer ?? e.client?.issuer ?? metaIssuer ?? null,
     revocation_supported: typeof meta?.revocation_endpoint === 'string',
     pending_login: e.pending
-      ? { started_at: iso(e.pending.created_at), pid: e.pending.pid, running: running(e.pending.pid), expires_at: iso(e.pending.expires_at), expired: e.pending.expires_at <= now }
+      ? {
+          started_at: iso(e.pending.created_at),
+          pid: e.pending.pid,
+          running: running(e.pending.pid),
+          expires_at: iso(e.pending.expires_at),
+          expired: e.pending.expires_at <= now,
+        }
       : null,
   };
 }
@@ -154,7 +165,12 @@ export function formatStatus(root: string, servers: readonly ServerStatus[], now
     if (!t) {
       out += row('access token', 'none (not logged in)');
     } else {
-      out += row('access token', t.expires_at ? `${expiryText(Date.parse(t.expires_at), now)} (${t.expires_at})` : `no expiry given (obtained ${relativeText(Date.parse(t.obtained_at), now)})`);
+      out += row(
+        'access token',
+        t.expires_at
+          ? `${expiryText(Date.parse(t.expires_at), now)} (${t.expires_at})`
+          : `no expiry given (obtained ${relativeText(Date.parse(t.obtained_at), now)})`,
+      );
       out += row('grant', t.grant ? GRANT_TEXT[t.grant] : 'not recorded (an interactive login)');
       out += row('refresh token', t.refresh_token ? 'yes' : 'no');
       out += row('scope', t.scope ?? '(none recorded)');
@@ -164,7 +180,10 @@ export function formatStatus(root: string, servers: readonly ServerStatus[], now
     const p = s.pending_login;
     if (p) {
       const who = `pid ${p.pid}, ${p.running ? 'running' : 'no longer running'}`;
-      out += row('login', `in progress, started ${relativeText(Date.parse(p.started_at), now)} (${p.started_at}; ${who}; ${expiryText(Date.parse(p.expires_at), now)})`);
+      out += row(
+        'login',
+        `in progress, started ${relativeText(Date.parse(p.started_at), now)} (${p.started_at}; ${who}; ${expiryText(Date.parse(p.expires_at), now)})`,
+      );
     }
   }
   return out;
@@ -207,12 +226,18 @@ export function revocationWarnings(r: RevocationReport, label: string): string[]
   const anyway = 'the local credentials are deleted anyway';
   switch (r.outcome) {
     case 'skipped':
-      if (r.reason === 'issuer-mismatch') return [`did not revoke the tokens of ${label}: the ${r.what} came from ${r.from} but the cached revocation endpoint belongs to ${r.endpointIssuer}; ${anyway}`];
+      if (r.reason === 'issuer-mismatch')
+        return [
+          `did not revoke the tokens of ${label}: the ${r.what} came from ${r.from} but the cached revocation endpoint belongs to ${r.endpointIssuer}; ${anyway}`,
+        ];
       if (r.reason === 'no-client') return [`did not revoke the tokens of ${label}: no client registration is stored to authenticate with; ${anyway}`];
       return [`did not revoke the tokens of ${label}: ${r.detail}; ${anyway}`];
     case 'revoked':
     case 'failed':
-      return r.failures.map((f) => `could not revoke the ${f.hint.replace('_', ' ')} of ${label} at ${r.endpoint}: ${f.detail}; ${anyway}, and the token stays valid there until it expires`);
+      return r.failures.map(
+        (f) =>
+          `could not revoke the ${f.hint.replace('_', ' ')} of ${label} at ${r.endpoint}: ${f.detail}; ${anyway}, and the token stays valid there until it expires`,
+      );
     default:
       return [];
   }

@@ -92,7 +92,12 @@ export async function runStatus(sel: Selection, json: boolean, deps: AccountDeps
     deps.err(nothingStored(sel.target, store.root, []));
     return 1;
   }
-  const storeUsed = servers.length === 0 && (await fs.stat(store.serversDir).then((st) => st.isDirectory(), () => false));
+  const storeUsed =
+    servers.length === 0 &&
+    (await fs.stat(store.serversDir).then(
+      (st) => st.isDirectory(),
+      () => false,
+    ));
   deps.out(json ? doc : formatStatus(store.root, servers, now, storeUsed));
   return 0;
 }
@@ -109,11 +114,21 @@ export async function runLogout(sel: Selection, opts: { all: boolean; json: bool
     targets = listed.filter((l) => l.key === want.key);
     if (targets.length === 0) {
       if (opts.json) deps.out(`${JSON.stringify({ store: store.root, results: [] }, null, 2)}\n`);
-      deps.err(nothingStored(sel.target, store.root, listed.filter((l) => sameUrl(l.server?.url, want.url))));
+      deps.err(
+        nothingStored(
+          sel.target,
+          store.root,
+          listed.filter((l) => sameUrl(l.server?.url, want.url)),
+        ),
+      );
       return 1;
     }
   } else if (targets.length === 0) {
-    deps.out(opts.json ? `${JSON.stringify({ store: store.root, results: [] }, null, 2)}\n` : `Nothing to log out of: the credential store at ${store.root} holds no logins.\n`);
+    deps.out(
+      opts.json
+        ? `${JSON.stringify({ store: store.root, results: [] }, null, 2)}\n`
+        : `Nothing to log out of: the credential store at ${store.root} holds no logins.\n`,
+    );
     return 1;
   }
   const results: LogoutResult[] = [];
@@ -155,7 +170,10 @@ async function logoutOne(server: ServerStore, url: string | null, allowHttp: boo
     return { url, key: server.key, revocation: 'skipped', deleted: false, warnings, error: describeError(err) };
   }
   const label = serverLabel({ url: taken.url, key: server.key });
-  const report = await revokeStoredTokens({ tokens: taken.tokens, client: taken.client, metadata: taken.discovery?.authorization_server_metadata }, { fetch: deps.fetch, allowHttp });
+  const report = await revokeStoredTokens(
+    { tokens: taken.tokens, client: taken.client, metadata: taken.discovery?.authorization_server_metadata },
+    { fetch: deps.fetch, allowHttp },
+  );
   for (const text of revocationWarnings(report, label)) {
     warnings.push(text);
     deps.log.warn(text);

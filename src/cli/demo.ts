@@ -54,14 +54,20 @@ export function registerDemoCommands(parser: Argv, env: NodeJS.ProcessEnv): void
       y
         .option('port', { type: 'number', default: DEFAULT_DEMO_SERVER_PORT, describe: 'Port on 127.0.0.1 (0: any free port)' })
         .option('auto-approve', { type: 'boolean', default: false, describe: 'Skip the consent page and approve every login at once' })
-        .option('token-ttl', { type: 'number', default: DEFAULT_DEMO_TOKEN_TTL_SEC, describe: 'Access-token lifetime in seconds (short values show refreshes)' })
+        .option('token-ttl', {
+          type: 'number',
+          default: DEFAULT_DEMO_TOKEN_TTL_SEC,
+          describe: 'Access-token lifetime in seconds (short values show refreshes)',
+        })
         .example('$0 demo-server', 'serve http://127.0.0.1:7331/mcp until Ctrl+C')
         .example('$0 demo-server --port 0 --token-ttl 30', 'any free port, tokens that expire quickly'),
     async (args) => {
       const port = Number(args.port);
-      if (!Number.isInteger(port) || port < 0 || port > MAX_PORT) throw new RelayError('BAD_CONFIG', `--port must be an integer from 0 to ${MAX_PORT} (got ${String(args.port)})`);
+      if (!Number.isInteger(port) || port < 0 || port > MAX_PORT)
+        throw new RelayError('BAD_CONFIG', `--port must be an integer from 0 to ${MAX_PORT} (got ${String(args.port)})`);
       const ttl = Number(args['token-ttl']);
-      if (!Number.isInteger(ttl) || ttl < 1) throw new RelayError('BAD_CONFIG', `--token-ttl must be a whole number of seconds, at least 1 (got ${String(args['token-ttl'])})`);
+      if (!Number.isInteger(ttl) || ttl < 1)
+        throw new RelayError('BAD_CONFIG', `--token-ttl must be a whole number of seconds, at least 1 (got ${String(args['token-ttl'])})`);
       await untilDone(env, (io) => runDemoServer({ port, autoApprove: Boolean(args['auto-approve']), tokenTtlSec: ttl, ...io }));
     },
   );

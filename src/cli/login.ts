@@ -21,7 +21,12 @@ async function probeChallenge(config: Config, fetch: FetchFn): Promise<{ status:
   const res = await fetch(config.serverUrl, {
     method: 'POST',
     headers: { ...config.headers, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'mcp-relay-login', version: '1' } } }),
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 0,
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'mcp-relay-login', version: '1' } },
+    }),
     signal: AbortSignal.timeout(30_000),
   });
   await res.body?.cancel().catch(() => {});
@@ -63,7 +68,10 @@ export async function runLogin(config: Config, env: NodeJS.ProcessEnv, force: bo
   // Machine-to-machine logins have nothing to paste.
   const pasted = config.auth.clientCredentials ? new Promise<void>(() => {}) : readPastes(io, (text) => coordinator.finishPasted(text), done.signal);
   try {
-    await Promise.race([coordinator.unauthorized({ status: 401, challenge: probe.challenge, rejected: current ? `Bearer ${current.access_token}` : undefined }), pasted]);
+    await Promise.race([
+      coordinator.unauthorized({ status: 401, challenge: probe.challenge, rejected: current ? `Bearer ${current.access_token}` : undefined }),
+      pasted,
+    ]);
   } catch (err) {
     io.err(`mcp-relay: login failed: ${describeError(err)}\n`);
     return 1;

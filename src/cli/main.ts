@@ -64,7 +64,9 @@ export async function main(argv: string[]): Promise<void> {
   const yargs = await loadYargs(argv);
   const parser = yargs(argv)
     .scriptName('mcp-relay')
-    .usage('Usage: $0 <server-url> [options]\n\nRelay a local stdio MCP host to a remote MCP server (Streamable HTTP or legacy SSE), logging in with OAuth when the server asks.')
+    .usage(
+      'Usage: $0 <server-url> [options]\n\nRelay a local stdio MCP host to a remote MCP server (Streamable HTTP or legacy SSE), logging in with OAuth when the server asks.',
+    )
     .command(
       '$0 <server-url>',
       'Relay stdio to the remote MCP server (what your host app runs)',
@@ -72,7 +74,14 @@ export async function main(argv: string[]): Promise<void> {
       async (args) => {
         const config = withConfig(args as unknown as ConnectionArgs, env);
         const { makeAuth } = await import('./proxy-auth.js');
-        const code = await runProxy(config, { env, stdin: process.stdin, stdout: process.stdout, version, makeAuth, compat: compat?.translated ? compat : undefined });
+        const code = await runProxy(config, {
+          env,
+          stdin: process.stdin,
+          stdout: process.stdout,
+          version,
+          makeAuth,
+          compat: compat?.translated ? compat : undefined,
+        });
         // Keep-alive sockets or a stray timer must not keep a relay alive after its host left.
         process.exit(code);
       },

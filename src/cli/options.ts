@@ -44,11 +44,17 @@ export function connectionOptions<T>(y: Argv<T>) {
       describe: 'Hide a tool from the host and refuse its calls without asking the server; a glob (* any run, ? one character), repeatable',
       group: 'Connection:',
     })
-    .option('allow-http', { type: 'boolean', default: false, describe: 'Allow plain http:// to non-local hosts (tokens travel unencrypted)', group: 'Connection:' })
+    .option('allow-http', {
+      type: 'boolean',
+      default: false,
+      describe: 'Allow plain http:// to non-local hosts (tokens travel unencrypted)',
+      group: 'Connection:',
+    })
     .option('timeout', {
       type: 'number',
       default: DEFAULT_REQUEST_TIMEOUT_S,
-      describe: 'Seconds a request may go without progress (a complete message from the server; bytes alone do not count) before it is answered with an error and cancelled (0 = never)',
+      describe:
+        'Seconds a request may go without progress (a complete message from the server; bytes alone do not count) before it is answered with an error and cancelled (0 = never)',
       group: 'Connection:',
     })
     .option('max-time', {
@@ -71,11 +77,20 @@ export function connectionOptions<T>(y: Argv<T>) {
     })
     .option('headers-command', {
       type: 'string',
-      describe: 'A command (no shell) whose output is the headers to send: a JSON object, "Name: value" lines, or a bare token (Authorization: Bearer); run at start, on a 401, and after --headers-ttl. An Authorization header from it turns the OAuth login off',
+      describe:
+        'A command (no shell) whose output is the headers to send: a JSON object, "Name: value" lines, or a bare token (Authorization: Bearer); run at start, on a 401, and after --headers-ttl. An Authorization header from it turns the OAuth login off',
       group: 'Connection:',
     })
-    .option('headers-ttl', { type: 'number', describe: 'Seconds after which --headers-command runs again before the next request (default: only at start and on a 401)', group: 'Connection:' })
-    .option('tls-cert', { type: 'string', describe: 'Client certificate (PEM) for servers and gateways that require mutual TLS; with --tls-key', group: 'TLS:' })
+    .option('headers-ttl', {
+      type: 'number',
+      describe: 'Seconds after which --headers-command runs again before the next request (default: only at start and on a 401)',
+      group: 'Connection:',
+    })
+    .option('tls-cert', {
+      type: 'string',
+      describe: 'Client certificate (PEM) for servers and gateways that require mutual TLS; with --tls-key',
+      group: 'TLS:',
+    })
     .option('tls-key', { type: 'string', describe: 'Private key (PEM) of --tls-cert', group: 'TLS:' })
     .option('tls-key-passphrase', { type: 'string', describe: 'Passphrase of --tls-key or --tls-pfx: @file or env:NAME keeps it out of `ps`', group: 'TLS:' })
     .option('tls-pfx', { type: 'string', describe: 'Client certificate and key as one PKCS#12 file, instead of --tls-cert/--tls-key', group: 'TLS:' })
@@ -86,7 +101,8 @@ export function connectionOptions<T>(y: Argv<T>) {
     .option('client-credentials', {
       type: 'boolean',
       default: false,
-      describe: 'Machine-to-machine login: the OAuth client credentials grant with --client-id and --client-secret or --client-key-file; never opens a browser (CI, agents, servers)',
+      describe:
+        'Machine-to-machine login: the OAuth client credentials grant with --client-id and --client-secret or --client-key-file; never opens a browser (CI, agents, servers)',
       group: 'OAuth:',
     })
     .option('client-key-file', {
@@ -94,33 +110,61 @@ export function connectionOptions<T>(y: Argv<T>) {
       describe: 'PEM private key for private_key_jwt client authentication (RFC 7523) with --client-credentials; a path, or env:NAME holding the PEM',
       group: 'OAuth:',
     })
-    .option('client-key-id', { type: 'string', describe: 'Key id ("kid" header) of --client-key-file as registered at the authorization server', group: 'OAuth:' })
+    .option('client-key-id', {
+      type: 'string',
+      describe: 'Key id ("kid" header) of --client-key-file as registered at the authorization server',
+      group: 'OAuth:',
+    })
     .option('client-key-alg', {
       choices: CLIENT_KEY_ALGS,
       describe: 'Signing algorithm for --client-key-file (default: from the key: RS256 for RSA, ES256/ES384/ES512 for EC, EdDSA for Ed25519)',
       group: 'OAuth:',
     })
-    .option('client-metadata-url', { type: 'string', describe: 'HTTPS URL of a Client ID Metadata Document to use as client_id when the server supports it', group: 'OAuth:' })
+    .option('client-metadata-url', {
+      type: 'string',
+      describe: 'HTTPS URL of a Client ID Metadata Document to use as client_id when the server supports it',
+      group: 'OAuth:',
+    })
     .option('resource', { type: 'string', describe: 'RFC 8707 resource to request (default: the server URL)', group: 'OAuth:' })
-    .option('omit-resource', { type: 'boolean', default: false, describe: 'Do not send the resource parameter (for authorization servers that reject it)', group: 'OAuth:' })
+    .option('omit-resource', {
+      type: 'boolean',
+      default: false,
+      describe: 'Do not send the resource parameter (for authorization servers that reject it)',
+      group: 'OAuth:',
+    })
     .option('scope', { type: 'string', describe: 'Scopes to request (space separated); default: what the server advertises', group: 'OAuth:' })
-    .option('callback-port', { type: 'number', describe: 'Port for the OAuth redirect listener (default: a stable port per server, another if busy)', group: 'OAuth:' })
+    .option('callback-port', {
+      type: 'number',
+      describe: 'Port for the OAuth redirect listener (default: a stable port per server, another if busy)',
+      group: 'OAuth:',
+    })
     .option('callback-host', { type: 'string', default: '127.0.0.1', describe: 'Loopback host for the OAuth redirect listener', group: 'OAuth:' })
-    .option('callback-path', { type: 'string', describe: 'Path of the login redirect URI (default /callback), for a client registered with another redirect URI', group: 'OAuth:' })
+    .option('callback-path', {
+      type: 'string',
+      describe: 'Path of the login redirect URI (default /callback), for a client registered with another redirect URI',
+      group: 'OAuth:',
+    })
     .option('auth-timeout', { type: 'number', default: DEFAULT_AUTH_TIMEOUT_S, describe: 'Seconds to wait for a browser login to finish', group: 'OAuth:' })
     .option('login-wait', {
       type: 'number',
       default: 10,
-      describe: 'While you log in, host requests wait this many seconds; then the relay answers them itself (initialize and lists from the last known state, tool calls with the login URL) so the host does not time out',
+      describe:
+        'While you log in, host requests wait this many seconds; then the relay answers them itself (initialize and lists from the last known state, tool calls with the login URL) so the host does not time out',
       group: 'OAuth:',
     })
     .option('device-code', {
       type: 'boolean',
       default: false,
-      describe: 'Log in with the OAuth device flow (open a short URL anywhere, type a code); used automatically where no browser can open and the server supports it',
+      describe:
+        'Log in with the OAuth device flow (open a short URL anywhere, type a code); used automatically where no browser can open and the server supports it',
       group: 'OAuth:',
     })
-    .option('browser', { type: 'boolean', default: true, describe: 'Open a browser for login; --no-browser prints the URL for `mcp-relay login` instead', group: 'OAuth:' })
+    .option('browser', {
+      type: 'boolean',
+      default: true,
+      describe: 'Open a browser for login; --no-browser prints the URL for `mcp-relay login` instead',
+      group: 'OAuth:',
+    })
     .option('log-level', { choices: LOG_LEVELS, default: 'info' as const, describe: 'Log level (logs go to stderr, never stdout)', group: 'Logging:' })
     .option('log-file', { type: 'string', describe: 'Also append JSON logs to this file', group: 'Logging:' })
     .option('debug', { type: 'boolean', default: false, describe: 'Shorthand for --log-level debug', group: 'Logging:' });
@@ -240,7 +284,10 @@ function checkClientMetadataUrl(raw: string): string {
     url.pathname !== '/' &&
     url.pathname !== '';
   if (!ok) {
-    throw new RelayError('BAD_CONFIG', `--client-metadata-url must be an https URL with a path and no fragment, e.g. https://app.example.com/oauth/client.json (got ${raw})`);
+    throw new RelayError(
+      'BAD_CONFIG',
+      `--client-metadata-url must be an https URL with a path and no fragment, e.g. https://app.example.com/oauth/client.json (got ${raw})`,
+    );
   }
   return raw;
 }
@@ -273,23 +320,37 @@ function staticClientOptions(args: ConnectionArgs, env: NodeJS.ProcessEnv): Pick
  * --client-credentials and its key options, checked against the static client: a client id,
  * and exactly one credential (a secret, or a private key for private_key_jwt).
  */
-function clientCredentialsOptions(args: ConnectionArgs, env: NodeJS.ProcessEnv, client: Pick<Config['auth'], 'clientId' | 'clientSecret' | 'clientInfo'>): Pick<Config['auth'], 'clientCredentials' | 'clientKey'> {
+function clientCredentialsOptions(
+  args: ConnectionArgs,
+  env: NodeJS.ProcessEnv,
+  client: Pick<Config['auth'], 'clientId' | 'clientSecret' | 'clientInfo'>,
+): Pick<Config['auth'], 'clientCredentials' | 'clientKey'> {
   if (!args.clientCredentials) {
-    if (args.clientKeyFile !== undefined) throw new RelayError('BAD_CONFIG', '--client-key-file is used with --client-credentials only; add --client-credentials');
-    if (args.clientKeyId !== undefined || args.clientKeyAlg !== undefined) throw new RelayError('BAD_CONFIG', '--client-key-id and --client-key-alg go with --client-key-file and --client-credentials');
+    if (args.clientKeyFile !== undefined)
+      throw new RelayError('BAD_CONFIG', '--client-key-file is used with --client-credentials only; add --client-credentials');
+    if (args.clientKeyId !== undefined || args.clientKeyAlg !== undefined)
+      throw new RelayError('BAD_CONFIG', '--client-key-id and --client-key-alg go with --client-key-file and --client-credentials');
     return { clientCredentials: false };
   }
   if (args.deviceCode) throw new RelayError('BAD_CONFIG', '--client-credentials and --device-code are two different logins; give one of them');
-  if (args.clientMetadataUrl !== undefined) throw new RelayError('BAD_CONFIG', '--client-metadata-url is for interactive logins; --client-credentials needs a pre-registered --client-id');
+  if (args.clientMetadataUrl !== undefined)
+    throw new RelayError('BAD_CONFIG', '--client-metadata-url is for interactive logins; --client-credentials needs a pre-registered --client-id');
   if (client.clientId === undefined && client.clientInfo === undefined) {
-    throw new RelayError('BAD_CONFIG', '--client-credentials needs the pre-registered client: --client-id (with --client-secret or --client-key-file) or --client-info');
+    throw new RelayError(
+      'BAD_CONFIG',
+      '--client-credentials needs the pre-registered client: --client-id (with --client-secret or --client-key-file) or --client-info',
+    );
   }
   if ((args.clientKeyId !== undefined || args.clientKeyAlg !== undefined) && args.clientKeyFile === undefined) {
     throw new RelayError('BAD_CONFIG', '--client-key-id and --client-key-alg need --client-key-file');
   }
   const secret = client.clientSecret ?? (client.clientInfo?.client_secret as string | undefined);
   if (args.clientKeyFile === undefined) {
-    if (!secret) throw new RelayError('BAD_CONFIG', '--client-credentials needs a credential: --client-secret (env:NAME or @file keeps it out of `ps`) or --client-key-file');
+    if (!secret)
+      throw new RelayError(
+        'BAD_CONFIG',
+        '--client-credentials needs a credential: --client-secret (env:NAME or @file keeps it out of `ps`) or --client-key-file',
+      );
     return { clientCredentials: true };
   }
   if (secret) throw new RelayError('BAD_CONFIG', 'give either a client secret or --client-key-file for --client-credentials, not both');
@@ -330,7 +391,10 @@ export function toConfig(args: ConnectionArgs, env: NodeJS.ProcessEnv): Config {
     pingIntervalMs: seconds(args.pingInterval ?? 0, '--ping-interval', true),
     maxMessageBytes: megabytes(args.maxMessageMb ?? DEFAULT_MAX_MESSAGE_MB, '--max-message-mb'),
     tls: tlsOptions(args, env),
-    headersCommand: args.headersCommand !== undefined ? { argv: splitCommand(args.headersCommand, '--headers-command'), ttlMs: seconds(args.headersTtl ?? 0, '--headers-ttl', true) } : undefined,
+    headersCommand:
+      args.headersCommand !== undefined
+        ? { argv: splitCommand(args.headersCommand, '--headers-command'), ttlMs: seconds(args.headersTtl ?? 0, '--headers-ttl', true) }
+        : undefined,
     // --debug raises the level to debug; it never lowers an explicit trace.
     logLevel: args.debug && args.logLevel !== 'trace' ? 'debug' : args.logLevel,
     logFile: args.logFile,

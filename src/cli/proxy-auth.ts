@@ -29,7 +29,11 @@ function lastUsedInterval(env: NodeJS.ProcessEnv): number {
  * request runs the command again and, while it fails, gets its error (the host shows it). Whether
  * it replaces the OAuth login is then unknown, and taken as yes: it was given for credentials.
  */
-async function startHeadersCommand(spec: { argv: string[]; ttlMs: number }, env: NodeJS.ProcessEnv, log: Logger): Promise<{ command: HeadersCommand; replacesOAuth: boolean }> {
+async function startHeadersCommand(
+  spec: { argv: string[]; ttlMs: number },
+  env: NodeJS.ProcessEnv,
+  log: Logger,
+): Promise<{ command: HeadersCommand; replacesOAuth: boolean }> {
   // Loaded only when --headers-command is given (child_process and the parser cost every other relay nothing).
   const { HeadersCommand } = await import('../auth/headers-command.js');
   const command = new HeadersCommand({ ...spec, env, log });
@@ -80,11 +84,13 @@ export const makeAuth: ProxyDeps['makeAuth'] = async (config, log, env, version)
     {
       read: () => server.readCache(),
       write: (method, result) =>
-        (writes = writes.then(async () => {
-          const cache = (await server.readCache()) ?? { updated_at: 0 };
-          if (JSON.stringify(cache[method]) === JSON.stringify(result)) return;
-          await server.writeCache({ ...cache, [method]: result, updated_at: Date.now() });
-        }).catch((err) => log.debug(`could not update cache.json: ${String(err)}`))),
+        (writes = writes
+          .then(async () => {
+            const cache = (await server.readCache()) ?? { updated_at: 0 };
+            if (JSON.stringify(cache[method]) === JSON.stringify(result)) return;
+            await server.writeCache({ ...cache, [method]: result, updated_at: Date.now() });
+          })
+          .catch((err) => log.debug(`could not update cache.json: ${String(err)}`))),
     },
     config.serverUrl.href,
     version,

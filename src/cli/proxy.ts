@@ -59,15 +59,21 @@ export async function runProxy(config: Config, deps: ProxyDeps): Promise<number>
   let relay: Relay | undefined;
   const filter = config.denyTools?.length ? new ToolFilter(config.denyTools) : undefined;
   const maxMessageBytes = config.maxMessageBytes ?? MAX_MESSAGE_BYTES;
-  const host = new StdioHost(deps.stdin as never, deps.stdout as never, {
-    message: (msg, raw) => {
-      const refused = filter?.fromHost(msg);
-      if (!refused) return relay!.fromHost(msg, raw);
-      log.info(refused.error!.message);
-      host.send(refused);
+  const host = new StdioHost(
+    deps.stdin as never,
+    deps.stdout as never,
+    {
+      message: (msg, raw) => {
+        const refused = filter?.fromHost(msg);
+        if (!refused) return relay!.fromHost(msg, raw);
+        log.info(refused.error!.message);
+        host.send(refused);
+      },
+      close: () => void stop('the host closed stdin'),
     },
-    close: () => void stop('the host closed stdin'),
-  }, log, { afterLargeWrite: releaseGarbage, maxMessageBytes });
+    log,
+    { afterLargeWrite: releaseGarbage, maxMessageBytes },
+  );
   const mcpFetch = createMcpFetch(deps.env, `mcp-relay/${deps.version}`, config.tls);
   const legacyFetch = createLegacyFetch(deps.env, config.tls);
   const remote = new AutoRemote(
@@ -130,7 +136,10 @@ export async function runProxy(config: Config, deps: ProxyDeps): Promise<number>
   host.start();
   const code = await finished;
   // Flush logs, but never wait long for a host that does not read our stderr.
-  await Promise.race([new Promise<void>((resolve) => log.flush(() => resolve())), new Promise<void>((resolve) => setTimeout(resolve, LOG_FLUSH_MAX_MS).unref())]);
+  await Promise.race([
+    new Promise<void>((resolve) => log.flush(() => resolve())),
+    new Promise<void>((resolve) => setTimeout(resolve, LOG_FLUSH_MAX_MS).unref()),
+  ]);
   await drainStderr(LOG_FLUSH_MAX_MS);
   return code;
 }

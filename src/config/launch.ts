@@ -33,7 +33,11 @@ function shellWord(word: string): string {
  * options that are part of the server's key in the store (`--resource`, `--client-id`), so the
  * command reaches the same stored login as the relay.
  */
-export function loginCommand(serverUrl: string, identity: { resource?: string | undefined; clientId?: string | undefined } = {}, launch: Launch = { argv: process.argv, env: process.env }): string {
+export function loginCommand(
+  serverUrl: string,
+  identity: { resource?: string | undefined; clientId?: string | undefined } = {},
+  launch: Launch = { argv: process.argv, env: process.env },
+): string {
   const words = [startedThroughNpx(launch) ? 'npx -y mcp-relay' : 'mcp-relay', 'login', shellWord(serverUrl)];
   if (identity.resource) words.push('--resource', shellWord(identity.resource));
   if (identity.clientId) words.push('--client-id', shellWord(identity.clientId));

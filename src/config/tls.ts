@@ -44,7 +44,8 @@ export function tlsOptions(args: TlsArgs, env: NodeJS.ProcessEnv): TlsClientOpti
     return undefined;
   }
   if (tlsPfx && (tlsCert || tlsKey)) throw new RelayError('BAD_CONFIG', '--tls-pfx replaces --tls-cert and --tls-key: give one or the other');
-  if (!!tlsCert !== !!tlsKey) throw new RelayError('BAD_CONFIG', tlsCert ? '--tls-cert needs --tls-key (the private key of that certificate)' : '--tls-key needs --tls-cert');
+  if (!!tlsCert !== !!tlsKey)
+    throw new RelayError('BAD_CONFIG', tlsCert ? '--tls-cert needs --tls-key (the private key of that certificate)' : '--tls-key needs --tls-cert');
   const out: TlsClientOptions = {};
   if (tlsKeyPassphrase !== undefined) out.passphrase = readValue(tlsKeyPassphrase, env, '--tls-key-passphrase');
   if (tlsCert && tlsKey) {

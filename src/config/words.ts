@@ -36,7 +36,8 @@ export function splitCommand(text: string, flag: string): string[] {
       let j = i + 1;
       for (; j < text.length && text[j] !== '"'; j++) {
         if (text[j] === '\\' && DOUBLE_QUOTE_ESCAPES.has(text[j + 1] ?? '')) j++;
-        else if (text[j] === '$' || text[j] === '`') throw new RelayError('BAD_CONFIG', `${flag}: runs no shell, so "${text[j]}" would not expand; write the shell out (sh -c '…') if you mean one`);
+        else if (text[j] === '$' || text[j] === '`')
+          throw new RelayError('BAD_CONFIG', `${flag}: runs no shell, so "${text[j]}" would not expand; write the shell out (sh -c '…') if you mean one`);
         word += text[j];
       }
       if (j >= text.length) throw new RelayError('BAD_CONFIG', `${flag}: a double quote is not closed`);

@@ -7,14 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AUTH_METHODS } from './clients.js';
 import { MCP_PATH, type DemoContext } from './context.js';
 import { AUTHORIZE_PATH, createAuthorizeHandlers } from './authorize.js';
-import {
-  DEVICE_GRANT_TYPE,
-  DEVICE_PATH,
-  DEVICE_VERIFY_PATH,
-  handleDeviceAuthorization,
-  handleDeviceVerifyPage,
-  handleDeviceVerifySubmit,
-} from './device.js';
+import { DEVICE_GRANT_TYPE, DEVICE_PATH, DEVICE_VERIFY_PATH, handleDeviceAuthorization, handleDeviceVerifyPage, handleDeviceVerifySubmit } from './device.js';
 import { HttpError, MAX_FORM_BYTES, readForm, readJson, sendJson, sendOAuthError } from './http.js';
 import { handleToken } from './token.js';
 
@@ -100,7 +93,10 @@ type Route = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<vo
  */
 export function createAuthServerRoutes(ctx: DemoContext): Map<string, Route> {
   const authorize = createAuthorizeHandlers(ctx);
-  const json = (body: () => unknown): Route => (_req, res) => sendJson(res, 200, body());
+  const json =
+    (body: () => unknown): Route =>
+    (_req, res) =>
+      sendJson(res, 200, body());
   const routes = new Map<string, Route>([
     // RFC 9728 §3.1: path-aware location first, root location for clients that only try that.
     [`GET /.well-known/oauth-protected-resource${MCP_PATH}`, json(() => protectedResourceMetadata(ctx))],

@@ -95,7 +95,8 @@ export class ClientRegistry {
       ? [c.token_endpoint_auth_method]
       : [...(c.client_secret ? (['client_secret_basic', 'client_secret_post'] as const) : []), ...(c.jwks ? (['private_key_jwt'] as const) : [])];
     if (methods.length === 0) methods.push('none');
-    if (methods.some((m) => m.startsWith('client_secret')) && !c.client_secret) throw new Error(`static client ${c.client_id}: ${methods.join(', ')} needs client_secret`);
+    if (methods.some((m) => m.startsWith('client_secret')) && !c.client_secret)
+      throw new Error(`static client ${c.client_id}: ${methods.join(', ')} needs client_secret`);
     if (methods.includes('private_key_jwt') && !c.jwks) throw new Error(`static client ${c.client_id}: private_key_jwt needs jwks`);
     this.clients.set(c.client_id, {
       client_id: c.client_id,
@@ -118,7 +119,11 @@ export class ClientRegistry {
     // RFC 7591 §2: token_endpoint_auth_method defaults to client_secret_basic.
     const method = meta.token_endpoint_auth_method ?? 'client_secret_basic';
     if (typeof method !== 'string' || !(AUTH_METHODS as readonly string[]).includes(method)) {
-      throw new HttpError(400, 'invalid_client_metadata', `"token_endpoint_auth_method" must be one of ${AUTH_METHODS.join(', ')} (got ${JSON.stringify(method)})`);
+      throw new HttpError(
+        400,
+        'invalid_client_metadata',
+        `"token_endpoint_auth_method" must be one of ${AUTH_METHODS.join(', ')} (got ${JSON.stringify(method)})`,
+      );
     }
     for (const field of ['grant_types', 'response_types'] as const) {
       const v = meta[field];

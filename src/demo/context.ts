@@ -100,7 +100,11 @@ export function createContext(opts: DemoServerOptions, origin: string): DemoCont
     log,
     now,
     clients,
-    grants: new GrantStore({ now, accessTokenTtlSec: opts.accessTokenTtlSec ?? DEFAULT_ACCESS_TOKEN_TTL_SEC, rotateRefreshTokens: opts.rotateRefreshTokens ?? true }),
+    grants: new GrantStore({
+      now,
+      accessTokenTtlSec: opts.accessTokenTtlSec ?? DEFAULT_ACCESS_TOKEN_TTL_SEC,
+      rotateRefreshTokens: opts.rotateRefreshTokens ?? true,
+    }),
     devices: new DeviceStore(now),
     down: false,
   };

@@ -100,7 +100,11 @@ export async function handleDeviceVerifySubmit(ctx: DemoContext, req: IncomingMe
   const userCode = form.get('user_code') ?? '';
   const approve = form.get('decision') === 'approve';
   if (!ctx.devices.decide(userCode, approve)) {
-    sendHtml(res, 400, devicePage({ action: DEVICE_VERIFY_PATH, userCode, clientName: undefined, scopes: undefined, error: 'This code is unknown or expired.' }));
+    sendHtml(
+      res,
+      400,
+      devicePage({ action: DEVICE_VERIFY_PATH, userCode, clientName: undefined, scopes: undefined, error: 'This code is unknown or expired.' }),
+    );
     return;
   }
   ctx.log.info({ approved: approve }, 'demo AS: device authorization decided');

@@ -129,9 +129,7 @@ const TOOLS: Record<string, DemoTool> = {
 
 /** Compiled once per process: every session checks arguments against the schemas it lists. */
 const ajv = new AjvJsonSchemaValidator();
-const validators = new Map(
-  Object.entries(TOOLS).map(([name, tool]) => [name, ajv.getValidator<Record<string, unknown>>(tool.inputSchema)]),
-);
+const validators = new Map(Object.entries(TOOLS).map(([name, tool]) => [name, ajv.getValidator<Record<string, unknown>>(tool.inputSchema)]));
 
 const toolError = (message: string): CallToolResult => ({ ...text(message), isError: true });
 
@@ -168,9 +166,7 @@ export function createMcpApp(deps: McpAppDeps): Server {
   server.setRequestHandler(ListToolsRequestSchema, () => ({
     tools: Object.entries(TOOLS).map(([name, { description, inputSchema }]) => ({ name, description, inputSchema })),
   }));
-  server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
-    callTool(request.params.name, request.params.arguments, extra, deps),
-  );
+  server.setRequestHandler(CallToolRequestSchema, (request, extra) => callTool(request.params.name, request.params.arguments, extra, deps));
 
   const readme = { uri: README_URI, name: 'readme', title: 'About this server', description: 'What the demo server offers', mimeType: 'text/markdown' };
   server.setRequestHandler(ListResourcesRequestSchema, () => ({ resources: [readme] }));

@@ -156,7 +156,10 @@ export function describeRequest(e: DemoRequestEvent): string {
 
 const REQUEST_MEANING: Array<[(e: DemoRequestEvent) => boolean, string]> = [
   [(e) => e.path.startsWith('/.well-known/oauth-protected-resource'), 'protected resource metadata (RFC 9728): which authorization server guards /mcp'],
-  [(e) => e.path === '/.well-known/oauth-authorization-server' || e.path === '/.well-known/openid-configuration', 'authorization server metadata (RFC 8414): endpoints, PKCE S256, registration'],
+  [
+    (e) => e.path === '/.well-known/oauth-authorization-server' || e.path === '/.well-known/openid-configuration',
+    'authorization server metadata (RFC 8414): endpoints, PKCE S256, registration',
+  ],
   [(e) => e.path === '/register', 'dynamic client registration (RFC 7591)'],
   [(e) => e.method === 'GET' && e.path === '/authorize', 'the consent page'],
   [(e) => e.method === 'POST' && e.path === '/authorize', 'the Approve button was pressed; redirect to the relay with a code'],

@@ -67,7 +67,10 @@ export async function runDemoServer(opts: DemoServerRunOptions): Promise<number>
   const s = hostConfigSnippets(server.url);
   say.title('mcp-relay demo server');
   say.field('MCP endpoint', server.url);
-  say.field('Authorization', `${server.issuer}  (discovery, dynamic registration, PKCE S256, ${opts.autoApprove ? 'auto-approve: no consent page' : 'a consent page to approve'})`);
+  say.field(
+    'Authorization',
+    `${server.issuer}  (discovery, dynamic registration, PKCE S256, ${opts.autoApprove ? 'auto-approve: no consent page' : 'a consent page to approve'})`,
+  );
   say.field('Tokens', `access tokens live ${opts.tokenTtlSec} s, refresh tokens rotate; tools: echo, add, whoami, slow, admin_report`);
   say.line();
   say.line('Point a host app at it through the relay, e.g. Claude Desktop (claude_desktop_config.json):');

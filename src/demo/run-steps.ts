@@ -114,39 +114,62 @@ export async function connectAndLogIn(w: Walk): Promise<RelayChild> {
   w.say.step(2, title);
   const discovery = events.filter((e) => e.method === 'GET' && e.path.startsWith('/.well-known/'));
   sawEach(w, discovery);
-  check(discovery.some((e) => e.path.startsWith('/.well-known/oauth-protected-resource')), 2, title, `no protected resource metadata request${cause}`);
-  check(discovery.some((e) => meaning(e).startsWith('authorization server metadata')), 2, title, `no authorization server metadata request${cause}`);
+  check(
+    discovery.some((e) => e.path.startsWith('/.well-known/oauth-protected-resource')),
+    2,
+    title,
+    `no protected resource metadata request${cause}`,
+  );
+  check(
+    discovery.some((e) => meaning(e).startsWith('authorization server metadata')),
+    2,
+    title,
+    `no authorization server metadata request${cause}`,
+  );
   w.say.ok('found the authorization server and its endpoints');
 
   title = 'Registration: the relay registers itself as an OAuth client';
   w.say.step(3, title);
-  sawEach(w, events.filter((e) => e.path === '/register'));
+  sawEach(
+    w,
+    events.filter((e) => e.path === '/register'),
+  );
   check(c.registrations === 1, 3, title, `the server counted ${c.registrations} registrations (expected 1)${cause}`);
   const client = await w.store.client();
   check(client !== undefined, 3, title, `client.json did not appear in the store${cause}`);
-  w.say.saw('store', `client.json: client_id ${client.clientId}, ${client.authMethod === 'none' || !client.authMethod ? 'a public client (no secret)' : `auth method ${client.authMethod}`}`);
+  w.say.saw(
+    'store',
+    `client.json: client_id ${client.clientId}, ${client.authMethod === 'none' || !client.authMethod ? 'a public client (no secret)' : `auth method ${client.authMethod}`}`,
+  );
   if (client.redirectUris[0]) w.say.note(`redirect URI ${client.redirectUris[0]}: the relay's own loopback listener`);
   w.say.ok('registered once');
 
   title = 'Browser: the user approves on the consent page';
   w.say.step(4, title);
-  sawEach(w, events.filter((e) => e.path === '/authorize'));
+  sawEach(
+    w,
+    events.filter((e) => e.path === '/authorize'),
+  );
   w.say.note('the server only accepts PKCE S256 requests: the URL carries a hash, the secret verifier stays in the relay');
   if (w.auto) await reportStandInBrowser(w, title, cause);
   check(c.authorizeRequests === 1, 4, title, `the server counted ${c.authorizeRequests} authorization requests, i.e. browser tabs (expected 1)${cause}`);
   check(c.codesIssued === 1, 4, title, `the server issued ${c.codesIssued} authorization codes (expected 1: was Approve pressed?)${cause}`);
   if (!w.auto) w.say.saw('you', 'approved in your browser');
-  w.say.ok('one browser tab, one authorization code, delivered to the relay\'s loopback callback');
+  w.say.ok("one browser tab, one authorization code, delivered to the relay's loopback callback");
 
   title = 'Token: the relay exchanges the code for tokens';
   w.say.step(5, title);
-  sawEach(w, events.filter((e) => e.path === '/token'), () => 'grant_type=authorization_code, with the PKCE verifier');
+  sawEach(
+    w,
+    events.filter((e) => e.path === '/token'),
+    () => 'grant_type=authorization_code, with the PKCE verifier',
+  );
   check(c.tokenRequests.authorization_code === 1, 5, title, `the server counted ${c.tokenRequests.authorization_code} code exchanges (expected 1)${cause}`);
   await describeTokens(w, 5, title, cause);
   const after = events.slice(events.findIndex((e) => e.path === '/token') + 1).filter((e) => e.path === '/mcp');
   if (after.length) w.say.saw('server', `${summarize(after)}  ${w.say.paint('dim', '(the queued initialize, now with the token)')}`);
   check(relay !== undefined, 5, title, `the relay did not answer the host's initialize${cause}`);
-  w.say.ok('logged in; the host\'s initialize was answered');
+  w.say.ok("logged in; the host's initialize was answered");
   return relay;
 }
 
@@ -178,7 +201,7 @@ async function reportStandInBrowser(w: Walk, title: string, cause: string): Prom
   if (pages.length) w.say.saw('browser', `visited ${pages.join(' → ')}`);
   check(error === undefined, 4, title, `the stand-in browser failed: ${error && 'message' in error ? error.message : ''}${cause}`);
   check(launches === 1, 4, title, `the relay launched the browser ${launches} times (expected 1)${cause}`);
-  if (report.some((r) => r.event === 'done')) w.say.saw('browser', 'pressed Approve on the consent page for you, and reached the relay\'s callback');
+  if (report.some((r) => r.event === 'done')) w.say.saw('browser', "pressed Approve on the consent page for you, and reached the relay's callback");
 }
 
 async function describeTokens(w: Walk, n: number, title: string, cause: string): Promise<void> {
@@ -200,7 +223,12 @@ export function listTools(w: Walk, relay: RelayChild): Promise<void> {
     const { tools } = await relay.client.listTools({}, { timeout: DEMO_REQUEST_TIMEOUT_MS });
     w.say.saw('host', `tools: ${tools.map((t) => t.name).join(', ')}`);
     w.say.saw('server', summarize(w.requests.since(start)));
-    check(tools.some((t) => t.name === 'echo'), 6, title, 'the echo tool is missing from tools/list');
+    check(
+      tools.some((t) => t.name === 'echo'),
+      6,
+      title,
+      'the echo tool is missing from tools/list',
+    );
     w.say.ok(`${tools.length} tools listed`);
   });
 }
@@ -230,7 +258,10 @@ export function refreshAfterExpiry(w: Walk, relay: RelayChild): Promise<void> {
     const result = await relay.client.callTool({ name: 'echo', arguments: { text: ECHO_AFTER_EXPIRY } }, undefined, { timeout: DEMO_REQUEST_TIMEOUT_MS });
     const c = w.server.counters;
     w.say.saw('server', `${summarize(w.requests.since(start))}  ${w.say.paint('dim', '(expired token refused with 401, refresh, retry)')}`);
-    w.say.saw('server', `401 answers +${c.unauthorized401 - before.unauthorized401}, refresh_token grants +${c.tokenRequests.refresh_token - before.tokenRequests.refresh_token}, browser tabs +${c.authorizeRequests - before.authorizeRequests}`);
+    w.say.saw(
+      'server',
+      `401 answers +${c.unauthorized401 - before.unauthorized401}, refresh_token grants +${c.tokenRequests.refresh_token - before.tokenRequests.refresh_token}, browser tabs +${c.authorizeRequests - before.authorizeRequests}`,
+    );
     w.say.saw('host', `tools/call echo → "${text(result)}"`);
     check(text(result) === ECHO_AFTER_EXPIRY, 8, title, `echo answered ${JSON.stringify(text(result))}`);
     check(c.tokenRequests.refresh_token > before.tokenRequests.refresh_token, 8, title, 'the relay did not use its refresh token');

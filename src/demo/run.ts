@@ -145,7 +145,12 @@ async function setUp(opts: DemoRunOptions, say: Narrator, cleanup: Cleanup, tail
   say.field('Browser', mode.auto ? `${mode.why}; approving automatically with a stand-in browser` : `${mode.why}: you will approve in it`);
   if (!mode.auto) {
     say.line();
-    say.line(say.paint('bold', `Your browser will open the demo's consent page: click Approve there (waiting up to ${INTERACTIVE_AUTH_TIMEOUT_SEC / 60} min; Ctrl+C stops).`));
+    say.line(
+      say.paint(
+        'bold',
+        `Your browser will open the demo's consent page: click Approve there (waiting up to ${INTERACTIVE_AUTH_TIMEOUT_SEC / 60} min; Ctrl+C stops).`,
+      ),
+    );
     requests.onRequest = (e) => {
       if (e.path !== '/authorize') return;
       say.saw('browser', e.method === 'GET' ? 'the consent page was opened: waiting for you to click Approve' : 'your answer arrived');
@@ -165,7 +170,15 @@ async function setUp(opts: DemoRunOptions, say: Narrator, cleanup: Cleanup, tail
   };
 }
 
-function relayOptions(opts: DemoRunOptions, auto: boolean, server: DemoServer, storeRoot: string, browserReport: string, tail: string[], say: Narrator): RelayChildOptions {
+function relayOptions(
+  opts: DemoRunOptions,
+  auto: boolean,
+  server: DemoServer,
+  storeRoot: string,
+  browserReport: string,
+  tail: string[],
+  say: Narrator,
+): RelayChildOptions {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(opts.env)) if (v !== undefined) env[k] = v;
   env[STORE_HOME_ENV] = storeRoot;

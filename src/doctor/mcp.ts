@@ -21,7 +21,8 @@ export function checkProxy(url: URL, env: NodeJS.ProcessEnv): DoctorStep {
   const proxy = proxyFromEnv(env);
   const noProxy = env.NO_PROXY ?? env.no_proxy;
   if (!proxy) return step('proxy', 'ok', `no proxy (HTTPS_PROXY/HTTP_PROXY unset): the relay connects to ${url.host} directly`);
-  if (noProxyMatcher(noProxy)(url)) return step('proxy', 'ok', `${url.host} matches NO_PROXY (${noProxy}): the relay connects to it directly, not through ${proxy}`);
+  if (noProxyMatcher(noProxy)(url))
+    return step('proxy', 'ok', `${url.host} matches NO_PROXY (${noProxy}): the relay connects to it directly, not through ${proxy}`);
   return step(
     'proxy',
     'ok',

@@ -44,7 +44,10 @@ export interface Bounds {
 
 export function tooLarge(what: string, bytes: number, limit: number, declared = false): RelayError {
   const seen = declared ? `${formatBytes(bytes)} announced by its Content-Length, none of it read` : `${formatBytes(bytes)} so far`;
-  return new RelayError('REMOTE_TOO_LARGE', `${what} of over ${formatBytes(limit)} (${seen}); the relay dropped it to stay within its memory bounds (--max-message-mb)`);
+  return new RelayError(
+    'REMOTE_TOO_LARGE',
+    `${what} of over ${formatBytes(limit)} (${seen}); the relay dropped it to stay within its memory bounds (--max-message-mb)`,
+  );
 }
 
 export function inflightExceeded(budget: ByteBudget): RelayError {

@@ -139,7 +139,9 @@ export function createFetch(env: NodeJS.ProcessEnv = process.env, tls?: ClientTl
 export function createMcpFetch(env: NodeJS.ProcessEnv = process.env, userAgent?: string, tls?: TlsClientOptions): HttpFetch & { close(): void } {
   if (!proxyFromEnv(env)) {
     const direct = createNodeHttpFetch({ maxSockets: MAX_CONNECTIONS, tls });
-    return Object.assign((input: string | URL, init?: HttpRequestInit) => sameOriginRedirects(direct, input, withUserAgent(init, userAgent)), { close: () => direct.close() });
+    return Object.assign((input: string | URL, init?: HttpRequestInit) => sameOriginRedirects(direct, input, withUserAgent(init, userAgent)), {
+      close: () => direct.close(),
+    });
   }
   const pooled = undiciPooled(env, tls);
   return Object.assign(async (input: string | URL, init?: HttpRequestInit) => sameOriginRedirects(pooled.fetch, input, withUserAgent(init, userAgent)), {
@@ -165,7 +167,11 @@ function undiciPooled(env: NodeJS.ProcessEnv, tls: TlsClientOptions | undefined)
     (ready ??= import('undici').then((undici) => {
       const router = proxyRouter(undici, env, { connections: MAX_CONNECTIONS, ...undiciTls(tls) });
       const pooledFetch: FetchFn = (input, init) =>
-        undici.fetch(input, { ...(init as Parameters<Undici['fetch']>[1]), dispatcher: router.pick(new URL(input)), redirect: 'manual' }) as unknown as Promise<Response>;
+        undici.fetch(input, {
+          ...(init as Parameters<Undici['fetch']>[1]),
+          dispatcher: router.pick(new URL(input)),
+          redirect: 'manual',
+        }) as unknown as Promise<Response>;
       return { fetch: pooledFetch, close: () => router.close() };
     }));
   return {

@@ -33,15 +33,17 @@ export function httpErrorFromText(status: number, statusText: string, body: stri
     status >= 300 && status < 400
       ? ` (the server redirects${target ? ` to ${target}` : ''}; the relay follows redirects only within ${url.origin}, so credentials never leave it: if you trust the new address, use it as the server URL)`
       : status === 401 || status === 403
-      ? ' (the server wants credentials: add --header "Authorization: Bearer ${TOKEN}" or check the server\'s OAuth setup)'
-      : after !== undefined && (status === 429 || status === 503)
-        ? ` (the server asks to retry after ${Math.ceil(after / 1000)} s)`
-        : status === 429
-          ? ' (too many requests: retry later)'
-          : status >= 500
-            ? ' (a server-side failure; the relay keeps running)'
-            : '';
-  return new RelayError('REMOTE_HTTP', `${url.host} answered HTTP ${status}${statusText ? ` ${statusText}` : ''}${detail ? `: ${detail}` : ''}${hint}`, { status });
+        ? ' (the server wants credentials: add --header "Authorization: Bearer ${TOKEN}" or check the server\'s OAuth setup)'
+        : after !== undefined && (status === 429 || status === 503)
+          ? ` (the server asks to retry after ${Math.ceil(after / 1000)} s)`
+          : status === 429
+            ? ' (too many requests: retry later)'
+            : status >= 500
+              ? ' (a server-side failure; the relay keeps running)'
+              : '';
+  return new RelayError('REMOTE_HTTP', `${url.host} answered HTTP ${status}${statusText ? ` ${statusText}` : ''}${detail ? `: ${detail}` : ''}${hint}`, {
+    status,
+  });
 }
 
 function safeLocation(location: string, base: URL): string | undefined {

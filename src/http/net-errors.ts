@@ -92,7 +92,11 @@ export function networkError(err: unknown, url: URL | string, what = 'the MCP se
     case 'EAI_AGAIN':
       return new RelayError('REMOTE_UNAVAILABLE', `cannot resolve ${host} (${code}): check the URL and your network/DNS`, { cause: err });
     case 'ECONNREFUSED':
-      return new RelayError('REMOTE_UNAVAILABLE', `${what} at ${host} refused the connection (ECONNREFUSED): is it running? The relay retries on the next request`, { cause: err });
+      return new RelayError(
+        'REMOTE_UNAVAILABLE',
+        `${what} at ${host} refused the connection (ECONNREFUSED): is it running? The relay retries on the next request`,
+        { cause: err },
+      );
     case 'ECONNRESET':
     case 'ECONNABORTED':
     case 'ERR_STREAM_PREMATURE_CLOSE':
@@ -110,6 +114,10 @@ export function networkError(err: unknown, url: URL | string, what = 'the MCP se
     case 'UND_ERR_HEADERS_TIMEOUT':
       return new RelayError('REMOTE_TIMEOUT', `connecting to ${what} at ${host} timed out (${code})`, { cause: err });
     default:
-      return new RelayError('REMOTE_UNAVAILABLE', `cannot reach ${what} at ${host}${code ? ` (${code})` : ''}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      return new RelayError(
+        'REMOTE_UNAVAILABLE',
+        `cannot reach ${what} at ${host}${code ? ` (${code})` : ''}: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
   }
 }

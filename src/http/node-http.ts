@@ -240,4 +240,3 @@ class NodeHttpResponse implements HttpResponse {
     return JSON.parse(await this.text());
   }
 }
-

@@ -25,7 +25,6 @@ const SMALL_VALUE_BYTES = 64 * 1024;
 /** The longest quoted key that may be one of the keys the scan reads ("method" fully \u-escaped is 38). */
 const MAX_KEY_BYTES = 64;
 
-
 /** One message decoded from bytes, with the text or bytes to forward when they can be forwarded as they are. */
 export interface DecodedMessage {
   msg: JsonRpcMessage;

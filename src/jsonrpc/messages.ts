@@ -83,12 +83,17 @@ export function classifyHostValue(value: unknown): HostValue {
   if (Array.isArray(value)) {
     return value.length === 0
       ? { kind: 'invalid', id: null, reason: 'expected a JSON-RPC 2.0 message object, got an empty array' }
-      : { kind: 'invalid', id: null, reason: 'got a batch (a JSON array of messages); MCP 2025-11-25 does not support JSON-RPC batches: send one message per line' };
+      : {
+          kind: 'invalid',
+          id: null,
+          reason: 'got a batch (a JSON array of messages); MCP 2025-11-25 does not support JSON-RPC batches: send one message per line',
+        };
   }
   if (!value || typeof value !== 'object') return { kind: 'invalid', id: null, reason: `expected a JSON-RPC 2.0 message object, got ${kindOf(value)}` };
   const o = value as Record<string, unknown>;
   const readableId = typeof o.method === 'string' && isId(o.id) ? o.id : null;
-  if (o.jsonrpc !== '2.0') return { kind: 'invalid', id: readableId, reason: `"jsonrpc" must be "2.0" (got ${o.jsonrpc === undefined ? 'none' : JSON.stringify(o.jsonrpc)})` };
+  if (o.jsonrpc !== '2.0')
+    return { kind: 'invalid', id: readableId, reason: `"jsonrpc" must be "2.0" (got ${o.jsonrpc === undefined ? 'none' : JSON.stringify(o.jsonrpc)})` };
   if ('method' in o) {
     if (typeof o.method !== 'string') return { kind: 'invalid', id: null, reason: `"method" must be a string (got ${kindOf(o.method)})` };
     if ('id' in o && !isId(o.id)) return { kind: 'invalid', id: null, reason: `"id" must be a string or a number (got ${kindOf(o.id)})` };

@@ -6,7 +6,17 @@ import { describeError, isRelayError, RelayError } from '../errors.js';
 import { scrub, type Logger } from '../log.js';
 import type { Remote, RequestWatch } from '../remote/types.js';
 import { Budgets, expiryMessage, type BudgetLimits, type Expiry } from './budget.js';
-import { errorResponse, INVALID_REQUEST, isRequest, isResponse, RELAY_ERROR, REQUEST_TIMEOUT, type JsonRpcId, type JsonRpcMessage, type RawMessage } from '../jsonrpc/messages.js';
+import {
+  errorResponse,
+  INVALID_REQUEST,
+  isRequest,
+  isResponse,
+  RELAY_ERROR,
+  REQUEST_TIMEOUT,
+  type JsonRpcId,
+  type JsonRpcMessage,
+  type RawMessage,
+} from '../jsonrpc/messages.js';
 import { isCachedMethod, type LoginShield } from './login-shield.js';
 
 export interface HostSide {
@@ -80,7 +90,13 @@ export class Relay {
         // with one id could not both be answered (the host could not tell the answers apart), so
         // the second is refused at once and never reaches the server; the first keeps its answer.
         this.opts.log.warn(`host reused request id ${JSON.stringify(msg.id)} while it was still pending; answered -32600, not forwarded`);
-        this.opts.host.send(errorResponse(msg.id, INVALID_REQUEST, `mcp-relay: Invalid Request: id ${JSON.stringify(msg.id)} belongs to a request that is still in progress (request ids must be unique); this ${msg.method} request was not sent to the server`));
+        this.opts.host.send(
+          errorResponse(
+            msg.id,
+            INVALID_REQUEST,
+            `mcp-relay: Invalid Request: id ${JSON.stringify(msg.id)} belongs to a request that is still in progress (request ids must be unique); this ${msg.method} request was not sent to the server`,
+          ),
+        );
         return;
       }
       const shield = this.opts.shield;
@@ -141,7 +157,7 @@ export class Relay {
       // The real initialize still goes to the server after the login; its answer is then dropped.
       const result = await shield.initializeResult(init);
       if (this.pending.delete(init.id)) {
-        this.opts.log.info('login in progress: answered the host\'s initialize from the last known server state');
+        this.opts.log.info("login in progress: answered the host's initialize from the last known server state");
         this.opts.host.send({ jsonrpc: '2.0', id: init.id, result });
       }
     }

@@ -55,12 +55,14 @@ export class AutoRemote implements Remote {
     if (!opensEra) return this.dispatch(msg, raw);
     if (this.deciding) return this.send(msg, raw); // another message started a probe meanwhile
     const run = this.decide(msg, raw);
-    this.deciding = run.then(
-      () => undefined,
-      () => undefined,
-    ).finally(() => {
-      this.deciding = undefined;
-    });
+    this.deciding = run
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .finally(() => {
+        this.deciding = undefined;
+      });
     return run;
   }
 
@@ -101,7 +103,7 @@ export class AutoRemote implements Remote {
       return this.active.send(msg, raw);
     }
     this.active = new ModernRemote(this.opts, http, outcome.answer.result as Record<string, unknown>);
-    this.opts.log.info('the server speaks MCP 2026-07-28; translating the host\'s 2025 session to it');
+    this.opts.log.info("the server speaks MCP 2026-07-28; translating the host's 2025 session to it");
     await this.active.send(msg, raw);
     this.onChosen?.('http');
   }

@@ -120,9 +120,13 @@ export class Exchange {
       if (res.status === 403 && challenge.error !== 'insufficient_scope') return res;
       await res.body?.cancel().catch(() => {});
       if (attempt >= MAX_AUTH_ATTEMPTS) {
-        throw new RelayError('AUTH_REQUIRED', `the server keeps refusing fresh credentials (HTTP ${res.status}); run \`mcp-relay logout ${this.o.url.href}\` and try again`, {
-          status: res.status,
-        });
+        throw new RelayError(
+          'AUTH_REQUIRED',
+          `the server keeps refusing fresh credentials (HTTP ${res.status}); run \`mcp-relay logout ${this.o.url.href}\` and try again`,
+          {
+            status: res.status,
+          },
+        );
       }
       const login = auth.unauthorized({ status: res.status as 401 | 403, challenge, rejected: authorization });
       if (watch) {
@@ -170,7 +174,9 @@ export function answerKind(res: ResponseLike): AnswerKind {
 export async function unexpectedAnswer(res: ResponseLike): Promise<RelayError> {
   await res.body?.cancel().catch(() => {});
   const type = mediaType(res);
-  return new RelayError('REMOTE_PROTOCOL', `the server answered with content type "${type || 'none'}"; expected application/json or text/event-stream`, { status: res.status });
+  return new RelayError('REMOTE_PROTOCOL', `the server answered with content type "${type || 'none'}"; expected application/json or text/event-stream`, {
+    status: res.status,
+  });
 }
 
 function mediaType(res: ResponseLike): string {

@@ -99,10 +99,7 @@ export async function readJsonFile<T>(file: string, parse: (v: unknown) => T | u
 }
 
 type FileIdentity = { dev: number; ino: number };
-type ReadResult =
-  | { kind: 'missing' }
-  | { kind: 'text'; text: string; identity: FileIdentity }
-  | { kind: 'bad'; problem: string; identity?: FileIdentity };
+type ReadResult = { kind: 'missing' } | { kind: 'text'; text: string; identity: FileIdentity } | { kind: 'bad'; problem: string; identity?: FileIdentity };
 
 async function readOnce(file: string): Promise<ReadResult> {
   let handle: fs.FileHandle;
@@ -150,10 +147,7 @@ async function moveAside(file: string, problem: string, log: Logger): Promise<vo
     );
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') return; // someone else already moved or replaced it
-    log.warn(
-      { file, code: errnoCode(err) },
-      `ignoring ${file} because ${problem}; could not move it aside (${errnoCode(err) ?? 'error'}): delete it by hand`,
-    );
+    log.warn({ file, code: errnoCode(err) }, `ignoring ${file} because ${problem}; could not move it aside (${errnoCode(err) ?? 'error'}): delete it by hand`);
   }
 }
 

@@ -75,7 +75,10 @@ export async function withLock<T>(dir: string, fn: (signal: AbortSignal) => Prom
       await release().catch((err: unknown) => {
         // ERELEASED after a compromise is expected; anything else is worth a line.
         if (errorCode(err) !== 'ERELEASED') {
-          (opts.log ?? silentLogger()).warn({ lock: lockPath, code: errorCode(err) }, `could not release the store lock ${lockPath}; it will be taken over after ${staleMs} ms`);
+          (opts.log ?? silentLogger()).warn(
+            { lock: lockPath, code: errorCode(err) },
+            `could not release the store lock ${lockPath}; it will be taken over after ${staleMs} ms`,
+          );
         }
       });
     }

@@ -10,7 +10,11 @@ import { CredentialStore, type ServerStore, type StoredTokens } from './store.js
 
 export function openStore(config: Config, env: NodeJS.ProcessEnv, log: Logger): { store: CredentialStore; server: ServerStore } {
   const store = new CredentialStore(config.storeRoot ?? defaultStoreRoot(env), log);
-  const key = serverKey({ serverUrl: config.serverUrl.href, resource: config.auth.resource, clientId: config.auth.clientId ?? (config.auth.clientInfo?.client_id as string | undefined) });
+  const key = serverKey({
+    serverUrl: config.serverUrl.href,
+    resource: config.auth.resource,
+    clientId: config.auth.clientId ?? (config.auth.clientInfo?.client_id as string | undefined),
+  });
   return { store, server: store.server(key) };
 }
 
@@ -18,7 +22,12 @@ export function openStore(config: Config, env: NodeJS.ProcessEnv, log: Logger): 
 export async function recordServer(server: ServerStore, config: Config, log: Logger, now = Date.now()): Promise<void> {
   try {
     const existing = await server.readServer();
-    await server.writeServer({ url: config.serverUrl.href, created_at: existing?.created_at ?? now, last_used_at: now, ...(config.auth.resource ? { resource: config.auth.resource } : {}) });
+    await server.writeServer({
+      url: config.serverUrl.href,
+      created_at: existing?.created_at ?? now,
+      last_used_at: now,
+      ...(config.auth.resource ? { resource: config.auth.resource } : {}),
+    });
   } catch (err) {
     log.warn(`could not record the server in the store: ${describeError(err)}`);
   }

@@ -97,9 +97,16 @@ export class CredentialStore {
       entries = await fs.readdir(this.serversDir, { withFileTypes: true });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw new RelayError('STORE_IO', `could not list ${this.serversDir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}; check its permissions, or set MCP_RELAY_HOME to move the store`, { cause: err });
+      throw new RelayError(
+        'STORE_IO',
+        `could not list ${this.serversDir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}; check its permissions, or set MCP_RELAY_HOME to move the store`,
+        { cause: err },
+      );
     }
-    const keys = entries.filter((e) => e.isDirectory() && SERVER_KEY_PATTERN.test(e.name)).map((e) => e.name).sort();
+    const keys = entries
+      .filter((e) => e.isDirectory() && SERVER_KEY_PATTERN.test(e.name))
+      .map((e) => e.name)
+      .sort();
     const listed: ListedServer[] = [];
     for (const key of keys) {
       const store = this.server(key);
@@ -210,7 +217,9 @@ export class ServerStore {
       names = await fs.readdir(this.dir);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw new RelayError('STORE_IO', `could not list ${this.dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}; check its permissions`, { cause: err });
+      throw new RelayError('STORE_IO', `could not list ${this.dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}; check its permissions`, {
+        cause: err,
+      });
     }
     for (const name of names) {
       if (name === LOCK_NAME) continue;

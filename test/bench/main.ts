@@ -58,7 +58,10 @@ function quietSharedSignalWarning(): void {
   let told = false;
   process.on('warning', (warning) => {
     if (warning.name === 'MaxListenersExceededWarning' && warning.message.includes('[AbortSignal]')) {
-      if (!told) process.stderr.write('  (note: the SDK\'s HTTP client transport in the bench host reuses one AbortSignal per session; Node warns about its listeners, harmless)\n');
+      if (!told)
+        process.stderr.write(
+          "  (note: the SDK's HTTP client transport in the bench host reuses one AbortSignal per session; Node warns about its listeners, harmless)\n",
+        );
       told = true;
       return;
     }
@@ -143,7 +146,9 @@ async function run(opts: BenchOptions): Promise<void> {
       `${(info.memoryBytes / 1024 ** 3).toFixed(1)} GiB, node ${info.node}; ${opts.rounds} rounds, ${opts.calls} sequential calls and ` +
       `${opts.concurrency} in flight for ${opts.throughputMs} ms per variant per round; medians across rounds (peak RSS: highest round).\n\n`,
   );
-  process.stdout.write(`${formatTable(summary)}\n\nTargets (medians of per-round figures; each round runs the variants side by side):\n${formatTargets(targets)}\n`);
+  process.stdout.write(
+    `${formatTable(summary)}\n\nTargets (medians of per-round figures; each round runs the variants side by side):\n${formatTargets(targets)}\n`,
+  );
   for (const w of lost) process.stdout.write(`warning: ${w}\n`);
   process.stdout.write(`\n${seconds.toFixed(0)} s; JSON written to ${out}\n`);
 }

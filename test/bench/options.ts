@@ -51,7 +51,16 @@ const FULL: Omit<BenchOptions, 'out' | 'skipMcpRemote' | 'cpuProfDir' | 'hostRea
 };
 
 /** --quick: about 30 s. */
-const QUICK: Partial<BenchOptions> = { rounds: 3, calls: 400, latencyBlocks: 2, warmup: 50, throughputMs: 750, payloadBudgetMib: 12, progressCalls: 1, settleMs: 200 };
+const QUICK: Partial<BenchOptions> = {
+  rounds: 3,
+  calls: 400,
+  latencyBlocks: 2,
+  warmup: 50,
+  throughputMs: 750,
+  payloadBudgetMib: 12,
+  progressCalls: 1,
+  settleMs: 200,
+};
 
 /** Payload calls per size per round are kept within these bounds. */
 export const MIN_PAYLOAD_CALLS = 3;

@@ -127,19 +127,55 @@ export function checkTargets(rounds: RoundResult[]): TargetCheck[] {
       'x',
       true,
     ),
-    check('concurrent throughput, relay / direct', per((d, r) => r.throughput.callsPerSec / d.throughput.callsPerSec), TARGET_THROUGHPUT_SHARE, 'x', false),
+    check(
+      'concurrent throughput, relay / direct',
+      per((d, r) => r.throughput.callsPerSec / d.throughput.callsPerSec),
+      TARGET_THROUGHPUT_SHARE,
+      'x',
+      false,
+    ),
   ];
   const largest = rounds.map((round) => round.relay && largestOf(round.relay)).find((p) => p !== undefined);
   if (largest) {
     const mib = `${+(largest.bytes / MIB).toFixed(2)} MiB`;
     const of = (v: VariantRound) => v.payload.find((p) => p.bytes === largest.bytes);
-    checks.push(check(`${mib} payload time, relay / direct`, per((d, r) => (of(r)?.msPerCall ?? NaN) / (of(d)?.msPerCall ?? NaN)), TARGET_PAYLOAD_TIME_RATIO, 'x', true));
     checks.push(
-      check(`${mib} payload, relay peak RSS growth / payload size`, per((_d, r) => (of(r)?.peakGrowth ?? NaN) / largest.bytes), TARGET_PAYLOAD_EXTRA_RSS_FACTOR, 'x', true),
+      check(
+        `${mib} payload time, relay / direct`,
+        per((d, r) => (of(r)?.msPerCall ?? NaN) / (of(d)?.msPerCall ?? NaN)),
+        TARGET_PAYLOAD_TIME_RATIO,
+        'x',
+        true,
+      ),
+    );
+    checks.push(
+      check(
+        `${mib} payload, relay peak RSS growth / payload size`,
+        per((_d, r) => (of(r)?.peakGrowth ?? NaN) / largest.bytes),
+        TARGET_PAYLOAD_EXTRA_RSS_FACTOR,
+        'x',
+        true,
+      ),
     );
   }
-  checks.push(check('startup to initialize, relay / mcp-remote', per((_d, r, m) => (m ? r.startupMs / m.startupMs : NaN)), 1, 'x', true));
-  checks.push(check('relay idle RSS after initialize', per((_d, r) => (r.idleRss ?? NaN) / BYTES_PER_MB), TARGET_IDLE_RSS_BYTES / BYTES_PER_MB, 'MB', true));
+  checks.push(
+    check(
+      'startup to initialize, relay / mcp-remote',
+      per((_d, r, m) => (m ? r.startupMs / m.startupMs : NaN)),
+      1,
+      'x',
+      true,
+    ),
+  );
+  checks.push(
+    check(
+      'relay idle RSS after initialize',
+      per((_d, r) => (r.idleRss ?? NaN) / BYTES_PER_MB),
+      TARGET_IDLE_RSS_BYTES / BYTES_PER_MB,
+      'MB',
+      true,
+    ),
+  );
   return checks;
 }
 
@@ -217,9 +253,12 @@ export function lostProgress(s: Summary): string[] {
     const v = s[name];
     if (!v) return [];
     const out: string[] = [];
-    if (v.progressDelivered < v.progressExpected) out.push(`${name} delivered only ${v.progressDelivered}/${v.progressExpected} progress notifications to the host in its worst call`);
+    if (v.progressDelivered < v.progressExpected)
+      out.push(`${name} delivered only ${v.progressDelivered}/${v.progressExpected} progress notifications to the host in its worst call`);
     if (v.progressNotifications < v.progressDelivered) {
-      out.push(`through ${name}, the SDK Client passed on ${v.progressNotifications}/${v.progressExpected} progress notifications in its worst call (the rest arrived in the same read as the response and the Client dropped them)`);
+      out.push(
+        `through ${name}, the SDK Client passed on ${v.progressNotifications}/${v.progressExpected} progress notifications in its worst call (the rest arrived in the same read as the response and the Client dropped them)`,
+      );
     }
     return out;
   });

@@ -47,7 +47,9 @@ function blobMaker(): (bytes: number) => string {
   return (bytes) => {
     let blob = cache.get(bytes);
     if (blob === undefined) {
-      blob = randomBytes(Math.ceil(bytes / BASE64_CHARS_PER_BYTE) + 3).toString('base64').slice(0, bytes);
+      blob = randomBytes(Math.ceil(bytes / BASE64_CHARS_PER_BYTE) + 3)
+        .toString('base64')
+        .slice(0, bytes);
       cache.set(bytes, blob);
     }
     return blob;
@@ -58,20 +60,16 @@ function newMcpServer(blob: (bytes: number) => string): McpServer {
   const mcp = new McpServer({ name: 'mcp-relay-bench', version: '1.0.0' });
   mcp.registerTool('echo', { inputSchema: { text: z.string() } }, ({ text: value }) => text(value));
   mcp.registerTool('blob', { inputSchema: { bytes: z.number().int().min(0).max(MAX_BLOB_BYTES) } }, ({ bytes }) => text(blob(bytes)));
-  mcp.registerTool(
-    'slow',
-    { inputSchema: { steps: z.number().int().min(0), delayMs: z.number().int().min(0) } },
-    async ({ steps, delayMs }, extra) => {
-      const progressToken = extra._meta?.progressToken;
-      for (let step = 1; step <= steps && !extra.signal.aborted; step += 1) {
-        if (progressToken !== undefined) {
-          await extra.sendNotification({ method: 'notifications/progress', params: { progressToken, progress: step, total: steps } });
-        }
-        await sleep(delayMs, extra.signal);
+  mcp.registerTool('slow', { inputSchema: { steps: z.number().int().min(0), delayMs: z.number().int().min(0) } }, async ({ steps, delayMs }, extra) => {
+    const progressToken = extra._meta?.progressToken;
+    for (let step = 1; step <= steps && !extra.signal.aborted; step += 1) {
+      if (progressToken !== undefined) {
+        await extra.sendNotification({ method: 'notifications/progress', params: { progressToken, progress: step, total: steps } });
       }
-      return text(`done ${steps}`);
-    },
-  );
+      await sleep(delayMs, extra.signal);
+    }
+    return text(`done ${steps}`);
+  });
   return mcp;
 }
 

@@ -29,7 +29,8 @@ const HARNESS_KILL_MS = 120_000;
 /** Scenarios whose failure is the harness's, not the client's: reported, not counted as failures. */
 const KNOWN_HARNESS_BUGS = {
   '0.1.16': {
-    'auth/2025-03-26-oauth-metadata-backcompat': 'known harness bug in 0.1.16: it serves /.well-known/oauth-authorization-server with issuer <origin>/oauth, which RFC 8414 §3.3 obliges a client to refuse',
+    'auth/2025-03-26-oauth-metadata-backcompat':
+      'known harness bug in 0.1.16: it serves /.well-known/oauth-authorization-server with issuer <origin>/oauth, which RFC 8414 §3.3 obliges a client to refuse',
   },
 };
 
@@ -79,9 +80,16 @@ function newestPrerelease() {
   const byNumber = (a, b) => Number(a.split('.').pop()) - Number(b.split('.').pop()) || a.localeCompare(b);
   try {
     const all = JSON.parse(npm(['view', PACKAGE, 'versions', '--json'], cache));
-    return all.filter((v) => v.startsWith(PRERELEASE_LINE)).sort(byNumber).pop();
+    return all
+      .filter((v) => v.startsWith(PRERELEASE_LINE))
+      .sort(byNumber)
+      .pop();
   } catch (err) {
-    const cached = existsSync(cache) ? readdirSync(cache).filter((d) => d.startsWith(`harness-${PRERELEASE_LINE}`)).map((d) => d.slice('harness-'.length)) : [];
+    const cached = existsSync(cache)
+      ? readdirSync(cache)
+          .filter((d) => d.startsWith(`harness-${PRERELEASE_LINE}`))
+          .map((d) => d.slice('harness-'.length))
+      : [];
     if (!cached.length) throw err;
     return cached.sort(byNumber).pop();
   }
@@ -131,14 +139,28 @@ function findChecks(dir) {
 async function runScenario(node, cli, version, scenario, outRoot) {
   const out = mkdtempSync(join(outRoot, 'run-'));
   const command = `"${process.execPath}" "${HOST}"`;
-  const r = await run(node, [cli, 'client', '--command', command, '--scenario', scenario, '--timeout', String(SCENARIO_TIMEOUT_MS), '-o', out], HARNESS_KILL_MS);
+  const r = await run(
+    node,
+    [cli, 'client', '--command', command, '--scenario', scenario, '--timeout', String(SCENARIO_TIMEOUT_MS), '-o', out],
+    HARNESS_KILL_MS,
+  );
   const checks = findChecks(out) ?? [];
   const failures = checks.filter((c) => c.status === 'FAILURE');
   const warnings = checks.filter((c) => c.status === 'WARNING');
   const passed = r.code === 0 && failures.length === 0 && checks.length > 0;
   let why = failures.map((c) => `${c.id}: ${c.errorMessage ?? c.description}`).join('; ');
-  if (!passed && !why) why = r.signal ? `harness killed after ${HARNESS_KILL_MS / 1000} s` : (r.out.trim().split('\n').slice(-3).join(' | ') || `harness exit ${r.code}`);
-  return { version, scenario, passed, checks: checks.length, warnings: warnings.length, why, known: KNOWN_HARNESS_BUGS[version]?.[scenario], todo: NOT_BUILT[scenario] };
+  if (!passed && !why)
+    why = r.signal ? `harness killed after ${HARNESS_KILL_MS / 1000} s` : r.out.trim().split('\n').slice(-3).join(' | ') || `harness exit ${r.code}`;
+  return {
+    version,
+    scenario,
+    passed,
+    checks: checks.length,
+    warnings: warnings.length,
+    why,
+    known: KNOWN_HARNESS_BUGS[version]?.[scenario],
+    todo: NOT_BUILT[scenario],
+  };
 }
 
 async function pool(items, jobs, work) {
@@ -170,7 +192,9 @@ async function main() {
     clis[v] = join(installInto(`harness-${v}`, PACKAGE, v), 'node_modules', PACKAGE, 'dist', 'index.js');
     for (const s of listScenarios(node, clis[v])) if (!opts.scenario || s.includes(opts.scenario)) jobs.push({ v, s });
   }
-  console.log(`mcp-relay conformance: harness ${versions.join(' and ')}, Node ${spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim()} for the harness, ${process.version} for the host and relay`);
+  console.log(
+    `mcp-relay conformance: harness ${versions.join(' and ')}, Node ${spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim()} for the harness, ${process.version} for the host and relay`,
+  );
   const results = await pool(jobs, Math.max(1, Number(opts.jobs) || 1), ({ v, s }) => runScenario(node, clis[v], v, s, outRoot));
   const width = Math.max(...results.map((r) => r.scenario.length));
   let failedTotal = 0;
@@ -186,7 +210,9 @@ async function main() {
     const todo = mine.filter((r) => !r.passed && !r.known && r.todo).length;
     const failed = mine.length - passed - known - todo;
     failedTotal += failed;
-    console.log(`${v}: ${passed} of ${mine.length} scenarios pass${known ? ` (${known} more fail on a known harness bug)` : ''}${todo ? `, ${todo} not built yet (TODO)` : ''}${failed ? `, ${failed} fail` : ''}`);
+    console.log(
+      `${v}: ${passed} of ${mine.length} scenarios pass${known ? ` (${known} more fail on a known harness bug)` : ''}${todo ? `, ${todo} not built yet (TODO)` : ''}${failed ? `, ${failed} fail` : ''}`,
+    );
   }
   console.log(`wall time ${Math.round((Date.now() - started) / 1000)} s with --jobs ${opts.jobs}`);
   if (opts.keep) console.log(`harness results kept in ${outRoot}`);

@@ -92,7 +92,15 @@ async function revocationServer(status = 200): Promise<{ url: string; seen: Revo
 const servers = new Set<Server>();
 
 function client(id: string, secret: string | undefined, method: string, kind: StoredClient['kind'] = 'dynamic'): StoredClient {
-  return { client_id: id, ...(secret ? { client_secret: secret } : {}), token_endpoint_auth_method: method, redirect_uris: ['http://127.0.0.1:33418/callback'], issuer: ISSUER, kind, registered_at: Date.now() - HOUR };
+  return {
+    client_id: id,
+    ...(secret ? { client_secret: secret } : {}),
+    token_endpoint_auth_method: method,
+    redirect_uris: ['http://127.0.0.1:33418/callback'],
+    issuer: ISSUER,
+    kind,
+    registered_at: Date.now() - HOUR,
+  };
 }
 
 /**
@@ -111,12 +119,27 @@ async function populate(home: string, revocation?: { a?: string; b?: string }): 
   const a = store.server(serverKey({ serverUrl: URL_A }));
   await a.writeServer({ url: URL_A, created_at: now - 2 * HOUR, last_used_at: now - 5 * MIN });
   await a.writeClient(client('client-a', SECRETS.clientA, 'client_secret_post'));
-  await a.writeTokens({ access_token: SECRETS.accessA, token_type: 'Bearer', refresh_token: SECRETS.refreshA, scope: 'mcp:tools read', expires_at: now + 12 * MIN + 20_000, issuer: ISSUER, obtained_at: now - 48 * MIN });
+  await a.writeTokens({
+    access_token: SECRETS.accessA,
+    token_type: 'Bearer',
+    refresh_token: SECRETS.refreshA,
+    scope: 'mcp:tools read',
+    expires_at: now + 12 * MIN + 20_000,
+    issuer: ISSUER,
+    obtained_at: now - 48 * MIN,
+  });
   await a.writeDiscovery(meta(revocation?.a));
   const b = store.server(serverKey({ serverUrl: URL_B }));
   await b.writeServer({ url: URL_B, created_at: now - 9 * HOUR, last_used_at: now - 4 * HOUR });
   await b.writeClient(client('client-b', SECRETS.clientB, 'client_secret_basic'));
-  await b.writeTokens({ access_token: SECRETS.accessB, token_type: 'Bearer', refresh_token: SECRETS.refreshB, expires_at: now - 3 * HOUR, issuer: ISSUER, obtained_at: now - 4 * HOUR });
+  await b.writeTokens({
+    access_token: SECRETS.accessB,
+    token_type: 'Bearer',
+    refresh_token: SECRETS.refreshB,
+    expires_at: now - 3 * HOUR,
+    issuer: ISSUER,
+    obtained_at: now - 4 * HOUR,
+  });
   await b.writeDiscovery(meta(revocation?.b));
   const c = store.server(serverKey({ serverUrl: URL_C }));
   await c.writeServer({ url: URL_C, created_at: now - HOUR, last_used_at: now - HOUR });
@@ -207,7 +230,11 @@ describe('mcp-relay status', () => {
   });
 
   it('an empty store says where it is and that nothing is stored (exit 0); an unknown URL exits 1', async () => {
-    const [empty, json, unknown] = await Promise.all([cli(home, ['status']), cli(home, ['status', '--json']), cli(home, ['status', 'https://nowhere.example.com/mcp'])]);
+    const [empty, json, unknown] = await Promise.all([
+      cli(home, ['status']),
+      cli(home, ['status', '--json']),
+      cli(home, ['status', 'https://nowhere.example.com/mcp']),
+    ]);
     expect(empty.code).toBe(0);
     expect(empty.stdout).toContain('Nothing is stored');
     expect(empty.stdout).toContain(join(home, 'store'));

@@ -90,7 +90,7 @@ describe('the callback of a waiting relay', () => {
     expect(relay.stderr()).toMatch(/unexpected Host header \(possible DNS rebinding\)/);
   });
 
-  it('listens on loopback only: nothing answers on the machine\'s other addresses, and --callback-host 0.0.0.0 is refused', async () => {
+  it("listens on loopback only: nothing answers on the machine's other addresses, and --callback-host 0.0.0.0 is refused", async () => {
     const { home, relay, callback, pending } = await waitingRelay();
     const port = Number(callback.port);
     expect(new URL(pending.redirect_uri).hostname).toBe('127.0.0.1');
@@ -102,7 +102,10 @@ describe('the callback of a waiting relay', () => {
       .map((l) => l.trim().split(/\s+/))
       .filter((cols) => cols[1]?.endsWith(`:${hexPort}`) && cols[3] === '0A');
     if (existsSync('/proc/net/tcp')) expect(listeners.map((c) => c[1])).toEqual([`0100007F:${hexPort}`]);
-    const outside = Object.values(networkInterfaces()).flat().filter((i) => i && !i.internal && i.family === 'IPv4').map((i) => i!.address);
+    const outside = Object.values(networkInterfaces())
+      .flat()
+      .filter((i) => i && !i.internal && i.family === 'IPv4')
+      .map((i) => i!.address);
     for (const address of outside) {
       const outcome = await new Promise<string>((resolve) => {
         const s = connect({ host: address, port }, () => {

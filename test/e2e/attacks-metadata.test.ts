@@ -66,7 +66,10 @@ describe('hostile protected resource metadata and challenges', () => {
   it.each(HOSTILE)('resource_metadata=%s in a 401 WWW-Authenticate: refused before it is fetched', async (value, why) => {
     // A bare MCP endpoint that answers every request 401 with the hostile challenge.
     const p = await faultProxy();
-    p.inject({ times: Infinity, action: { kind: 'respond', status: 401, headers: { 'www-authenticate': `Bearer resource_metadata="${value}", scope="mcp"` }, body: '' } });
+    p.inject({
+      times: Infinity,
+      action: { kind: 'respond', status: 401, headers: { 'www-authenticate': `Bearer resource_metadata="${value}", scope="mcp"` }, body: '' },
+    });
     const { home, attempts } = await expectRefused(`${p.origin}/mcp`, new RegExp(`resource_metadata \\(WWW-Authenticate\\).*(${why.source})`));
     expect(browserLaunches(home)).toHaveLength(0);
     expect(attempts).toEqual([]);

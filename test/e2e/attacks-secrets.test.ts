@@ -87,10 +87,13 @@ describe('secrets never leak', () => {
     const d = await demo({ registrationEnabled: false, staticClients: [{ client_id: 'static-1', client_secret: secret }] });
     const home = await tempHome();
     const logFile = join(home, 'relay.log');
-    const { client, pid, stderr } = await connectRelay([d.url, '--client-id', 'static-1', '--client-secret', 'env:MY_SECRET', '--debug', '--log-file', logFile], {
-      home,
-      env: { ...browserEnv(home), MY_SECRET: secret },
-    });
+    const { client, pid, stderr } = await connectRelay(
+      [d.url, '--client-id', 'static-1', '--client-secret', 'env:MY_SECRET', '--debug', '--log-file', logFile],
+      {
+        home,
+        env: { ...browserEnv(home), MY_SECRET: secret },
+      },
+    );
     // The login worked, so the token endpoint got the secret from the environment.
     expect(text(await client.callTool({ name: 'echo', arguments: { text: 'static' } }))).toBe('static');
     expect(d.counters.tokenRequests.authorization_code).toBe(1);
@@ -126,7 +129,9 @@ describe('secrets at rest', () => {
         else files.push(path);
       }
     }
-    expect(files.map((f) => f.slice(root.length))).toEqual(expect.arrayContaining([expect.stringMatching(/tokens\.json$/), expect.stringMatching(/client\.json$/)]));
+    expect(files.map((f) => f.slice(root.length))).toEqual(
+      expect.arrayContaining([expect.stringMatching(/tokens\.json$/), expect.stringMatching(/client\.json$/)]),
+    );
     for (const dir of dirs) expect(((await stat(dir)).mode & 0o777).toString(8), dir).toBe('700');
     for (const file of files) {
       expect((await lstat(file)).isFile(), file).toBe(true);

@@ -74,7 +74,10 @@ function cli(home: string, args: string[]): Promise<{ code: number | null; stdou
 
 describe('--client-credentials through the relay', () => {
   it('client_secret_basic with the secret from env:NAME: one token request, no browser, registration or pending login', async () => {
-    const d = await demo({ registrationEnabled: false, staticClients: [{ client_id: CLIENT, client_secret: SECRET, token_endpoint_auth_method: 'client_secret_basic' }] });
+    const d = await demo({
+      registrationEnabled: false,
+      staticClients: [{ client_id: CLIENT, client_secret: SECRET, token_endpoint_auth_method: 'client_secret_basic' }],
+    });
     const home = await tempHome();
     const { client, pid } = await connectRelay(secretArgs(d.url), { home, env: env(home) });
     expect(text(await client.callTool({ name: 'echo', arguments: { text: 'machine' } }))).toBe('machine');
@@ -110,7 +113,10 @@ describe('--client-credentials through the relay', () => {
 
   it('private_key_jwt from --client-key-file is accepted, and `status` shows the grant', async () => {
     const { privateKey, publicKey } = keyPair();
-    const d = await demo({ metadataOverrides: WITH_PRIVATE_KEY_JWT, staticClients: [{ client_id: CLIENT, jwks: jwks(publicKey, 'ci-key-1'), token_endpoint_auth_method: 'private_key_jwt' }] });
+    const d = await demo({
+      metadataOverrides: WITH_PRIVATE_KEY_JWT,
+      staticClients: [{ client_id: CLIENT, jwks: jwks(publicKey, 'ci-key-1'), token_endpoint_auth_method: 'private_key_jwt' }],
+    });
     const home = await tempHome();
     const file = await keyFile(home, privateKey);
     const args = [d.url, '--client-credentials', '--client-id', CLIENT, '--client-key-file', file, '--client-key-id', 'ci-key-1'];
@@ -121,7 +127,9 @@ describe('--client-credentials through the relay', () => {
     await transport.close();
     const json = await cli(home, ['status', '--json']);
     expect(json.code).toBe(0);
-    const server = (JSON.parse(json.stdout) as { servers: Array<{ url: string; tokens: { grant: string; refresh_token: boolean } }> }).servers.find((s) => s.url === d.url)!;
+    const server = (JSON.parse(json.stdout) as { servers: Array<{ url: string; tokens: { grant: string; refresh_token: boolean } }> }).servers.find(
+      (s) => s.url === d.url,
+    )!;
     expect(server.tokens).toMatchObject({ grant: 'client_credentials', refresh_token: false });
     const human = await cli(home, ['status', d.url]);
     expect(human.stdout).toMatch(/grant\s+client credentials/);
@@ -133,7 +141,10 @@ describe('--client-credentials through the relay', () => {
     const d = await demo({ metadataOverrides: WITH_PRIVATE_KEY_JWT, staticClients: [{ client_id: CLIENT, jwks: jwks(keyPair().publicKey, 'ci-key-1') }] });
     const home = await tempHome();
     const file = await keyFile(home, keyPair().privateKey);
-    const relay = spawnRelay([d.url, '--client-credentials', '--client-id', CLIENT, '--client-key-file', file, '--client-key-id', 'ci-key-1'], { home, env: env(home) });
+    const relay = spawnRelay([d.url, '--client-credentials', '--client-id', CLIENT, '--client-key-file', file, '--client-key-id', 'ci-key-1'], {
+      home,
+      env: env(home),
+    });
     relay.send(INIT(1));
     const answer = (await relay.waitFor((m) => m.id === 1)) as { error?: { message: string; data?: { relay?: { code: string } } } };
     expect(answer.error?.data?.relay?.code).toBe('AUTH_FAILED');
@@ -197,7 +208,10 @@ describe('--client-credentials through the relay', () => {
 
   it('never writes the secret, an assertion or a token to stderr or --log-file, even at --debug', async () => {
     const { privateKey, publicKey } = keyPair();
-    const d = await demo({ metadataOverrides: WITH_PRIVATE_KEY_JWT, staticClients: [{ client_id: CLIENT, client_secret: SECRET, jwks: jwks(publicKey, 'k1') }] });
+    const d = await demo({
+      metadataOverrides: WITH_PRIVATE_KEY_JWT,
+      staticClients: [{ client_id: CLIENT, client_secret: SECRET, jwks: jwks(publicKey, 'k1') }],
+    });
     const home = await tempHome();
     const logFile = join(home, 'relay.log');
     const withSecret = await connectRelay([...secretArgs(d.url), '--debug', '--log-file', logFile], { home, env: env(home) });
@@ -207,7 +221,10 @@ describe('--client-credentials through the relay', () => {
     // A second relay signs assertions; expiring the tokens makes it fetch (and log) once more.
     d.expireAccessTokens();
     const file = await keyFile(home, privateKey);
-    const signed = await connectRelay([d.url, '--client-credentials', '--client-id', CLIENT, '--client-key-file', file, '--client-key-id', 'k1', '--debug', '--log-file', logFile], { home, env: env(home) });
+    const signed = await connectRelay(
+      [d.url, '--client-credentials', '--client-id', CLIENT, '--client-key-file', file, '--client-key-id', 'k1', '--debug', '--log-file', logFile],
+      { home, env: env(home) },
+    );
     await signed.client.listTools();
     const signedToken = (await storedTokens(home, d.url))!.access_token as string;
     await signed.transport.close();

@@ -51,7 +51,9 @@ describe('authorization server faults during a refresh', () => {
     d.setDown(true);
     d.expireAccessTokens();
     for (const i of [1, 2]) {
-      await expect(client.callTool(echo(`down ${i}`))).rejects.toThrow(/refreshing the access token failed \("temporarily_unavailable"\).*stored login is kept/);
+      await expect(client.callTool(echo(`down ${i}`))).rejects.toThrow(
+        /refreshing the access token failed \("temporarily_unavailable"\).*stored login is kept/,
+      );
     }
     expect(await tokensFile(home, d.url)).toBe(before);
     expect(browserLaunches(home)).toHaveLength(1);

@@ -111,7 +111,10 @@ describe('floods and huge messages', () => {
     relay.child.stdin.write(`${JSON.stringify(CALL(2, 'echo', { text: big }))}\n`);
     relay.child.stdin.write(`${JSON.stringify(PING(3))}\n`);
     // Two answers, in whatever order the server finished them.
-    const got = [JSON.parse((await relay.next()).toString()), JSON.parse((await relay.next()).toString())] as Array<{ id: number; result: { content?: Array<{ text: string }> } }>;
+    const got = [JSON.parse((await relay.next()).toString()), JSON.parse((await relay.next()).toString())] as Array<{
+      id: number;
+      result: { content?: Array<{ text: string }> };
+    }>;
     got.sort((a, b) => a.id - b.id);
     expect(got.map((m) => m.id)).toEqual([2, 3]);
     expect(got[0]!.result.content![0]!.text === big).toBe(true);
@@ -158,7 +161,11 @@ describe('the host going away', () => {
     relay.send(INIT(1));
     await relay.waitFor((m) => m.id === 1);
     relay.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
-    for (const id of [2, 3, 4]) relay.send({ ...CALL(id, 'slow', { steps: 100, delayMs: 100 }), params: { name: 'slow', arguments: { steps: 100, delayMs: 100 }, _meta: { progressToken: id } } });
+    for (const id of [2, 3, 4])
+      relay.send({
+        ...CALL(id, 'slow', { steps: 100, delayMs: 100 }),
+        params: { name: 'slow', arguments: { steps: 100, delayMs: 100 }, _meta: { progressToken: id } },
+      });
     // All three are running on the server (each has reported progress).
     await Promise.all([2, 3, 4].map((id) => relay.waitFor((m) => (m.params as { progressToken?: unknown } | undefined)?.progressToken === id)));
     relay.child.stdin.end();

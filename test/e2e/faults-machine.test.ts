@@ -73,7 +73,9 @@ describe('a store changed behind the relay', () => {
     const { client } = await loggedIn(home, d.url);
     // The relay records the tools/list answer in cache.json just after the host has it; let that
     // write land first, or it re-creates the store right after the rm -rf below.
-    await expect.poll(async () => (await readStoreJson<Record<string, unknown>>(home, d.url, 'cache.json'))?.['tools/list'] !== undefined, { timeout: 10_000 }).toBe(true);
+    await expect
+      .poll(async () => (await readStoreJson<Record<string, unknown>>(home, d.url, 'cache.json'))?.['tools/list'] !== undefined, { timeout: 10_000 })
+      .toBe(true);
     // (retries: the relay may be writing cache.json at this very moment, as a user's rm -rf could race it)
     await rm(join(home, 'store'), { recursive: true, force: true, maxRetries: 10, retryDelay: 20 });
     expect(existsSync(join(home, 'store'))).toBe(false);

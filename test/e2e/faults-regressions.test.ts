@@ -83,7 +83,10 @@ describe('regressions: the network', () => {
 async function floodUnderFdLimit(args: string[], N: number): Promise<void> {
   {
     const home = await tempHome();
-    const child = spawn('/bin/sh', ['-c', 'ulimit -n 1024 && exec "$0" "$@"', process.execPath, RELAY_BIN, ...args], { env: relayEnv(home), stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('/bin/sh', ['-c', 'ulimit -n 1024 && exec "$0" "$@"', process.execPath, RELAY_BIN, ...args], {
+      env: relayEnv(home),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     children.push(child);
     let lines = 0;
     let errors = 0;
@@ -123,15 +126,28 @@ describe('regressions: answers that never come', () => {
   // timeout.
   it.each([
     ['HTTP 202 with no body', { status: 202, headers: {}, body: '' }],
-    ['a JSON body answering another id', { status: 200, headers: { 'content-type': 'application/json' }, body: '{"jsonrpc":"2.0","id":"not-yours","result":{}}' }],
-    ['a JSON body holding only a notification', { status: 200, headers: { 'content-type': 'application/json' }, body: '{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"hi"}}' }],
-  ])('a request met with %s is answered with an error by the relay, not left to the host\'s timeout', async (_name, response) => {
+    [
+      'a JSON body answering another id',
+      { status: 200, headers: { 'content-type': 'application/json' }, body: '{"jsonrpc":"2.0","id":"not-yours","result":{}}' },
+    ],
+    [
+      'a JSON body holding only a notification',
+      {
+        status: 200,
+        headers: { 'content-type': 'application/json' },
+        body: '{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"hi"}}',
+      },
+    ],
+  ])("a request met with %s is answered with an error by the relay, not left to the host's timeout", async (_name, response) => {
     const s = await startTestServer({ kind: 'stateful' });
     servers.push(s);
     const p = await faultProxy({ target: `http://127.0.0.1:${s.port}` });
     const { client } = await connectRelay([`${p.origin}/mcp`], { home: await tempHome() });
     p.inject({ match: on.rpc('tools/call'), action: { kind: 'respond', ...response } });
-    const outcome = await client.callTool(echo('lost'), undefined, { timeout: HOST_TIMEOUT_MS }).then(() => 'answered', (err: Error) => err.message);
+    const outcome = await client.callTool(echo('lost'), undefined, { timeout: HOST_TIMEOUT_MS }).then(
+      () => 'answered',
+      (err: Error) => err.message,
+    );
     expect(outcome).not.toContain('Request timed out');
     expect(outcome).toMatch(/^MCP error -3200\d: /);
     expect(text(await client.callTool(echo('next')))).toBe('next');
@@ -183,7 +199,12 @@ describe('regressions: the authorization server', () => {
     await client.listTools();
     p.inject({
       match: on.path('/token'),
-      action: { kind: 'respond', status: 503, headers: { 'content-type': 'application/json', 'retry-after': '1' }, body: '{"error":"temporarily_unavailable"}' },
+      action: {
+        kind: 'respond',
+        status: 503,
+        headers: { 'content-type': 'application/json', 'retry-after': '1' },
+        body: '{"error":"temporarily_unavailable"}',
+      },
     });
     d.expireAccessTokens();
     expect(text(await client.callTool(echo('through the blip')))).toBe('through the blip');
@@ -202,7 +223,7 @@ describe('regressions: secrets in error messages', () => {
   // Relay.answerError() (src/relay/relay.ts) passes every message to the host through scrub()
   // (src/log.ts: query/form `name=value`, JSON `"name": "value"`, `Bearer …`/`Basic …` and
   // `authorization: …` patterns), and the logger scrubs every string it writes to stderr.
-  it('a token endpoint whose error page repeats the request: the host\'s error names the failure but not the refresh token or client secret', async () => {
+  it("a token endpoint whose error page repeats the request: the host's error names the failure but not the refresh token or client secret", async () => {
     const { d, p } = await demoWithTokenProxy({ metadataOverrides: { token_endpoint_auth_methods_supported: ['client_secret_post'] } });
     const home = await tempHome();
     const { client, stderr } = await connectRelay([d.url], { home, env: browserEnv(home) });
@@ -212,7 +233,10 @@ describe('regressions: secrets in error messages', () => {
     // Lasts through the relay's retries of a failed refresh (3 attempts).
     p.inject({ match: on.path('/token'), action: { kind: 'echo-request', status: 400 }, times: 3 });
     d.expireAccessTokens();
-    const failure = await client.callTool(echo('x')).then(() => 'answered', (err: Error) => err.message);
+    const failure = await client.callTool(echo('x')).then(
+      () => 'answered',
+      (err: Error) => err.message,
+    );
     expect(failure).toMatch(/refreshing the access token failed/);
     expect(p.seen.at(-1)!.body).toContain(tokens.refresh_token); // the page really did repeat it
     expect(failure).not.toContain(tokens.refresh_token);
@@ -221,14 +245,20 @@ describe('regressions: secrets in error messages', () => {
     expect(stderr()).not.toContain(secret);
   });
 
-  it('an MCP server whose 500 page repeats the request headers: the host\'s error does not carry the Authorization value', async () => {
+  it("an MCP server whose 500 page repeats the request headers: the host's error does not carry the Authorization value", async () => {
     const s = await startTestServer({ kind: 'stateful' });
     servers.push(s);
     const p = await faultProxy({ target: `http://127.0.0.1:${s.port}` });
     const token = 'static-bearer-5ecret-9c41d7';
-    const { client, stderr } = await connectRelay([`${p.origin}/mcp`, '--header', 'Authorization: Bearer ${API_TOKEN}'], { home: await tempHome(), env: { API_TOKEN: token } });
+    const { client, stderr } = await connectRelay([`${p.origin}/mcp`, '--header', 'Authorization: Bearer ${API_TOKEN}'], {
+      home: await tempHome(),
+      env: { API_TOKEN: token },
+    });
     p.inject({ match: on.rpc('tools/call'), action: { kind: 'echo-request', status: 500 } });
-    const failure = await client.callTool(echo('x')).then(() => 'answered', (err: Error) => err.message);
+    const failure = await client.callTool(echo('x')).then(
+      () => 'answered',
+      (err: Error) => err.message,
+    );
     expect(failure).toMatch(/HTTP 500/);
     expect(failure).not.toContain(token);
     expect(stderr()).not.toContain(token);

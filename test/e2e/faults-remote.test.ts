@@ -37,7 +37,10 @@ describe('remote faults', () => {
     const { client } = await connectRelay([`${p.origin}/mcp`], { home: await tempHome() });
     expect(text(await client.callTool(echo('before')))).toBe('before');
     for (const status of [500, 502, 503]) {
-      p.inject({ match: on.rpc('tools/call'), action: { kind: 'respond', status, headers: { 'content-type': 'text/html' }, body: '<h1>upstream trouble</h1>' } });
+      p.inject({
+        match: on.rpc('tools/call'),
+        action: { kind: 'respond', status, headers: { 'content-type': 'text/html' }, body: '<h1>upstream trouble</h1>' },
+      });
     }
     const burst = await Promise.allSettled([1, 2, 3].map((i) => client.callTool(echo(`burst ${i}`))));
     const messages = burst.map((r) => (r.status === 'rejected' ? String((r.reason as Error).message) : 'answered'));
@@ -57,7 +60,12 @@ describe('remote faults', () => {
     await relay.waitFor((m) => m.id === 1);
     relay.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
     p.inject({ match: on.rpc('tools/call'), action: { kind: 'reset-after-first-event' } });
-    relay.send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'slow', arguments: { steps: 5, delayMs: 100 }, _meta: { progressToken: 'p2' } } });
+    relay.send({
+      jsonrpc: '2.0',
+      id: 2,
+      method: 'tools/call',
+      params: { name: 'slow', arguments: { steps: 5, delayMs: 100 }, _meta: { progressToken: 'p2' } },
+    });
     const answer = (await relay.waitFor((m) => m.id === 2)) as { error?: { message: string } };
     expect(answer.error?.message).toMatch(/the connection broke .*reset.* before answering this request; the relay is still running/);
     // The event that got through before the cut reached the host, ahead of the error.
@@ -84,7 +92,9 @@ describe('remote faults', () => {
     const p = await faultProxy({ target: origin(s) });
     const { client } = await connectRelay([`${p.origin}/mcp`, '--timeout', '2'], { home: await tempHome() });
     p.inject({ match: on.rpc('tools/call'), action: { kind: 'hang' } });
-    await expect(client.callTool(echo('lost'))).rejects.toThrow(/no progress from the server for 2 s \(the --timeout limit\) while waiting for the response headers/);
+    await expect(client.callTool(echo('lost'))).rejects.toThrow(
+      /no progress from the server for 2 s \(the --timeout limit\) while waiting for the response headers/,
+    );
     p.inject({ match: on.rpc('tools/call'), action: { kind: 'stall-stream' } });
     await expect(client.callTool(echo('silent'))).rejects.toThrow(/no progress from the server for 2 s \(the --timeout limit\) while streaming its answer/);
     // The timeout is for silence, not for length: a 3 s answer that keeps reporting progress is not cut.
@@ -97,7 +107,10 @@ describe('remote faults', () => {
     const s = await server({ kind: 'stateful' });
     const p = await faultProxy({ target: origin(s) });
     const { client } = await connectRelay([`${p.origin}/mcp`], { home: await tempHome() });
-    p.inject({ match: on.rpc('tools/call'), action: { kind: 'respond', status: 200, headers: { 'content-type': 'text/html' }, body: '<html>Welcome to Airport Wi-Fi</html>' } });
+    p.inject({
+      match: on.rpc('tools/call'),
+      action: { kind: 'respond', status: 200, headers: { 'content-type': 'text/html' }, body: '<html>Welcome to Airport Wi-Fi</html>' },
+    });
     await expect(client.callTool(echo('portal'))).rejects.toThrow(/content type "text\/html"; expected application\/json or text\/event-stream/);
     const notice = 'event: message\ndata: {"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"hi"}}\n\n';
     p.inject({ match: on.rpc('tools/call'), action: { kind: 'respond', status: 200, headers: { 'content-type': 'text/event-stream' }, body: notice } });

@@ -24,7 +24,10 @@ function text(result: unknown): string {
 }
 
 /** A command that prints `${prefix}<token in token.txt>` and appends a line to runs.txt each time it runs. */
-async function tokenCommand(home: string, format: 'json' | 'lines' | 'bare'): Promise<{ command: string; setToken(t: string): Promise<void>; runs(): Promise<number> }> {
+async function tokenCommand(
+  home: string,
+  format: 'json' | 'lines' | 'bare',
+): Promise<{ command: string; setToken(t: string): Promise<void>; runs(): Promise<number> }> {
   const script = join(home, 'corp-sso.mjs');
   await writeFile(
     script,
@@ -60,24 +63,27 @@ async function gateway(valid: () => string) {
 }
 
 describe('--headers-command', () => {
-  it.each(['json', 'lines', 'bare'] as const)('(%s output) the token is sent; when the gateway rotates it, the next call succeeds with exactly one extra run', async (format) => {
-    const home = await tempHome();
-    const cmd = await tokenCommand(home, format);
-    let valid = 'tok-1';
-    await cmd.setToken('tok-1');
-    const g = await gateway(() => valid);
-    const { client, stderr } = await connectRelay([`${g.origin}/mcp`, '--headers-command', cmd.command, '--debug'], { home });
-    expect(text(await client.callTool(echo('one')))).toBe('one');
-    expect(await cmd.runs()).toBe(1);
-    if (format !== 'bare') expect(g.seen.every((r) => r.headers['x-tenant'] === 'acme')).toBe(true);
+  it.each(['json', 'lines', 'bare'] as const)(
+    '(%s output) the token is sent; when the gateway rotates it, the next call succeeds with exactly one extra run',
+    async (format) => {
+      const home = await tempHome();
+      const cmd = await tokenCommand(home, format);
+      let valid = 'tok-1';
+      await cmd.setToken('tok-1');
+      const g = await gateway(() => valid);
+      const { client, stderr } = await connectRelay([`${g.origin}/mcp`, '--headers-command', cmd.command, '--debug'], { home });
+      expect(text(await client.callTool(echo('one')))).toBe('one');
+      expect(await cmd.runs()).toBe(1);
+      if (format !== 'bare') expect(g.seen.every((r) => r.headers['x-tenant'] === 'acme')).toBe(true);
 
-    valid = 'tok-2';
-    await cmd.setToken('tok-2');
-    expect(text(await client.callTool(echo('two')))).toBe('two');
-    expect(await cmd.runs()).toBe(2);
-    // The command's output never reaches a log, even at --debug.
-    expect(stderr()).not.toMatch(/tok-[12]/);
-  });
+      valid = 'tok-2';
+      await cmd.setToken('tok-2');
+      expect(text(await client.callTool(echo('two')))).toBe('two');
+      expect(await cmd.runs()).toBe(2);
+      // The command's output never reaches a log, even at --debug.
+      expect(stderr()).not.toMatch(/tok-[12]/);
+    },
+  );
 
   it('a failing command: each request gets its error with the tail of its stderr; no OAuth login is started', async () => {
     const home = await tempHome();

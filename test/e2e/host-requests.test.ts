@@ -163,7 +163,11 @@ describe('invalid requests', () => {
     // None of them reached the server.
     const bodies = s.requests.map((r) => r.body).filter((b): b is { id?: unknown; method?: unknown } => !!b && typeof b === 'object' && !Array.isArray(b));
     expect(s.requests.filter((r) => Array.isArray(r.body) || typeof r.body === 'string')).toEqual([]);
-    expect(bodies.filter((b) => typeof b.method !== 'string' || (b.id !== undefined && typeof b.id !== 'string' && typeof b.id !== 'number') || b.id === 7 || b.id === 8)).toEqual([]);
+    expect(
+      bodies.filter(
+        (b) => typeof b.method !== 'string' || (b.id !== undefined && typeof b.id !== 'string' && typeof b.id !== 'number') || b.id === 7 || b.id === 8,
+      ),
+    ).toEqual([]);
     expect(seenMethods(s).filter((m) => m === 'ping')).toHaveLength(1);
     relay.child.stdin.end();
     expect((await relay.exited).code).toBe(0);

@@ -36,7 +36,9 @@ async function expectCancelled(p: FaultProxy): Promise<void> {
 }
 
 function rssBytes(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'))!;
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmRSS:'))!;
   return Number(line.replace(/\D+/g, '')) * 1024;
 }
 
@@ -63,13 +65,16 @@ describe('hostile answers: one answer each, in bounded time and memory', () => {
     expect(text(await client.callTool(echo('after')))).toBe('after');
   });
 
-  it.each<HostileAnswer>(['sse-garbage', 'sse-comments', 'sse-trickle'])('an answer stream that keeps sending bytes but no message (%s) is answered at --timeout', async (answer) => {
-    const { p, client } = await relayBehind(['--timeout', '2']);
-    p.inject({ match: on.rpc('tools/call'), action: { kind: 'hostile', answer } });
-    await expect(client.callTool(echo(answer))).rejects.toThrow(/no progress from the server for 2 s \(the --timeout limit\) while streaming its answer/);
-    await expectCancelled(p);
-    expect(text(await client.callTool(echo('after')))).toBe('after');
-  });
+  it.each<HostileAnswer>(['sse-garbage', 'sse-comments', 'sse-trickle'])(
+    'an answer stream that keeps sending bytes but no message (%s) is answered at --timeout',
+    async (answer) => {
+      const { p, client } = await relayBehind(['--timeout', '2']);
+      p.inject({ match: on.rpc('tools/call'), action: { kind: 'hostile', answer } });
+      await expect(client.callTool(echo(answer))).rejects.toThrow(/no progress from the server for 2 s \(the --timeout limit\) while streaming its answer/);
+      await expectCancelled(p);
+      expect(text(await client.callTool(echo('after')))).toBe('after');
+    },
+  );
 
   it('a server that reports progress forever is answered at --max-time', async () => {
     const { p, client } = await relayBehind(['--timeout', '1', '--max-time', '3']);

@@ -112,7 +112,11 @@ async function scriptedServer(): Promise<string> {
       if (msg.id === undefined) return void res.writeHead(202).end();
       const json = (body: unknown) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
       if (msg.method === 'initialize') {
-        return json({ jsonrpc: '2.0', id: msg.id, result: { protocolVersion: '2025-11-25', capabilities: { tools: {} }, serverInfo: { name: 'scripted', version: '1' } } });
+        return json({
+          jsonrpc: '2.0',
+          id: msg.id,
+          result: { protocolVersion: '2025-11-25', capabilities: { tools: {} }, serverInfo: { name: 'scripted', version: '1' } },
+        });
       }
       const script = msg.method === 'tools/call' ? SCRIPTS[msg.params.name] : undefined;
       if (!script) return json({ jsonrpc: '2.0', id: msg.id, error: { code: -32601, message: 'Method not found' } });

@@ -5,8 +5,20 @@
  * Assertions are on what the server saw, not only on what the host got.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { CreateMessageRequestSchema, ElicitRequestSchema, LoggingMessageNotificationSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { MODERN_HELLO_URI, MODERN_SERVER_NAME, startModernServer, type ModernRecorded, type ModernServer, type ModernServerOptions } from '../helpers/modern-server.js';
+import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  LoggingMessageNotificationSchema,
+  ToolListChangedNotificationSchema,
+} from '@modelcontextprotocol/sdk/types.js';
+import {
+  MODERN_HELLO_URI,
+  MODERN_SERVER_NAME,
+  startModernServer,
+  type ModernRecorded,
+  type ModernServer,
+  type ModernServerOptions,
+} from '../helpers/modern-server.js';
 import { startTestServer, type TestServer } from '../helpers/mcp-servers.js';
 import { connectRelay, INIT, killAll, spawnRelay, tempHome } from '../helpers/relay.js';
 
@@ -132,7 +144,8 @@ describe('a 2025-11-25 host in front of a 2026-07-28-only server', () => {
     const { client } = await connectRelay([s.url], {
       home: await tempHome(),
       capabilities: { sampling: {} },
-      setup: (c) => c.setRequestHandler(CreateMessageRequestSchema, async () => ({ role: 'assistant', model: 'test-model', content: { type: 'text', text: 'Paris' } })),
+      setup: (c) =>
+        c.setRequestHandler(CreateMessageRequestSchema, async () => ({ role: 'assistant', model: 'test-model', content: { type: 'text', text: 'Paris' } })),
     });
     expect(text(await client.callTool({ name: 'sample', arguments: { prompt: 'capital of France?' } }))).toBe('sampled: Paris');
     const retry = calls(s, 'tools/call', 'sample').at(-1)!;
@@ -165,14 +178,25 @@ describe('a 2025-11-25 host in front of a 2026-07-28-only server', () => {
     const { client } = await connectRelay([s.url], { home: await tempHome() });
     await client.subscribeResource({ uri: MODERN_HELLO_URI });
     await expect
-      .poll(() => calls(s, 'subscriptions/listen').some((r) => JSON.stringify((r.body!.params!.notifications as { resourceSubscriptions?: string[] }).resourceSubscriptions) === JSON.stringify([MODERN_HELLO_URI])), { timeout: LOADED_MACHINE_MS })
+      .poll(
+        () =>
+          calls(s, 'subscriptions/listen').some(
+            (r) =>
+              JSON.stringify((r.body!.params!.notifications as { resourceSubscriptions?: string[] }).resourceSubscriptions) ===
+              JSON.stringify([MODERN_HELLO_URI]),
+          ),
+        { timeout: LOADED_MACHINE_MS },
+      )
       .toBe(true);
     expect(s.methods()).not.toContain('resources/subscribe');
   });
 
-  it('passes progress on the answer stream to the host, and sends the host\'s log level as _meta', async () => {
+  it("passes progress on the answer stream to the host, and sends the host's log level as _meta", async () => {
     const s = await modern();
-    const { client } = await connectRelay([s.url], { home: await tempHome(), setup: (c) => c.setNotificationHandler(LoggingMessageNotificationSchema, async () => {}) });
+    const { client } = await connectRelay([s.url], {
+      home: await tempHome(),
+      setup: (c) => c.setNotificationHandler(LoggingMessageNotificationSchema, async () => {}),
+    });
     await client.setLoggingLevel('debug');
     const progress: number[] = [];
     const result = await client.callTool({ name: 'slow', arguments: { steps: 3, delayMs: 20 } }, undefined, { onprogress: (p) => progress.push(p.progress) });
@@ -188,7 +212,10 @@ describe('a 2025-11-25 host in front of a 2026-07-28-only server', () => {
     const s = await modern();
     const { client } = await connectRelay([s.url], { home: await tempHome() });
     const abort = new AbortController();
-    const call = client.callTool({ name: 'slow', arguments: { steps: 50, delayMs: 50 } }, undefined, { signal: abort.signal, onprogress: () => abort.abort('user cancelled') });
+    const call = client.callTool({ name: 'slow', arguments: { steps: 50, delayMs: 50 } }, undefined, {
+      signal: abort.signal,
+      onprogress: () => abort.abort('user cancelled'),
+    });
     await expect(call).rejects.toThrow();
     await expect.poll(() => s.counters.slowAborted, { timeout: LOADED_MACHINE_MS }).toBe(1);
     expect(s.methods()).not.toContain('notifications/cancelled');

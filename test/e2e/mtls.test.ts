@@ -48,10 +48,13 @@ describe('client certificates (mutual TLS)', () => {
 
   it('a PKCS#12 file with its passphrase from env:NAME works the same', async () => {
     const g = await gateway();
-    const { client } = await connectRelay([`${g.origin}/mcp`, '--tls-pfx', ca.client.pfxFile, '--tls-key-passphrase', 'env:CLIENT_P12_PASS', '--tls-ca', ca.caFile], {
-      home: await tempHome(),
-      env: { CLIENT_P12_PASS: KEY_PASSPHRASE },
-    });
+    const { client } = await connectRelay(
+      [`${g.origin}/mcp`, '--tls-pfx', ca.client.pfxFile, '--tls-key-passphrase', 'env:CLIENT_P12_PASS', '--tls-ca', ca.caFile],
+      {
+        home: await tempHome(),
+        env: { CLIENT_P12_PASS: KEY_PASSPHRASE },
+      },
+    );
     expect(text(await client.callTool(echo('pfx')))).toBe('pfx');
     expect(g.seen.every((r) => r.clientCert === 'mcp-relay-test-client')).toBe(true);
   });
@@ -62,7 +65,17 @@ describe('client certificates (mutual TLS)', () => {
     const passFile = join(home, 'pass');
     await import('node:fs/promises').then((fs) => fs.writeFile(passFile, `${KEY_PASSPHRASE}\n`, { mode: 0o600 }));
     const { client } = await connectRelay(
-      [`${g.origin}/mcp`, '--tls-cert', ca.client.certFile, '--tls-key', ca.client.encryptedKeyFile, '--tls-key-passphrase', `@${passFile}`, '--tls-ca', ca.caFile],
+      [
+        `${g.origin}/mcp`,
+        '--tls-cert',
+        ca.client.certFile,
+        '--tls-key',
+        ca.client.encryptedKeyFile,
+        '--tls-key-passphrase',
+        `@${passFile}`,
+        '--tls-ca',
+        ca.caFile,
+      ],
       { home },
     );
     expect(text(await client.callTool(echo('encrypted')))).toBe('encrypted');
@@ -86,7 +99,13 @@ describe('client certificates (mutual TLS)', () => {
     ['a key that does not match the certificate', ['--tls-cert', 'CERT', '--tls-key', 'STRANGERKEY'], /the key does not belong to the certificate/],
     ['a missing file', ['--tls-cert', '/nonexistent/client.pem', '--tls-key', 'KEY'], /--tls-cert: cannot read \/nonexistent\/client.pem \(ENOENT\)/],
   ])('%s fails at start with exit 2, naming the flag and never the passphrase', async (_what, args, message) => {
-    const files: Record<string, string> = { PFX: ca.client.pfxFile, CERT: ca.client.certFile, KEY: ca.client.keyFile, ENCKEY: ca.client.encryptedKeyFile, STRANGERKEY: ca.stranger.keyFile };
+    const files: Record<string, string> = {
+      PFX: ca.client.pfxFile,
+      CERT: ca.client.certFile,
+      KEY: ca.client.keyFile,
+      ENCKEY: ca.client.encryptedKeyFile,
+      STRANGERKEY: ca.stranger.keyFile,
+    };
     const relay = spawnRelay(['https://127.0.0.1:1/mcp', ...args.map((a) => files[a] ?? a)], { home: await tempHome(), env: { WRONG: 'not-the-passphrase' } });
     const { code } = await relay.exited;
     expect(code).toBe(2);

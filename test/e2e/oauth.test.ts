@@ -165,7 +165,14 @@ describe('OAuth login through the relay', () => {
     const doc = createHttpServer((_req, res) => {
       const url = `http://127.0.0.1:${(doc.address() as AddressInfo).port}/client.json`;
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ client_id: url, client_name: 'mcp-relay test', redirect_uris: [`http://127.0.0.1:${port}/callback`], token_endpoint_auth_method: 'none' }));
+      res.end(
+        JSON.stringify({
+          client_id: url,
+          client_name: 'mcp-relay test',
+          redirect_uris: [`http://127.0.0.1:${port}/callback`],
+          token_endpoint_auth_method: 'none',
+        }),
+      );
     });
     await new Promise<void>((r) => doc.listen(0, '127.0.0.1', () => r()));
     try {
@@ -189,7 +196,9 @@ describe('OAuth login through the relay', () => {
     const d = await demo({ metadataOverrides: { authorization_endpoint: endpoint } });
     const home = await tempHome();
     // initialize itself triggers the login, so the host sees it fail with the reason.
-    await expect(connectRelay([d.url], { home, env: browserEnv(home) })).rejects.toThrow(/authorization_endpoint.*(refusing|must be an https URL|cannot use javascript:, data:)/);
+    await expect(connectRelay([d.url], { home, env: browserEnv(home) })).rejects.toThrow(
+      /authorization_endpoint.*(refusing|must be an https URL|cannot use javascript:, data:)/,
+    );
     expect(browserLaunches(home)).toHaveLength(0);
   });
 

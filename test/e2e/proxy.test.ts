@@ -89,13 +89,19 @@ describe('proxies', () => {
     expect(p.seen.some((s) => s.includes(`127.0.0.1:${mcp!.port}`))).toBe(true);
   });
 
-  it.each(['127.0.0.1', '127.0.0.0/8', 'localhost,127.0.0.1:PORT'])('bypasses the proxy for hosts in NO_PROXY=%s (a host, a CIDR block, a host with its port)', async (noProxy) => {
-    const p = await startProxy();
-    mcp = await startTestServer({ kind: 'stateful' });
-    const { client } = await connectRelay([mcp.url], { home: await tempHome(), env: { HTTP_PROXY: p.url, NO_PROXY: noProxy.replace('PORT', String(mcp.port)) } });
-    expect(text(await client.callTool({ name: 'echo', arguments: { text: 'direct' } }))).toBe('direct');
-    expect(p.seen).toEqual([]);
-  });
+  it.each(['127.0.0.1', '127.0.0.0/8', 'localhost,127.0.0.1:PORT'])(
+    'bypasses the proxy for hosts in NO_PROXY=%s (a host, a CIDR block, a host with its port)',
+    async (noProxy) => {
+      const p = await startProxy();
+      mcp = await startTestServer({ kind: 'stateful' });
+      const { client } = await connectRelay([mcp.url], {
+        home: await tempHome(),
+        env: { HTTP_PROXY: p.url, NO_PROXY: noProxy.replace('PORT', String(mcp.port)) },
+      });
+      expect(text(await client.callTool({ name: 'echo', arguments: { text: 'direct' } }))).toBe('direct');
+      expect(p.seen).toEqual([]);
+    },
+  );
 });
 
 describe('every request through the proxy', () => {
@@ -137,7 +143,11 @@ describe('redirects', () => {
       if (req.url === '/away') return void res.writeHead(307, { location: `http://127.0.0.1:${elsewherePort}/mcp` }).end();
       if (req.url === '/moved') return void res.writeHead(307, { location: '/mcp' }).end();
       const upstream = connect(mcp!.port, '127.0.0.1', () => {
-        upstream.write(`${req.method} ${req.url} HTTP/1.1\r\n${Object.entries(req.headers).map(([k, v]) => `${k}: ${String(v)}`).join('\r\n')}\r\nconnection: close\r\n\r\n`);
+        upstream.write(
+          `${req.method} ${req.url} HTTP/1.1\r\n${Object.entries(req.headers)
+            .map(([k, v]) => `${k}: ${String(v)}`)
+            .join('\r\n')}\r\nconnection: close\r\n\r\n`,
+        );
         req.pipe(upstream);
         upstream.pipe(res.socket!);
       });
@@ -148,7 +158,9 @@ describe('redirects', () => {
       const home = await tempHome();
       const ok = await connectRelay([`${front}/moved`, '-H', 'X-Api-Key: k-secret'], { home });
       expect(text(await ok.client.callTool({ name: 'echo', arguments: { text: 'same origin' } }))).toBe('same origin');
-      await expect(connectRelay([`${front}/away`, '-H', 'X-Api-Key: k-secret', '--transport', 'http'], { home, timeoutMs: 20_000 })).rejects.toThrow(/redirects to http:\/\/127\.0\.0\.1:\d+\/mcp/);
+      await expect(connectRelay([`${front}/away`, '-H', 'X-Api-Key: k-secret', '--transport', 'http'], { home, timeoutMs: 20_000 })).rejects.toThrow(
+        /redirects to http:\/\/127\.0\.0\.1:\d+\/mcp/,
+      );
       expect(other).toEqual([]);
     } finally {
       elsewhere.close();

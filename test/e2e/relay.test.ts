@@ -56,16 +56,22 @@ describe('protocol behaviour through the relay', () => {
     expect(text(answer.result)).toBe('done 3');
     type Line = { id?: unknown; method?: string; params?: { progressToken?: unknown; progress?: number } };
     const messages = relay.lines.map((l) => JSON.parse(l) as Line);
-    const before = messages.slice(0, messages.findIndex((m) => m.id === 2));
+    const before = messages.slice(
+      0,
+      messages.findIndex((m) => m.id === 2),
+    );
     const progress = before.filter((m) => m.method === 'notifications/progress' && m.params?.progressToken === 'p-1').map((m) => m.params?.progress);
     expect(progress).toEqual([1, 2, 3]);
   });
 
-  it('passes the host\'s cancellation to the server', async () => {
+  it("passes the host's cancellation to the server", async () => {
     const s = await server('stateful');
     const { client } = await connectRelay([s.url], { home: await tempHome() });
     const abort = new AbortController();
-    const call = client.callTool({ name: 'slow', arguments: { steps: 50, delayMs: 100 } }, undefined, { signal: abort.signal, onprogress: () => abort.abort('user cancelled') });
+    const call = client.callTool({ name: 'slow', arguments: { steps: 50, delayMs: 100 } }, undefined, {
+      signal: abort.signal,
+      onprogress: () => abort.abort('user cancelled'),
+    });
     await expect(call).rejects.toThrow();
     await expect.poll(() => s.counters.cancelled, { timeout: 10_000 }).toBe(1);
   });
@@ -150,7 +156,7 @@ describe('protocol behaviour through the relay', () => {
     expect(s.seenHeaders.every((h) => /^mcp-relay\/\d+\.\d+\.\d+/.test(String(h['user-agent'])))).toBe(true);
   });
 
-  it('a User-Agent given with --header replaces the relay\'s own', async () => {
+  it("a User-Agent given with --header replaces the relay's own", async () => {
     const s = await server('stateful');
     const { client } = await connectRelay([s.url, '-H', 'User-Agent: corp-gateway/2'], { home: await tempHome() });
     expect(text(await client.callTool({ name: 'echo', arguments: { text: 'ok' } }))).toBe('ok');

@@ -46,10 +46,13 @@ describe('mcp-relay status around running relays', () => {
     expect((await cli(home, ['status'])).stdout).toMatch(/last used\s+2 h ago/);
     // The relay is used: server.json follows, within the interval.
     await expect
-      .poll(async () => {
-        await client.callTool({ name: 'echo', arguments: { text: 'in use' } });
-        return Date.now() - ((await readStoreJson<{ last_used_at: number }>(home, d.url, 'server.json'))?.last_used_at ?? 0);
-      }, { timeout: 15_000, interval: 300 })
+      .poll(
+        async () => {
+          await client.callTool({ name: 'echo', arguments: { text: 'in use' } });
+          return Date.now() - ((await readStoreJson<{ last_used_at: number }>(home, d.url, 'server.json'))?.last_used_at ?? 0);
+        },
+        { timeout: 15_000, interval: 300 },
+      )
       .toBeLessThan(60_000);
     expect((await cli(home, ['status'])).stdout).toMatch(/last used\s+(now|\d+ s ago)/);
   });

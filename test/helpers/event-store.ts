@@ -37,10 +37,7 @@ export class InMemoryEventStore implements EventStore {
     return this.streamOf.get(eventId);
   }
 
-  async replayEventsAfter(
-    lastEventId: EventId,
-    { send }: { send: (eventId: EventId, message: JSONRPCMessage) => Promise<void> },
-  ): Promise<StreamId> {
+  async replayEventsAfter(lastEventId: EventId, { send }: { send: (eventId: EventId, message: JSONRPCMessage) => Promise<void> }): Promise<StreamId> {
     const streamId = this.streamOf.get(lastEventId);
     if (streamId === undefined) return '';
     const start = this.events.findIndex((e) => e.eventId === lastEventId) + 1;

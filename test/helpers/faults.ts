@@ -143,7 +143,11 @@ function hostileAnswer(res: ServerResponse, answer: HostileAnswer, requestId: un
     case 'sse-progress-forever': {
       res.writeHead(200, sse).flushHeaders();
       let n = 0;
-      keepWriting(res, () => `data: ${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: `still working ${++n}` } })}\n\n`, 100);
+      keepWriting(
+        res,
+        () => `data: ${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: `still working ${++n}` } })}\n\n`,
+        100,
+      );
       return;
     }
   }
@@ -366,8 +370,25 @@ export function selfSignedCert(dir: string): { key: string; cert: string; certFi
   const certFile = join(dir, 'test-ca.pem');
   execFileSync(
     'openssl',
-    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', certFile,
-      '-days', String(CERT_DAYS), '-subj', `/CN=${LOOPBACK}`, '-addext', `subjectAltName=IP:${LOOPBACK}`],
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+      '-days',
+      String(CERT_DAYS),
+      '-subj',
+      `/CN=${LOOPBACK}`,
+      '-addext',
+      `subjectAltName=IP:${LOOPBACK}`,
+    ],
     { stdio: 'ignore' },
   );
   return { key: readFileSync(keyFile, 'utf8'), cert: readFileSync(certFile, 'utf8'), certFile };
@@ -441,19 +462,22 @@ export async function echoRpcServer(): Promise<EchoRpcServer> {
       res.writeHead(405, { allow: 'POST' }).end();
       return;
     }
-    readBody(req).then((body) => {
-      const msg = JSON.parse(body.toString('utf8')) as { id?: unknown; method?: string; params?: unknown };
-      if (msg.id === undefined) {
-        res.writeHead(202).end();
-        return;
-      }
-      const result =
-        msg.method === 'initialize'
-          ? { protocolVersion: '2025-11-25', capabilities: {}, serverInfo: { name: 'echo-rpc', version: '1' } }
-          : { echo: msg.params ?? null };
-      answered += 1;
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id: msg.id, result }));
-    }, () => res.destroy());
+    readBody(req).then(
+      (body) => {
+        const msg = JSON.parse(body.toString('utf8')) as { id?: unknown; method?: string; params?: unknown };
+        if (msg.id === undefined) {
+          res.writeHead(202).end();
+          return;
+        }
+        const result =
+          msg.method === 'initialize'
+            ? { protocolVersion: '2025-11-25', capabilities: {}, serverInfo: { name: 'echo-rpc', version: '1' } }
+            : { echo: msg.params ?? null };
+        answered += 1;
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id: msg.id, result }));
+      },
+      () => res.destroy(),
+    );
   });
   const sockets = trackSockets(server);
   const port = await listen(server);

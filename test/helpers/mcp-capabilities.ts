@@ -47,32 +47,28 @@ export function createCapabilityServer(counters: TestServerCounters): McpServer 
 
   mcp.registerTool('add', { inputSchema: { a: z.number(), b: z.number() } }, ({ a, b }) => text(String(a + b)));
 
-  mcp.registerTool(
-    'slow',
-    { inputSchema: { steps: z.number().int().min(0), delayMs: z.number().int().min(0) } },
-    async ({ steps, delayMs }, extra) => {
-      const progressToken = extra._meta?.progressToken;
-      for (let step = 1; step <= steps; step += 1) {
-        // Progress is sent when a step starts, so every notification is followed by delayMs of
-        // quiet: the SDK Client dispatches notifications a microtask late and drops progress that
-        // arrives in the same read as the final response.
-        if (progressToken !== undefined) {
-          await extra.sendNotification({
-            method: 'notifications/progress',
-            params: { progressToken, progress: step, total: steps, message: `step ${step}` },
-          });
-        }
-        await sleep(delayMs, extra.signal);
-        if (extra.signal.aborted) {
-          // The SDK also aborts handlers when the session closes; by the time this runs it has
-          // dropped its transport, which tells a client cancellation from a shutdown.
-          if (mcp.server.transport !== undefined) counters.cancelled += 1;
-          return text(`cancelled during step ${step}`);
-        }
+  mcp.registerTool('slow', { inputSchema: { steps: z.number().int().min(0), delayMs: z.number().int().min(0) } }, async ({ steps, delayMs }, extra) => {
+    const progressToken = extra._meta?.progressToken;
+    for (let step = 1; step <= steps; step += 1) {
+      // Progress is sent when a step starts, so every notification is followed by delayMs of
+      // quiet: the SDK Client dispatches notifications a microtask late and drops progress that
+      // arrives in the same read as the final response.
+      if (progressToken !== undefined) {
+        await extra.sendNotification({
+          method: 'notifications/progress',
+          params: { progressToken, progress: step, total: steps, message: `step ${step}` },
+        });
       }
-      return text(`done ${steps}`);
-    },
-  );
+      await sleep(delayMs, extra.signal);
+      if (extra.signal.aborted) {
+        // The SDK also aborts handlers when the session closes; by the time this runs it has
+        // dropped its transport, which tells a client cancellation from a shutdown.
+        if (mcp.server.transport !== undefined) counters.cancelled += 1;
+        return text(`cancelled during step ${step}`);
+      }
+    }
+    return text(`done ${steps}`);
+  });
 
   mcp.registerTool('sample', { inputSchema: { prompt: z.string() } }, async ({ prompt }, extra) => {
     const result = await mcp.server.createMessage(
@@ -117,12 +113,9 @@ export function createCapabilityServer(counters: TestServerCounters): McpServer 
     contents: [{ uri: uri.href, mimeType: 'text/plain', text: 'hello world' }],
   }));
 
-  mcp.registerResource(
-    'item',
-    new ResourceTemplate(ITEM_TEMPLATE_URI, { list: undefined }),
-    { mimeType: 'text/plain' },
-    (uri, { id }) => ({ contents: [{ uri: uri.href, mimeType: 'text/plain', text: `item ${String(id)}` }] }),
-  );
+  mcp.registerResource('item', new ResourceTemplate(ITEM_TEMPLATE_URI, { list: undefined }), { mimeType: 'text/plain' }, (uri, { id }) => ({
+    contents: [{ uri: uri.href, mimeType: 'text/plain', text: `item ${String(id)}` }],
+  }));
 
   mcp.registerPrompt('greet', { argsSchema: { name: z.string() } }, ({ name }) => ({
     messages: [{ role: 'user', content: { type: 'text', text: `Hello, ${name}!` } }],

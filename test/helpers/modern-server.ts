@@ -73,33 +73,47 @@ export async function startModernServer(opts: ModernServerOptions = {}): Promise
   const factory = () => {
     const server = new McpServer(
       { name: MODERN_SERVER_NAME, version: '2.0.0' },
-      { capabilities: { tools: { listChanged: true }, resources: { subscribe: true, listChanged: true }, prompts: { listChanged: true }, logging: {} }, instructions: 'a modern test server' },
+      {
+        capabilities: { tools: { listChanged: true }, resources: { subscribe: true, listChanged: true }, prompts: { listChanged: true }, logging: {} },
+        instructions: 'a modern test server',
+      },
     );
     server.registerTool('echo', { description: 'Echo the text back', inputSchema: z.object({ text: z.string() }) }, async ({ text }) => ({
       content: [{ type: 'text', text }],
     }));
-    server.registerTool('ask', { description: 'Ask the user a question (MRTR elicitation)', inputSchema: z.object({ question: z.string() }) }, async ({ question }, ctx) => {
-      const answer = inputResponse(ctx.mcpReq.inputResponses, 'answer');
-      if (answer.kind === 'elicit' && answer.action !== 'accept') return { content: [{ type: 'text', text: `the user chose ${answer.action}` }] };
-      const content = acceptedContent<{ answer: string }>(ctx.mcpReq.inputResponses, 'answer');
-      if (content && ctx.mcpReq.requestState() === 'asked') return { content: [{ type: 'text', text: `you said ${content.answer}` }] };
-      return inputRequired({
-        inputRequests: {
-          answer: inputRequired.elicit({ message: question, requestedSchema: { type: 'object', properties: { answer: { type: 'string' } }, required: ['answer'] } }),
-        },
-        requestState: 'asked',
-      });
-    });
-    server.registerTool('sample', { description: 'Ask the host LLM (MRTR sampling)', inputSchema: z.object({ prompt: z.string() }) }, async ({ prompt }, ctx) => {
-      const view = inputResponse(ctx.mcpReq.inputResponses, 'llm');
-      if (view.kind === 'sampling') {
-        const c = view.result.content as { type: string; text?: string };
-        return { content: [{ type: 'text', text: `sampled: ${c.text ?? '?'}` }] };
-      }
-      return inputRequired({
-        inputRequests: { llm: inputRequired.createMessage({ messages: [{ role: 'user', content: { type: 'text', text: prompt } }], maxTokens: 50 }) },
-      });
-    });
+    server.registerTool(
+      'ask',
+      { description: 'Ask the user a question (MRTR elicitation)', inputSchema: z.object({ question: z.string() }) },
+      async ({ question }, ctx) => {
+        const answer = inputResponse(ctx.mcpReq.inputResponses, 'answer');
+        if (answer.kind === 'elicit' && answer.action !== 'accept') return { content: [{ type: 'text', text: `the user chose ${answer.action}` }] };
+        const content = acceptedContent<{ answer: string }>(ctx.mcpReq.inputResponses, 'answer');
+        if (content && ctx.mcpReq.requestState() === 'asked') return { content: [{ type: 'text', text: `you said ${content.answer}` }] };
+        return inputRequired({
+          inputRequests: {
+            answer: inputRequired.elicit({
+              message: question,
+              requestedSchema: { type: 'object', properties: { answer: { type: 'string' } }, required: ['answer'] },
+            }),
+          },
+          requestState: 'asked',
+        });
+      },
+    );
+    server.registerTool(
+      'sample',
+      { description: 'Ask the host LLM (MRTR sampling)', inputSchema: z.object({ prompt: z.string() }) },
+      async ({ prompt }, ctx) => {
+        const view = inputResponse(ctx.mcpReq.inputResponses, 'llm');
+        if (view.kind === 'sampling') {
+          const c = view.result.content as { type: string; text?: string };
+          return { content: [{ type: 'text', text: `sampled: ${c.text ?? '?'}` }] };
+        }
+        return inputRequired({
+          inputRequests: { llm: inputRequired.createMessage({ messages: [{ role: 'user', content: { type: 'text', text: prompt } }], maxTokens: 50 }) },
+        });
+      },
+    );
     server.registerTool('notify_list_changed', { description: 'Publish tools list_changed' }, async () => {
       notifyToolsChanged();
       return { content: [{ type: 'text', text: 'notified' }] };

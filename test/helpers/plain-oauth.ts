@@ -117,7 +117,11 @@ export async function startPlainOAuthServer(opts: PlainOAuthOptions): Promise<Pl
       if (params.grant_type === 'authorization_code') {
         const c = codes.get(params.code ?? '');
         codes.delete(params.code ?? '');
-        const verified = c && createHash('sha256').update(params.code_verifier ?? '').digest('base64url') === c.challenge;
+        const verified =
+          c &&
+          createHash('sha256')
+            .update(params.code_verifier ?? '')
+            .digest('base64url') === c.challenge;
         return verified ? issue(res) : send(res, 400, { error: 'invalid_grant' });
       }
       if (params.grant_type === 'refresh_token' && refreshTokens.delete(params.refresh_token ?? '')) return issue(res);
@@ -149,7 +153,9 @@ export async function startPlainOAuthServer(opts: PlainOAuthOptions): Promise<Pl
     records,
     wellKnown,
     resources: () =>
-      records.filter((r) => r.endpoint !== '/register').map((r) => ({ at: r.endpoint === '/token' ? `/token ${r.params.grant_type}` : r.endpoint, resource: r.params.resource })),
+      records
+        .filter((r) => r.endpoint !== '/register')
+        .map((r) => ({ at: r.endpoint === '/token' ? `/token ${r.params.grant_type}` : r.endpoint, resource: r.params.resource })),
     expireAll: () => live.clear(),
     close: async () => {
       await router.closeAll();

@@ -42,7 +42,7 @@ export interface ConnectedRelay {
 /** Spawn the relay and connect an SDK client to it (initialize included). */
 export async function connectRelay(
   args: string[],
-  opts: { home: string; env?: Record<string, string>; capabilities?: Record<string, unknown>; setup?: (c: Client) => void; timeoutMs?: number } ,
+  opts: { home: string; env?: Record<string, string>; capabilities?: Record<string, unknown>; setup?: (c: Client) => void; timeoutMs?: number },
 ): Promise<ConnectedRelay> {
   const transport = new StdioClientTransport({ command: process.execPath, args: [RELAY_BIN, ...args], env: relayEnv(opts.home, opts.env), stderr: 'pipe' });
   let err = '';
@@ -67,7 +67,10 @@ export interface RawRelay {
 }
 
 /** Spawn the relay with raw pipes (for stdout purity, parse errors, signals, exit codes). */
-export function spawnRelay(args: string[], opts: { home: string; env?: Record<string, string>; /** Another path to bin/mcp-relay.js (e.g. an npx-style install). */ bin?: string }): RawRelay {
+export function spawnRelay(
+  args: string[],
+  opts: { home: string; env?: Record<string, string> /** Another path to bin/mcp-relay.js (e.g. an npx-style install). */; bin?: string },
+): RawRelay {
   const child = spawn(process.execPath, [opts.bin ?? RELAY_BIN, ...args], { env: relayEnv(opts.home, opts.env), stdio: ['pipe', 'pipe', 'pipe'] });
   children.add({ kill: () => child.kill('SIGKILL') });
   const lines: string[] = [];

@@ -24,14 +24,54 @@ function openssl(args: string[], cwd: string): void {
 }
 
 function issue(dir: string, name: string, cn: string, caName: string, ext?: string): void {
-  openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}-key.pem`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`], dir);
+  openssl(
+    ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}-key.pem`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`],
+    dir,
+  );
   const extArgs = ext ? ['-extfile', ext] : [];
-  openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', `${caName}.pem`, '-CAkey', `${caName}-key.pem`, '-CAcreateserial', '-days', DAYS, '-out', `${name}.pem`, ...extArgs], dir);
+  openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      `${caName}.pem`,
+      '-CAkey',
+      `${caName}-key.pem`,
+      '-CAcreateserial',
+      '-days',
+      DAYS,
+      '-out',
+      `${name}.pem`,
+      ...extArgs,
+    ],
+    dir,
+  );
 }
 
 export function makeTestCa(dir: string): TestCa {
   for (const ca of ['ca', 'other-ca']) {
-    openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${ca}-key.pem`, '-out', `${ca}.pem`, '-days', DAYS, '-subj', `/CN=mcp-relay test ${ca}`], dir);
+    openssl(
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        `${ca}-key.pem`,
+        '-out',
+        `${ca}.pem`,
+        '-days',
+        DAYS,
+        '-subj',
+        `/CN=mcp-relay test ${ca}`,
+      ],
+      dir,
+    );
   }
   execFileSync('sh', ['-c', 'printf "subjectAltName=IP:127.0.0.1\\n" > server.ext'], { cwd: dir });
   issue(dir, 'server', '127.0.0.1', 'ca', 'server.ext');

@@ -93,7 +93,10 @@ describe('systemOpener with $BROWSER', () => {
 
   async function launches(): Promise<string[][]> {
     while (!existsSync(out)) await new Promise((r) => setTimeout(r, 20));
-    return (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as string[]);
+    return (await readFile(out, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as string[]);
   }
 
   it('passes the exact URL as one argument, with no shell in between', async () => {
@@ -131,10 +134,15 @@ describe('systemOpener with $BROWSER', () => {
 
   it('a $BROWSER that does not exist is logged as a warning and does not throw', async () => {
     const lines: string[] = [];
-    const log = pino({ level: 'warn' }, new Writable({ write: (c: Buffer, _e, cb) => {
+    const log = pino(
+      { level: 'warn' },
+      new Writable({
+        write: (c: Buffer, _e, cb) => {
           lines.push(c.toString());
           cb();
-        } }));
+        },
+      }),
+    );
     const opener = systemOpener(log, { BROWSER: join(dir, 'no-such-browser') });
     await expect(opener('https://as.example/authorize')).resolves.toBeUndefined();
     expect(lines.join('')).toContain('could not start the browser');

@@ -25,9 +25,11 @@ describe('bearerChallenge', () => {
   });
 
   it('keeps commas and escaped quotes inside quoted strings (RFC 9110 §5.6.4)', () => {
-    expect(
-      bearer('Bearer realm="a, b", error="invalid_token", error_description="token \\"abc\\" expired, log in again", scope="x,y"'),
-    ).toEqual({ error: 'invalid_token', errorDescription: 'token "abc" expired, log in again', scope: 'x,y' });
+    expect(bearer('Bearer realm="a, b", error="invalid_token", error_description="token \\"abc\\" expired, log in again", scope="x,y"')).toEqual({
+      error: 'invalid_token',
+      errorDescription: 'token "abc" expired, log in again',
+      scope: 'x,y',
+    });
   });
 
   it('an escaped backslash before the closing quote ends the string', () => {
@@ -95,7 +97,7 @@ describe('bearerChallenge', () => {
     expect(bearer('Basic realm="x"')).toEqual({});
   });
 
-  it('never throws or hangs on random headers built from the grammar\'s special characters', () => {
+  it("never throws or hangs on random headers built from the grammar's special characters", () => {
     const alphabet = ['Bearer', 'Basic', ' ', '\t', ',', '=', '"', '\\', 'scope', 'a', '/', '+', '==', 'resource_metadata'];
     let seed = 12345;
     const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);

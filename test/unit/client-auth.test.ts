@@ -59,26 +59,49 @@ describe('formUrlEncode and the Basic header (RFC 6749 §2.3.1, Appendix B)', ()
   it('picks the method as the SDK did: registered if listed, else basic, post, none; private_key_jwt with a key', () => {
     expect(selectClientAuthMethod({ client_id: 'c', client_secret: 's' }, undefined)).toBe('client_secret_basic');
     expect(selectClientAuthMethod({ client_id: 'c' }, undefined)).toBe('none');
-    expect(selectClientAuthMethod({ client_id: 'c', client_secret: 's', token_endpoint_auth_method: 'client_secret_post' }, ['client_secret_basic', 'client_secret_post'])).toBe('client_secret_post');
-    expect(selectClientAuthMethod({ client_id: 'c', client_secret: 's', token_endpoint_auth_method: 'client_secret_post' }, ['client_secret_basic'])).toBe('client_secret_basic');
+    expect(
+      selectClientAuthMethod({ client_id: 'c', client_secret: 's', token_endpoint_auth_method: 'client_secret_post' }, [
+        'client_secret_basic',
+        'client_secret_post',
+      ]),
+    ).toBe('client_secret_post');
+    expect(selectClientAuthMethod({ client_id: 'c', client_secret: 's', token_endpoint_auth_method: 'client_secret_post' }, ['client_secret_basic'])).toBe(
+      'client_secret_basic',
+    );
     expect(selectClientAuthMethod({ client_id: 'c', client_secret: 's' }, ['client_secret_post', 'none'])).toBe('client_secret_post');
     expect(selectClientAuthMethod({ client_id: 'c' }, ['client_secret_basic', 'none'])).toBe('none');
     expect(selectClientAuthMethod({ client_id: 'c', client_secret: 's' }, ['client_secret_basic'], true)).toBe('private_key_jwt');
   });
 
   it('a method that needs a secret without one is AUTH_FAILED naming the flag, before anything is sent', () => {
-    expect(() => clientAuthentication({ client_id: 'c', token_endpoint_auth_method: 'client_secret_post' }, { supported: ['client_secret_post'] })).toThrow(/--client-secret/);
+    expect(() => clientAuthentication({ client_id: 'c', token_endpoint_auth_method: 'client_secret_post' }, { supported: ['client_secret_post'] })).toThrow(
+      /--client-secret/,
+    );
   });
 });
 
 describe.each([['client_secret_basic' as const], ['client_secret_post' as const]])('%s with ":", "+", space and non-ASCII in id and secret', (method) => {
   it('the token endpoint decodes both and issues a token; the revocation endpoint accepts the same client', async () => {
     const { server, discovered } = await demoFor(method);
-    const t = await requestClientCredentialsToken({ auth: auth(method), discovered, scope: 'mcp:tools', resource: server.url, fetch: (i, init) => fetch(i, init), now: Date.now });
+    const t = await requestClientCredentialsToken({
+      auth: auth(method),
+      discovered,
+      scope: 'mcp:tools',
+      resource: server.url,
+      fetch: (i, init) => fetch(i, init),
+      now: Date.now,
+    });
     expect(t.access_token).toBeTruthy();
     // The demo server only issues after matching the decoded id and secret (and this method).
     expect(server.counters.tokenRequests.client_credentials).toBe(1);
-    const client: StoredClient = { client_id: ID, client_secret: SECRET, token_endpoint_auth_method: method, redirect_uris: [], kind: 'static', registered_at: Date.now() };
+    const client: StoredClient = {
+      client_id: ID,
+      client_secret: SECRET,
+      token_endpoint_auth_method: method,
+      redirect_uris: [],
+      kind: 'static',
+      registered_at: Date.now(),
+    };
     const report = await revokeStoredTokens(
       { tokens: t, client, metadata: discovered.metadata as unknown as Record<string, unknown> },
       { fetch: (i, init) => fetch(i, init), allowHttp: false },

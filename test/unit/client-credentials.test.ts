@@ -62,7 +62,15 @@ function jwk(k: KeyObject, kid: string): Record<string, unknown> {
 }
 
 function auth(overrides: Partial<AuthOptions>): AuthOptions {
-  return { omitResource: false, callbackHost: '127.0.0.1', authTimeoutMs: 300_000, loginWaitMs: 10_000, noBrowser: false, clientCredentials: true, ...overrides };
+  return {
+    omitResource: false,
+    callbackHost: '127.0.0.1',
+    authTimeoutMs: 300_000,
+    loginWaitMs: 10_000,
+    noBrowser: false,
+    clientCredentials: true,
+    ...overrides,
+  };
 }
 
 function request(discovered: Discovered, server: DemoServer, a: AuthOptions): ClientCredentialsRequest {
@@ -95,7 +103,9 @@ describe('parseClientKey', () => {
     const ec = pem(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey);
     expect(() => parseClientKey(ec, { alg: 'RS256', source: 'k.pem' })).toThrow(/RS256 needs an RSA key/);
     expect(() => parseClientKey(ec, { alg: 'ES384', source: 'k.pem' })).toThrow(/P-384/);
-    expect(() => parseClientKey(rsa().publicKey.export({ format: 'pem', type: 'spki' }) as string, { source: 'pub.pem' })).toThrow(/does not hold a PEM private key/);
+    expect(() => parseClientKey(rsa().publicKey.export({ format: 'pem', type: 'spki' }) as string, { source: 'pub.pem' })).toThrow(
+      /does not hold a PEM private key/,
+    );
     const encrypted = rsa().privateKey.export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase: 'pw' }) as string;
     expect(() => parseClientKey(encrypted, { source: 'enc.pem' })).toThrow(/encrypted/);
     const small = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey;
@@ -147,7 +157,9 @@ describe('privateKeyJwtAuth', () => {
 
 describe('client credentials against the demo authorization server', () => {
   it('client_secret_basic: the server demands Basic for this client, one token request, no refresh token', async () => {
-    const { server, discovered } = await demo({ staticClients: [{ client_id: 'svc', client_secret: SECRET, token_endpoint_auth_method: 'client_secret_basic' }] });
+    const { server, discovered } = await demo({
+      staticClients: [{ client_id: 'svc', client_secret: SECRET, token_endpoint_auth_method: 'client_secret_basic' }],
+    });
     const t = await requestClientCredentialsToken(request(discovered, server, auth({ clientId: 'svc', clientSecret: SECRET })));
     expect(t.grant).toBe('client_credentials');
     expect(t.refresh_token).toBeUndefined();
@@ -159,7 +171,12 @@ describe('client credentials against the demo authorization server', () => {
     const res = await fetch(server.url, {
       method: 'POST',
       headers: { authorization: `Bearer ${t.access_token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } }),
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+      }),
     });
     expect(res.status).toBe(200);
     await res.body?.cancel();
@@ -214,7 +231,8 @@ describe('client credentials against the demo authorization server', () => {
     const { privateKey, publicKey } = rsa();
     const { server } = await demo({ staticClients: [{ client_id: 'svc', jwks: { keys: [jwk(publicKey, 'k1')] } }] });
     const key = parseClientKey(pem(privateKey), { source: 'k.pem', keyId: 'k1' });
-    const post = (params: URLSearchParams) => fetch(`${server.issuer}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: params });
+    const post = (params: URLSearchParams) =>
+      fetch(`${server.issuer}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: params });
     const params = new URLSearchParams({ grant_type: 'client_credentials' });
     await privateKeyJwtAuth('svc', key)(new Headers(), params, `${server.issuer}/token`, { issuer: server.issuer } as never);
     expect((await post(params)).status).toBe(200);
@@ -234,8 +252,13 @@ describe('client credentials against the demo authorization server', () => {
     const clientKey = parseClientKey(pem(privateKey), { source: 'k.pem' });
     const err = await refusal(requestClientCredentialsToken(request(discovered, server, auth({ clientId: 'svc', clientKey }))));
     expect(err.message).toMatch(/does not accept private_key_jwt/);
-    const withAlgs = { ...discovered, metadata: { ...discovered.metadata, token_endpoint_auth_methods_supported: ALL_METHODS, token_endpoint_auth_signing_alg_values_supported: ['ES256'] } };
-    expect((await refusal(requestClientCredentialsToken(request(withAlgs, server, auth({ clientId: 'svc', clientKey }))))).message).toMatch(/does not accept RS256/);
+    const withAlgs = {
+      ...discovered,
+      metadata: { ...discovered.metadata, token_endpoint_auth_methods_supported: ALL_METHODS, token_endpoint_auth_signing_alg_values_supported: ['ES256'] },
+    };
+    expect((await refusal(requestClientCredentialsToken(request(withAlgs, server, auth({ clientId: 'svc', clientKey }))))).message).toMatch(
+      /does not accept RS256/,
+    );
     expect(server.counters.tokenRequests.client_credentials).toBe(0);
   });
 
@@ -257,7 +280,12 @@ describe('--client-credentials options', () => {
   function parse(argv: string[], env: NodeJS.ProcessEnv = {}) {
     let parsed: unknown;
     yargs(argv)
-      .command('$0 <server-url>', 'relay', (y) => connectionOptions(y), (a) => void (parsed = a))
+      .command(
+        '$0 <server-url>',
+        'relay',
+        (y) => connectionOptions(y),
+        (a) => void (parsed = a),
+      )
       .strictOptions()
       .exitProcess(false)
       .fail((msg, err) => {
@@ -276,7 +304,9 @@ describe('--client-credentials options', () => {
     await writeFile(file, keyPem, { mode: 0o600 });
     const k = parse([URL_, '--client-credentials', '--client-id', 'svc', '--client-key-file', file, '--client-key-id', 'k9']);
     expect(k.auth.clientKey).toMatchObject({ alg: 'ES256', keyId: 'k9', source: file });
-    expect(parse([URL_, '--client-credentials', '--client-id', 'svc', '--client-key-file', 'env:SVC_KEY'], { SVC_KEY: keyPem }).auth.clientKey?.alg).toBe('ES256');
+    expect(parse([URL_, '--client-credentials', '--client-id', 'svc', '--client-key-file', 'env:SVC_KEY'], { SVC_KEY: keyPem }).auth.clientKey?.alg).toBe(
+      'ES256',
+    );
     expect(parse([URL_]).auth.clientCredentials).toBe(false);
   });
 

@@ -280,18 +280,14 @@ describe('parseClientInfo (inline)', () => {
     expect(parseClientInfo('env:CLIENT_JSON', { CLIENT_JSON: '{"client_id":"from-env"}' })).toEqual({ client_id: 'from-env' });
   });
 
-  it.each([
-    ['{"client_secret":"x"}'],
-    ['{"client_id":42}'],
-    ['{"client_id":""}'],
-    ['[{"client_id":"x"}]'],
-    ['"client_id"'],
-    ['null'],
-  ])('refuses %s: client_id must be a non-empty string in an object', (raw) => {
-    const err = thrown(() => parseClientInfo(raw, {}));
-    expect(err.code).toBe('BAD_CONFIG');
-    expect(err.message).toMatch(/"client_id"/);
-  });
+  it.each([['{"client_secret":"x"}'], ['{"client_id":42}'], ['{"client_id":""}'], ['[{"client_id":"x"}]'], ['"client_id"'], ['null']])(
+    'refuses %s: client_id must be a non-empty string in an object',
+    (raw) => {
+      const err = thrown(() => parseClientInfo(raw, {}));
+      expect(err.code).toBe('BAD_CONFIG');
+      expect(err.message).toMatch(/"client_id"/);
+    },
+  );
 
   it('refuses text that is not JSON', () => {
     expect(thrown(() => parseClientInfo('{client_id: x}', {})).message).toMatch(/not valid JSON/);

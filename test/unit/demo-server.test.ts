@@ -145,7 +145,13 @@ class MemoryProvider implements OAuthClientProvider {
   authorizationUrl: URL | undefined;
   constructor(readonly redirectUrl: string) {}
   get clientMetadata(): OAuthClientMetadata {
-    return { client_name: 'SDK test client', redirect_uris: [this.redirectUrl], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'none' };
+    return {
+      client_name: 'SDK test client',
+      redirect_uris: [this.redirectUrl],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'none',
+    };
   }
   state() {
     return 'sdk-state';
@@ -224,7 +230,10 @@ describe('demo server: discovery', () => {
   });
 
   it('applies metadataOverrides and resourceMetadataOverrides last (hostile values reach the client as planted)', async () => {
-    const s = await demo({ metadataOverrides: { authorization_endpoint: 'file:///etc/passwd', code_challenge_methods_supported: undefined }, resourceMetadataOverrides: { resource: 'https://evil.example/mcp' } });
+    const s = await demo({
+      metadataOverrides: { authorization_endpoint: 'file:///etc/passwd', code_challenge_methods_supported: undefined },
+      resourceMetadataOverrides: { resource: 'https://evil.example/mcp' },
+    });
     const as = (await (await fetch(`${s.issuer}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>;
     expect(as.authorization_endpoint).toBe('file:///etc/passwd');
     expect('code_challenge_methods_supported' in as).toBe(false);
@@ -346,13 +355,20 @@ describe('demo server: token endpoint', () => {
     const cb = await listener();
     const clientId = await publicClient(s, cb.callback);
     const { verifier, challenge } = pkce();
-    const codeFor = async () => (await authorizeRedirect(authorizeUrl(s, { client_id: clientId, redirect_uri: cb.callback, code_challenge: challenge }))).searchParams.get('code')!;
+    const codeFor = async () =>
+      (await authorizeRedirect(authorizeUrl(s, { client_id: clientId, redirect_uri: cb.callback, code_challenge: challenge }))).searchParams.get('code')!;
     const exchange = (code: string, over: Record<string, string> = {}) =>
       token(s, { grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: cb.callback, client_id: clientId, resource: s.url, ...over });
 
     expect((await exchange(await codeFor(), { code_verifier: pkce().verifier })).json.error).toBe('invalid_grant');
     expect((await exchange(await codeFor(), { redirect_uri: `${cb.origin}/elsewhere` })).json.error).toBe('invalid_grant');
-    const noResource = await token(s, { grant_type: 'authorization_code', code: await codeFor(), code_verifier: verifier, redirect_uri: cb.callback, client_id: clientId });
+    const noResource = await token(s, {
+      grant_type: 'authorization_code',
+      code: await codeFor(),
+      code_verifier: verifier,
+      redirect_uri: cb.callback,
+      client_id: clientId,
+    });
     expect(noResource.json.error).toBe('invalid_target');
 
     const code = await codeFor();
@@ -382,7 +398,9 @@ describe('demo server: token endpoint', () => {
     const reuse = await token(s, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token!, client_id: clientId });
     expect(reuse.json.error).toBe('invalid_grant');
     // The family is gone: the newest refresh token and the access tokens issued from it.
-    expect((await token(s, { grant_type: 'refresh_token', refresh_token: narrowed.json.refresh_token!, client_id: clientId })).json.error).toBe('invalid_grant');
+    expect((await token(s, { grant_type: 'refresh_token', refresh_token: narrowed.json.refresh_token!, client_id: clientId })).json.error).toBe(
+      'invalid_grant',
+    );
     expect((await mcpPost(s, INIT, narrowed.json.access_token)).status).toBe(401);
     expect(s.counters.tokenRequests.refresh_token).toBe(4);
     expect(s.counters.invalidGrant).toBe(2);
@@ -422,7 +440,9 @@ describe('demo server: token endpoint', () => {
     const s = await demo();
     expect((await register(s, { redirect_uris: ['http://evil.example/cb'] })).json.error).toBe('invalid_redirect_uri');
     expect((await register(s, { redirect_uris: ['myapp:/cb'] })).status).toBe(400);
-    expect((await register(s, { redirect_uris: ['http://localhost:3/cb'], token_endpoint_auth_method: 'private_key_jwt' })).json.error).toBe('invalid_client_metadata');
+    expect((await register(s, { redirect_uris: ['http://localhost:3/cb'], token_endpoint_auth_method: 'private_key_jwt' })).json.error).toBe(
+      'invalid_client_metadata',
+    );
     expect(s.counters.registrations).toBe(0);
     const off = await demo({ registrationEnabled: false });
     expect((await register(off, { redirect_uris: ['http://localhost:3/cb'] })).status).toBe(404);
@@ -456,7 +476,9 @@ describe('demo server: token endpoint', () => {
 
     s.revokeAll();
     expect((await mcpPost(s, INIT, refreshed.json.access_token)).status).toBe(401);
-    expect((await token(s, { grant_type: 'refresh_token', refresh_token: refreshed.json.refresh_token!, client_id: b.clientId })).json.error).toBe('invalid_grant');
+    expect((await token(s, { grant_type: 'refresh_token', refresh_token: refreshed.json.refresh_token!, client_id: b.clientId })).json.error).toBe(
+      'invalid_grant',
+    );
   });
 });
 
@@ -498,7 +520,9 @@ describe('demo server: MCP endpoint', () => {
 
     const stepped = await login(s, { scope: 'mcp:tools mcp:read mcp:admin' });
     const { client } = await connectClient(s, stepped.tokens.access_token);
-    const report = (await client.callTool({ name: 'admin_report', arguments: {} })) as unknown as { structuredContent: { counters: { insufficientScope403: number } } };
+    const report = (await client.callTool({ name: 'admin_report', arguments: {} })) as unknown as {
+      structuredContent: { counters: { insufficientScope403: number } };
+    };
     expect(report.structuredContent.counters.insufficientScope403).toBe(1);
   });
 
@@ -597,7 +621,14 @@ describe('demo server: clients by metadata document and pre-registration', () =>
     docClientId = clientId;
     const { verifier, challenge } = pkce();
     const loc = await authorizeRedirect(authorizeUrl(s, { client_id: clientId, redirect_uri: cb.callback, code_challenge: challenge }));
-    const tok = await token(s, { grant_type: 'authorization_code', code: loc.searchParams.get('code')!, code_verifier: verifier, redirect_uri: cb.callback, client_id: clientId, resource: s.url });
+    const tok = await token(s, {
+      grant_type: 'authorization_code',
+      code: loc.searchParams.get('code')!,
+      code_verifier: verifier,
+      redirect_uri: cb.callback,
+      client_id: clientId,
+      resource: s.url,
+    });
     expect(tok.status).toBe(200);
     expect(s.counters.registrations).toBe(0);
 
@@ -605,21 +636,35 @@ describe('demo server: clients by metadata document and pre-registration', () =>
     const bad = await fetch(authorizeUrl(s, { client_id: evilId, redirect_uri: cb.callback, code_challenge: challenge }), { redirect: 'manual' });
     expect(bad.status).toBe(400);
     expect(await bad.text()).toContain('client_id');
-    const unlisted = await fetch(authorizeUrl(s, { client_id: clientId, redirect_uri: 'http://127.0.0.1:1/not-listed', code_challenge: challenge }), { redirect: 'manual' });
+    const unlisted = await fetch(authorizeUrl(s, { client_id: clientId, redirect_uri: 'http://127.0.0.1:1/not-listed', code_challenge: challenge }), {
+      redirect: 'manual',
+    });
     expect(unlisted.status).toBe(400);
   });
 
   it('accepts a static public client on any loopback redirect and a static confidential one with either secret method', async () => {
-    const s = await demo({ autoApprove: true, staticClients: [{ client_id: 'pub' }, { client_id: 'conf', client_secret: 's3cret', redirect_uris: ['http://127.0.0.1:5/cb'] }] });
+    const s = await demo({
+      autoApprove: true,
+      staticClients: [{ client_id: 'pub' }, { client_id: 'conf', client_secret: 's3cret', redirect_uris: ['http://127.0.0.1:5/cb'] }],
+    });
     const { verifier, challenge } = pkce();
     const loc = await authorizeRedirect(authorizeUrl(s, { client_id: 'pub', redirect_uri: 'http://localhost:31337/anything', code_challenge: challenge }));
     expect(loc.host).toBe('localhost:31337');
-    const ok = await token(s, { grant_type: 'authorization_code', code: loc.searchParams.get('code')!, code_verifier: verifier, redirect_uri: 'http://localhost:31337/anything', client_id: 'pub', resource: s.url });
+    const ok = await token(s, {
+      grant_type: 'authorization_code',
+      code: loc.searchParams.get('code')!,
+      code_verifier: verifier,
+      redirect_uri: 'http://localhost:31337/anything',
+      client_id: 'pub',
+      resource: s.url,
+    });
     expect(ok.status).toBe(200);
     const https = await fetch(authorizeUrl(s, { client_id: 'pub', redirect_uri: 'https://example.com/cb', code_challenge: challenge }), { redirect: 'manual' });
     expect(https.status).toBe(400);
     expect((await token(s, { grant_type: 'client_credentials', client_id: 'conf', client_secret: 's3cret' })).status).toBe(200);
-    expect((await token(s, { grant_type: 'client_credentials' }, { Authorization: `Basic ${Buffer.from('conf:s3cret').toString('base64')}` })).status).toBe(200);
+    expect((await token(s, { grant_type: 'client_credentials' }, { Authorization: `Basic ${Buffer.from('conf:s3cret').toString('base64')}` })).status).toBe(
+      200,
+    );
   });
 });
 
@@ -640,7 +685,16 @@ describe('demo server: logging', () => {
     const conf = await register(s, { redirect_uris: ['http://127.0.0.1:9/cb'] });
     const log = lines.join('');
     expect(log).toContain('tokens issued');
-    for (const secret of [code, verifier, tokens.access_token!, tokens.refresh_token!, r.json.access_token!, r.json.refresh_token!, conf.json.client_secret!, 'bogus-token-value']) {
+    for (const secret of [
+      code,
+      verifier,
+      tokens.access_token!,
+      tokens.refresh_token!,
+      r.json.access_token!,
+      r.json.refresh_token!,
+      conf.json.client_secret!,
+      'bogus-token-value',
+    ]) {
       expect(log).not.toContain(secret);
     }
   });

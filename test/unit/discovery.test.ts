@@ -39,7 +39,13 @@ describe('validateAuthorizationServerMetadata', () => {
 
   it('accepts loopback http endpoints (a local authorization server)', () => {
     const local = 'http://127.0.0.1:9000';
-    const m = metadata({ issuer: local, authorization_endpoint: `${local}/authorize`, token_endpoint: `${local}/token`, registration_endpoint: `${local}/register`, revocation_endpoint: undefined });
+    const m = metadata({
+      issuer: local,
+      authorization_endpoint: `${local}/authorize`,
+      token_endpoint: `${local}/token`,
+      registration_endpoint: `${local}/register`,
+      revocation_endpoint: undefined,
+    });
     expect(validateAuthorizationServerMetadata(m, local, false)).toBe(m);
   });
 
@@ -126,7 +132,9 @@ describe('validateAuthorizationServerMetadata', () => {
   });
 
   it('optional endpoints may be absent', () => {
-    expect(() => validateAuthorizationServerMetadata(metadata({ registration_endpoint: undefined, revocation_endpoint: undefined }), ISSUER, false)).not.toThrow();
+    expect(() =>
+      validateAuthorizationServerMetadata(metadata({ registration_endpoint: undefined, revocation_endpoint: undefined }), ISSUER, false),
+    ).not.toThrow();
   });
 });
 
@@ -206,7 +214,12 @@ describe('assertSafeEndpoint', () => {
 describe('legacyDefaultMetadata (MCP 2025-03-26 §2.3.3 fallback)', () => {
   it('puts /authorize, /token and /register at the origin, keeps PKCE S256, promises no iss, and passes validation', () => {
     const m = legacyDefaultMetadata('http://127.0.0.1:9000/some/path');
-    expect(m).toMatchObject({ issuer: 'http://127.0.0.1:9000', authorization_endpoint: 'http://127.0.0.1:9000/authorize', token_endpoint: 'http://127.0.0.1:9000/token', registration_endpoint: 'http://127.0.0.1:9000/register' });
+    expect(m).toMatchObject({
+      issuer: 'http://127.0.0.1:9000',
+      authorization_endpoint: 'http://127.0.0.1:9000/authorize',
+      token_endpoint: 'http://127.0.0.1:9000/token',
+      registration_endpoint: 'http://127.0.0.1:9000/register',
+    });
     expect(m.code_challenge_methods_supported).toEqual(['S256']);
     expect('authorization_response_iss_parameter_supported' in m).toBe(false);
     expect(validateAuthorizationServerMetadata(m, 'http://127.0.0.1:9000', false)).toBe(m);

@@ -67,7 +67,7 @@ describe('scanMessage', () => {
   });
 
   const broken: Record<string, string> = {
-    'truncated': '{"jsonrpc":"2.0","id":1,"result":{"a":[1,2',
+    truncated: '{"jsonrpc":"2.0","id":1,"result":{"a":[1,2',
     'unterminated string': '{"jsonrpc":"2.0","id":1,"result":"abc',
     'mismatched brackets': '{"jsonrpc":"2.0","id":1,"result":{"a":[1,2}]}',
     'trailing garbage': '{"jsonrpc":"2.0","id":1,"result":{}} x',
@@ -112,9 +112,15 @@ describe('decodeMessages', () => {
     const truncated = buf({ jsonrpc: '2.0', id: 1, result: { text: big() } }).subarray(0, LARGE_MESSAGE_BYTES + 10);
     expect(decodeMessages([truncated])).toEqual({ ok: false, reason: 'not JSON' });
     // A large batch is valid JSON the scan leaves to the full parse: members come without raw text.
-    const batch = buf([{ jsonrpc: '2.0', method: 'a', params: { t: big() } }, { jsonrpc: '2.0', id: 2, result: {} }]);
+    const batch = buf([
+      { jsonrpc: '2.0', method: 'a', params: { t: big() } },
+      { jsonrpc: '2.0', id: 2, result: {} },
+    ]);
     const out = decodeMessages([batch]);
-    expect(out.ok && out.messages.map((m) => [m.msg.method ?? m.msg.id, m.raw])).toEqual([['a', undefined], [2, undefined]]);
+    expect(out.ok && out.messages.map((m) => [m.msg.method ?? m.msg.id, m.raw])).toEqual([
+      ['a', undefined],
+      [2, undefined],
+    ]);
   });
 
   it('refuses JSON that is not a JSON-RPC message', () => {

@@ -40,10 +40,7 @@ async function start(opts: TestServerOptions): Promise<TestServer> {
 }
 
 async function connect(server: TestServer, headers: Record<string, string> = {}) {
-  const client = new Client(
-    { name: 'fixture-test', version: '1.0.0' },
-    { capabilities: { sampling: {}, elicitation: { form: {} }, roots: {} } },
-  );
+  const client = new Client({ name: 'fixture-test', version: '1.0.0' }, { capabilities: { sampling: {}, elicitation: { form: {} }, roots: {} } });
   client.onerror = () => {}; // reconnect attempts after a server-side drop are expected noise
   client.setRequestHandler(CreateMessageRequestSchema, (req) => {
     const first = req.params.messages[0]?.content;
@@ -54,9 +51,7 @@ async function connect(server: TestServer, headers: Record<string, string> = {})
   client.setRequestHandler(ListRootsRequestSchema, () => ({ roots: [{ uri: 'file:///a' }, { uri: 'file:///b' }] }));
   const url = new URL(server.url);
   const transport =
-    server.kind === 'sse'
-      ? new SSEClientTransport(url, { requestInit: { headers } })
-      : new StreamableHTTPClientTransport(url, { requestInit: { headers } });
+    server.kind === 'sse' ? new SSEClientTransport(url, { requestInit: { headers } }) : new StreamableHTTPClientTransport(url, { requestInit: { headers } });
   clients.push(client);
   await client.connect(transport);
   return { client, transport };

@@ -19,8 +19,20 @@ afterEach(async () => {
   for (const c of closers.splice(0)) await c.close();
 });
 
-const INIT = { jsonrpc: '2.0' as const, id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: { sampling: {}, elicitation: {} }, clientInfo: { name: 'unit-host', version: '1' } } };
-const DISCOVER = { supportedVersions: ['2026-07-28'], capabilities: { tools: {} }, resultType: 'complete', ttlMs: 0, cacheScope: 'private', _meta: { 'io.modelcontextprotocol/serverInfo': { name: 'scripted', version: '1' } } };
+const INIT = {
+  jsonrpc: '2.0' as const,
+  id: 0,
+  method: 'initialize',
+  params: { protocolVersion: '2025-11-25', capabilities: { sampling: {}, elicitation: {} }, clientInfo: { name: 'unit-host', version: '1' } },
+};
+const DISCOVER = {
+  supportedVersions: ['2026-07-28'],
+  capabilities: { tools: {} },
+  resultType: 'complete',
+  ttlMs: 0,
+  cacheScope: 'private',
+  _meta: { 'io.modelcontextprotocol/serverInfo': { name: 'scripted', version: '1' } },
+};
 
 /** A remote plus everything it delivered to the "host". */
 function remoteFor(url: string, auth?: AuthHook, maxMessageBytes?: number) {
@@ -37,10 +49,11 @@ function remoteFor(url: string, auth?: AuthHook, maxMessageBytes?: number) {
       ...(maxMessageBytes ? { bounds: { maxMessageBytes } } : {}),
       deliver: (m) => {
         delivered.push(m);
-        for (const w of [...waiters]) if (w.pred(m)) {
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve(m);
-        }
+        for (const w of [...waiters])
+          if (w.pred(m)) {
+            waiters.splice(waiters.indexOf(w), 1);
+            w.resolve(m);
+          }
       },
     },
     'auto',
@@ -56,8 +69,14 @@ function remoteFor(url: string, auth?: AuthHook, maxMessageBytes?: number) {
   return { remote, delivered, waitFor, send };
 }
 
-const call = (id: number, name: string, args: Record<string, unknown> = {}) => ({ jsonrpc: '2.0' as const, id, method: 'tools/call', params: { name, arguments: args } });
-const discoverReply = (body: ModernRecorded['body']): ScriptedReply | undefined => (body?.method === 'server/discover' ? { json: { jsonrpc: '2.0', id: body.id, result: DISCOVER } } : undefined);
+const call = (id: number, name: string, args: Record<string, unknown> = {}) => ({
+  jsonrpc: '2.0' as const,
+  id,
+  method: 'tools/call',
+  params: { name, arguments: args },
+});
+const discoverReply = (body: ModernRecorded['body']): ScriptedReply | undefined =>
+  body?.method === 'server/discover' ? { json: { jsonrpc: '2.0', id: body.id, result: DISCOVER } } : undefined;
 
 describe('memory bounds on 2026-07-28 answers', () => {
   it('a JSON answer and an SSE answer over the message bound each fail their own request; the next one is answered', async () => {
@@ -75,7 +94,10 @@ describe('memory bounds on 2026-07-28 answers', () => {
     const { send, waitFor } = remoteFor(s.url, undefined, 1024);
     await send(INIT);
     await waitFor((m) => m.id === 0);
-    const json = await send(call(1, 'json')).then(() => undefined, (e: unknown) => e);
+    const json = await send(call(1, 'json')).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(isRelayError(json, 'REMOTE_TOO_LARGE') && json.message).toMatch(/a JSON answer of over 1 KiB/);
     await send(call(2, 'sse'));
     expect((await waitFor((m) => m.id === 2)).error?.message).toMatch(/an SSE event of over 1 KiB/);
@@ -102,7 +124,11 @@ describe('era detection', () => {
     const init = await waitFor((m) => m.id === 0);
     expect((init.result as { serverInfo: { name: string } }).serverInfo.name).toBe('modern-test-server');
     expect(seen).toHaveLength(1);
-    expect(seen[0]).toMatchObject({ status: 401, rejected: 'Bearer stale', challenge: { error: 'invalid_token', resourceMetadata: 'http://127.0.0.1:1/.well-known/oauth-protected-resource' } });
+    expect(seen[0]).toMatchObject({
+      status: 401,
+      rejected: 'Bearer stale',
+      challenge: { error: 'invalid_token', resourceMetadata: 'http://127.0.0.1:1/.well-known/oauth-protected-resource' },
+    });
     expect(s.requests.map((r) => [r.body?.method, r.headers.authorization])).toEqual([
       ['server/discover', 'Bearer stale'],
       ['server/discover', 'Bearer fresh'],
@@ -113,7 +139,10 @@ describe('era detection', () => {
     const s = await startScriptedServer((body, n) => (n === 1 ? { status: 503, text: 'down for maintenance' } : discoverReply(body)!));
     closers.push(s);
     const { send, waitFor } = remoteFor(s.url);
-    const err = await send(INIT).then(() => undefined, (e: unknown) => e);
+    const err = await send(INIT).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(isRelayError(err, 'REMOTE_HTTP') && err.status).toBe(503);
     await send({ ...INIT, id: 1 });
     expect(((await waitFor((m) => m.id === 1)).result as { serverInfo: { name: string } }).serverInfo.name).toBe('scripted');
@@ -122,8 +151,17 @@ describe('era detection', () => {
 
   it('a 400 -32022 to the first request is a version negotiation: the probe is resent with a supported version in header and _meta', async () => {
     // The conformance scenario request-metadata (2026-07-28): the first POST is rejected whatever it says.
-    const unsupported = (id: unknown) => ({ status: 400, json: { jsonrpc: '2.0', id, error: { code: -32022, message: 'Unsupported protocol version', data: { supported: ['2026-07-28'], requested: '2026-07-28' } } } });
-    const s = await startScriptedServer((body, n) => (n === 1 ? unsupported(body!.id) : (discoverReply(body) ?? { json: { jsonrpc: '2.0', id: body!.id, result: { tools: [] } } })));
+    const unsupported = (id: unknown) => ({
+      status: 400,
+      json: {
+        jsonrpc: '2.0',
+        id,
+        error: { code: -32022, message: 'Unsupported protocol version', data: { supported: ['2026-07-28'], requested: '2026-07-28' } },
+      },
+    });
+    const s = await startScriptedServer((body, n) =>
+      n === 1 ? unsupported(body!.id) : (discoverReply(body) ?? { json: { jsonrpc: '2.0', id: body!.id, result: { tools: [] } } }),
+    );
     closers.push(s);
     const { send, waitFor } = remoteFor(s.url);
     await send(INIT);
@@ -139,15 +177,30 @@ describe('era detection', () => {
   });
 
   it.each([
-    ['rejects the version again', (id: unknown) => ({ status: 400, json: { jsonrpc: '2.0', id, error: { code: -32022, message: 'Unsupported protocol version', data: { supported: ['2026-07-28'] } } } }), /rejected protocol version 2026-07-28 again/],
+    [
+      'rejects the version again',
+      (id: unknown) => ({
+        status: 400,
+        json: { jsonrpc: '2.0', id, error: { code: -32022, message: 'Unsupported protocol version', data: { supported: ['2026-07-28'] } } },
+      }),
+      /rejected protocol version 2026-07-28 again/,
+    ],
     ['answers with a result that is no DiscoverResult', (id: unknown) => ({ json: { jsonrpc: '2.0', id, result: 'nonsense' } }), /"nonsense"/],
   ])('a server that, after -32022, %s is a coded error saying what it sent (never a TypeError)', async (_what, second, message) => {
     const s = await startScriptedServer((body, n) =>
-      n === 1 ? { status: 400, json: { jsonrpc: '2.0', id: body!.id, error: { code: -32022, message: 'Unsupported protocol version', data: { supported: ['2026-07-28'] } } } } : second(body!.id),
+      n === 1
+        ? {
+            status: 400,
+            json: { jsonrpc: '2.0', id: body!.id, error: { code: -32022, message: 'Unsupported protocol version', data: { supported: ['2026-07-28'] } } },
+          }
+        : second(body!.id),
     );
     closers.push(s);
     const { send } = remoteFor(s.url);
-    const err = await send(INIT).then(() => undefined, (e: unknown) => e);
+    const err = await send(INIT).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(isRelayError(err, 'REMOTE_PROTOCOL')).toBe(true);
     expect((err as Error).message).toMatch(message);
     expect(s.requests).toHaveLength(2);
@@ -158,14 +211,19 @@ describe('era detection', () => {
     const url = s.url;
     await s.close();
     const { send } = remoteFor(url);
-    const err = await send(INIT).then(() => undefined, (e: unknown) => e);
+    const err = await send(INIT).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(isRelayError(err, 'REMOTE_UNAVAILABLE')).toBe(true);
   });
 });
 
 describe('translation for a 2025 host', () => {
   it(`gives up after ${MAX_INPUT_ROUNDS} rounds of input_required`, async () => {
-    const s = await startScriptedServer((body) => discoverReply(body) ?? { json: { jsonrpc: '2.0', id: body!.id, result: { resultType: 'input_required', requestState: 'again' } } });
+    const s = await startScriptedServer(
+      (body) => discoverReply(body) ?? { json: { jsonrpc: '2.0', id: body!.id, result: { resultType: 'input_required', requestState: 'again' } } },
+    );
     closers.push(s);
     const { send, waitFor } = remoteFor(s.url);
     await send(INIT);
@@ -179,7 +237,9 @@ describe('translation for a 2025 host', () => {
   });
 
   it('an unknown resultType is invalid, not passed on as a result', async () => {
-    const s = await startScriptedServer((body) => discoverReply(body) ?? { json: { jsonrpc: '2.0', id: body!.id, result: { resultType: 'task', content: [] } } });
+    const s = await startScriptedServer(
+      (body) => discoverReply(body) ?? { json: { jsonrpc: '2.0', id: body!.id, result: { resultType: 'task', content: [] } } },
+    );
     closers.push(s);
     const { send, waitFor } = remoteFor(s.url);
     await send(INIT);
@@ -201,7 +261,11 @@ describe('translation for a 2025 host', () => {
     const s = await startScriptedServer(
       (body) =>
         discoverReply(body) ?? {
-          json: { jsonrpc: '2.0', id: body!.id, result: { resultType: 'input_required', inputRequests: { llm: { method: 'sampling/createMessage', params: { messages: [], maxTokens: 1 } } } } },
+          json: {
+            jsonrpc: '2.0',
+            id: body!.id,
+            result: { resultType: 'input_required', inputRequests: { llm: { method: 'sampling/createMessage', params: { messages: [], maxTokens: 1 } } } },
+          },
         },
     );
     closers.push(s);
@@ -215,11 +279,18 @@ describe('translation for a 2025 host', () => {
     expect(s.requests.filter((r) => r.body?.method === 'tools/call')).toHaveLength(1); // no retry, no response POSTed
   });
 
-  it('cancelling a request that waits for host input cancels the host\'s input request and retries nothing', async () => {
+  it("cancelling a request that waits for host input cancels the host's input request and retries nothing", async () => {
     const s = await startScriptedServer(
       (body) =>
         discoverReply(body) ?? {
-          json: { jsonrpc: '2.0', id: body!.id, result: { resultType: 'input_required', inputRequests: { q: { method: 'elicitation/create', params: { mode: 'url', message: 'go', url: 'https://example.com' } } } } },
+          json: {
+            jsonrpc: '2.0',
+            id: body!.id,
+            result: {
+              resultType: 'input_required',
+              inputRequests: { q: { method: 'elicitation/create', params: { mode: 'url', message: 'go', url: 'https://example.com' } } },
+            },
+          },
         },
     );
     closers.push(s);

@@ -17,7 +17,7 @@ describe('encodeHeaderValue (2026-07-28 streamable-http, Value Encoding)', () =>
     ['line1\nline2', '=?base64?bGluZTEKbGluZTI=?='],
     ['=?base64?literal?=', '=?base64?PT9iYXNlNjQ/bGl0ZXJhbD89?='],
     ['file:///projects/myapp/config.json', 'file:///projects/myapp/config.json'],
-  ])('%j → %s (the spec\'s own examples)', (value, encoded) => {
+  ])("%j → %s (the spec's own examples)", (value, encoded) => {
     expect(encodeHeaderValue(value)).toBe(encoded);
   });
 });
@@ -26,8 +26,18 @@ describe('x-mcp-header annotations', () => {
   const schema = (props: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({ type: 'object', properties: props, ...extra });
 
   it('finds annotations reached through properties only, nested objects included', () => {
-    const found = headerParams(schema({ region: { type: 'string', 'x-mcp-header': 'Region' }, opts: { type: 'object', properties: { dry: { type: 'boolean', 'x-mcp-header': 'Dry-Run' } } } }));
-    expect(found).toEqual({ params: [{ name: 'Region', path: ['region'] }, { name: 'Dry-Run', path: ['opts', 'dry'] }] });
+    const found = headerParams(
+      schema({
+        region: { type: 'string', 'x-mcp-header': 'Region' },
+        opts: { type: 'object', properties: { dry: { type: 'boolean', 'x-mcp-header': 'Dry-Run' } } },
+      }),
+    );
+    expect(found).toEqual({
+      params: [
+        { name: 'Region', path: ['region'] },
+        { name: 'Dry-Run', path: ['opts', 'dry'] },
+      ],
+    });
   });
 
   it.each([
@@ -45,20 +55,28 @@ describe('x-mcp-header annotations', () => {
   });
 
   it('screenTools keeps the valid tools and names the rejected ones', () => {
-    const out = screenTools({ tools: [{ name: 'ok', inputSchema: schema({}) }, { name: 'bad', inputSchema: schema({ a: { type: 'number', 'x-mcp-header': 'A' } }) }] });
+    const out = screenTools({
+      tools: [
+        { name: 'ok', inputSchema: schema({}) },
+        { name: 'bad', inputSchema: schema({ a: { type: 'number', 'x-mcp-header': 'A' } }) },
+      ],
+    });
     expect(out.keep.map((t) => t.name)).toEqual(['ok']);
     expect(out.rejected.map((t) => t.name)).toEqual(['bad']);
   });
 });
 
 describe('requestHeaders', () => {
-  it('mirrors method, name/uri and the body\'s protocol version', () => {
+  it("mirrors method, name/uri and the body's protocol version", () => {
     expect(requestHeaders({ jsonrpc: '2.0', id: 1, method: 'resources/read', params: { uri: 'test://ä', _meta: meta() } })).toEqual({
       'mcp-protocol-version': '2026-07-28',
       'mcp-method': 'resources/read',
       'mcp-name': `=?base64?${Buffer.from('test://ä').toString('base64')}?=`,
     });
-    expect(requestHeaders({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: meta('2027-01-01') } })).toEqual({ 'mcp-protocol-version': '2027-01-01', 'mcp-method': 'tools/list' });
+    expect(requestHeaders({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: meta('2027-01-01') } })).toEqual({
+      'mcp-protocol-version': '2027-01-01',
+      'mcp-method': 'tools/list',
+    });
   });
 
   it('turns tool arguments into Mcp-Param-* by type, omitting null and absent values', () => {
@@ -69,7 +87,10 @@ describe('requestHeaders', () => {
       { name: 'Gone', path: ['gone'] },
       { name: 'Nul', path: ['nul'] },
     ];
-    const h = requestHeaders({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 't', arguments: { region: 'eu', n: -7, o: { dry: false }, nul: null }, _meta: meta() } }, params);
+    const h = requestHeaders(
+      { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 't', arguments: { region: 'eu', n: -7, o: { dry: false }, nul: null }, _meta: meta() } },
+      params,
+    );
     expect(h['mcp-param-region']).toBe('eu');
     expect(h['mcp-param-count']).toBe('-7');
     expect(h['mcp-param-dry']).toBe('false');
@@ -101,7 +122,11 @@ describe('era evidence from the server/discover probe', () => {
   });
 
   it.each([
-    ['a 1.x stateless 400 -32000', { jsonrpc: '2.0' as const, id: null, error: { code: -32000, message: 'Bad Request: Unsupported protocol version: 2026-07-28' } }, 400],
+    [
+      'a 1.x stateless 400 -32000',
+      { jsonrpc: '2.0' as const, id: null, error: { code: -32000, message: 'Bad Request: Unsupported protocol version: 2026-07-28' } },
+      400,
+    ],
     ['-32601 (a modern server MUST implement server/discover)', { jsonrpc: '2.0' as const, id: 1, error: { code: -32601, message: 'Method not found' } }, 404],
     ['-32020 header mismatch', { jsonrpc: '2.0' as const, id: 1, error: { code: -32020, message: 'mismatch' } }, 400],
     ['a result that is no DiscoverResult', { jsonrpc: '2.0' as const, id: 1, result: {} }, 200],
@@ -113,10 +138,24 @@ describe('era evidence from the server/discover probe', () => {
     expect(() => classifyProbeAnswer({ jsonrpc: '2.0', id: 1, error: { code: -32603, message: 'boom' } }, 503)).toThrow(/HTTP 503/);
   });
 
-  it('the probe carries the host\'s identity and capabilities from initialize', () => {
-    const probe = discoverProbe({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', clientInfo: { name: 'h', version: '9' }, capabilities: { sampling: {} } } }, { name: 'x', version: '0' });
+  it("the probe carries the host's identity and capabilities from initialize", () => {
+    const probe = discoverProbe(
+      {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-11-25', clientInfo: { name: 'h', version: '9' }, capabilities: { sampling: {} } },
+      },
+      { name: 'x', version: '0' },
+    );
     expect(probe.method).toBe('server/discover');
-    expect(probe.params).toEqual({ _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name: 'h', version: '9' }, 'io.modelcontextprotocol/clientCapabilities': { sampling: {} } } });
+    expect(probe.params).toEqual({
+      _meta: {
+        'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+        'io.modelcontextprotocol/clientInfo': { name: 'h', version: '9' },
+        'io.modelcontextprotocol/clientCapabilities': { sampling: {} },
+      },
+    });
   });
 
   it('tells a modern host message from a 2025 one', () => {

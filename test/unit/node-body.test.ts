@@ -23,10 +23,13 @@ async function origin(handle: (req: IncomingMessage, res: ServerResponse) => voi
     handle(req, res);
   }).on('connection', () => connections++);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  stops.push(() => new Promise<void>((r) => {
+  stops.push(
+    () =>
+      new Promise<void>((r) => {
         server.closeAllConnections();
         server.close(() => r());
-      }));
+      }),
+  );
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`, seen, connections: () => connections };
 }
 
@@ -89,7 +92,7 @@ describe('compressed answers', () => {
     expect(rest).toBe('data: two\n\n');
   });
 
-  it('a corrupt compressed body fails the read with zlib\'s code, not a hang', async () => {
+  it("a corrupt compressed body fails the read with zlib's code, not a hang", async () => {
     const s = await origin((_req, res) => res.writeHead(200, { 'content-encoding': 'gzip' }).end(Buffer.from('this is not gzip at all')));
     const res = await fetcher()(s.url, { method: 'GET' });
     const err = (await res.text().catch((e: unknown) => e)) as NodeJS.ErrnoException;

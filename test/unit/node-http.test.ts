@@ -479,10 +479,13 @@ describe('https', () => {
     const tls = selfSignedCert(dir);
     const server = createHttpsServer({ key: tls.key, cert: tls.cert }, (req, res) => res.end(`tls ${req.method}`));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    cleanups.push(() => new Promise<void>((resolve) => {
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
           server.closeAllConnections();
           server.close(() => resolve());
-        }));
+        }),
+    );
     return { dir, certFile: tls.certFile, url: `https://127.0.0.1:${(server.address() as AddressInfo).port}/` };
   }
 

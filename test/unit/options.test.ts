@@ -3,13 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yargs from 'yargs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  connectionOptions,
-  DEFAULT_AUTH_TIMEOUT_S,
-  DEFAULT_REQUEST_TIMEOUT_S,
-  toConfig,
-  type ConnectionArgs,
-} from '../../src/cli/options.js';
+import { connectionOptions, DEFAULT_AUTH_TIMEOUT_S, DEFAULT_REQUEST_TIMEOUT_S, toConfig, type ConnectionArgs } from '../../src/cli/options.js';
 import type { Config } from '../../src/config/config.js';
 import { RelayError } from '../../src/errors.js';
 
@@ -17,9 +11,14 @@ import { RelayError } from '../../src/errors.js';
 function parseArgs(argv: string[]): ConnectionArgs {
   let parsed: unknown;
   yargs(argv)
-    .command('$0 <server-url>', 'relay', (y) => connectionOptions(y), (a) => {
-      parsed = a;
-    })
+    .command(
+      '$0 <server-url>',
+      'relay',
+      (y) => connectionOptions(y),
+      (a) => {
+        parsed = a;
+      },
+    )
     .strictOptions()
     .exitProcess(false)
     .fail((msg, err) => {
@@ -232,9 +231,7 @@ describe('toConfig static client', () => {
   });
 
   it('refuses two different secrets from --client-info and --client-secret', () => {
-    expect(refusal([URL_, '--client-info', '{"client_id":"cid","client_secret":"a"}', '--client-secret', 'b']).message).toMatch(
-      /--client-secret/,
-    );
+    expect(refusal([URL_, '--client-info', '{"client_id":"cid","client_secret":"a"}', '--client-secret', 'b']).message).toMatch(/--client-secret/);
   });
 
   it('refuses --client-id naming a different client than --client-info', () => {

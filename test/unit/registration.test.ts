@@ -55,7 +55,12 @@ describe('staticClient', () => {
   });
 
   it('--client-id alone: a public static client with our redirect URI', () => {
-    expect(staticClient(authOptions({ clientId: 'cid' }), REDIRECT, NOW)).toEqual({ client_id: 'cid', redirect_uris: [REDIRECT], kind: 'static', registered_at: NOW });
+    expect(staticClient(authOptions({ clientId: 'cid' }), REDIRECT, NOW)).toEqual({
+      client_id: 'cid',
+      redirect_uris: [REDIRECT],
+      kind: 'static',
+      registered_at: NOW,
+    });
   });
 
   it('--client-id with --client-secret', () => {
@@ -174,7 +179,7 @@ describe('obtainClient', () => {
     expect(as.requests).toHaveLength(1);
   });
 
-  it('registers again when the redirect URI is not among the stored registration\'s', async () => {
+  it("registers again when the redirect URI is not among the stored registration's", async () => {
     await obtainClient(options());
     const other = await obtainClient(options({ redirectUri: 'http://127.0.0.1:40000/callback' }));
     expect(other.client_id).toBe('client-2');

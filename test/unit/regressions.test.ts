@@ -86,7 +86,14 @@ describe('tokens: a refresh response without scope', () => {
       fetch: (input, init) => fetch(input, init),
       now: () => 1_000,
     };
-    const refreshed = await refreshTokens(base, { access_token: 'at1', token_type: 'Bearer', refresh_token: 'rt1', scope: 'files:read files:write', obtained_at: 0, expires_at: 1_000 });
+    const refreshed = await refreshTokens(base, {
+      access_token: 'at1',
+      token_type: 'Bearer',
+      refresh_token: 'rt1',
+      scope: 'files:read files:write',
+      obtained_at: 0,
+      expires_at: 1_000,
+    });
     expect(refreshed.access_token).toBe('at2');
     expect(refreshed.scope).toBe('files:read files:write');
   });

@@ -3,8 +3,14 @@ import { selectResource, selectScope } from '../../src/auth/selection.js';
 import type { Config } from '../../src/config/config.js';
 import type { Discovered } from '../../src/auth/discovery.js';
 
-const d = (resource?: string, scopes?: string[]) => ({ authorizationServerUrl: 'https://as', metadata: {}, resourceMetadata: resource ? { resource, scopes_supported: scopes } : undefined }) as unknown as Discovered;
-const config = (auth: Partial<Config['auth']> = {}) => ({ serverUrl: new URL('https://mcp.example.com/mcp'), auth: { omitResource: false, ...auth } }) as unknown as Config;
+const d = (resource?: string, scopes?: string[]) =>
+  ({
+    authorizationServerUrl: 'https://as',
+    metadata: {},
+    resourceMetadata: resource ? { resource, scopes_supported: scopes } : undefined,
+  }) as unknown as Discovered;
+const config = (auth: Partial<Config['auth']> = {}) =>
+  ({ serverUrl: new URL('https://mcp.example.com/mcp'), auth: { omitResource: false, ...auth } }) as unknown as Config;
 
 describe('selectScope (MCP 2025-11-25 scope selection)', () => {
   it('challenge scope, else scopes_supported, else none; never invented', () => {

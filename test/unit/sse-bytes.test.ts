@@ -50,7 +50,7 @@ function referenceParse(chunks: Buffer[]) {
 /** Split `buf` at pseudo-random points (deterministic for a seed). */
 function chunked(buf: Buffer, seed: number): Buffer[] {
   let s = seed;
-  const rand = () => ((s = (s * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  const rand = () => (s = (s * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
   const out: Buffer[] = [];
   for (let i = 0; i < buf.length; ) {
     const n = 1 + Math.floor(rand() * 9);

@@ -10,7 +10,6 @@ import { prng, testSeed } from '../helpers/prng.js';
 
 const SEED = testSeed();
 
-
 function chunked(bytes: Buffer, rand: () => number): Uint8Array[] {
   const out: Uint8Array[] = [];
   for (let i = 0; i < bytes.length; ) {
@@ -51,8 +50,9 @@ describe('boundEventStream', () => {
     const rand = prng(SEED).next;
     for (let n = 0; n < 300; n++) {
       const eol = ['\n', '\r\n'][Math.floor(rand() * 2)]!;
-      const events = Array.from({ length: 1 + Math.floor(rand() * 20) }, () =>
-        Array.from({ length: 1 + Math.floor(rand() * 3) }, () => `data: ${'x'.repeat(Math.floor(rand() * 60))}`).join(eol) + eol + eol,
+      const events = Array.from(
+        { length: 1 + Math.floor(rand() * 20) },
+        () => Array.from({ length: 1 + Math.floor(rand() * 3) }, () => `data: ${'x'.repeat(Math.floor(rand() * 60))}`).join(eol) + eol + eol,
       );
       const stream = Buffer.from(`: hello${eol}${eol}${events.join('')}`);
       const { out, error } = await pass(chunked(stream, rand), 300);

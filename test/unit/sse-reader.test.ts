@@ -72,7 +72,13 @@ describe('readSseStream backpressure from the host', () => {
   it('a shutdown while waiting for the host ends the read', async () => {
     const { body } = countedBody(5);
     const stop = new AbortController();
-    const reading = readSseStream(body, { idleMs: 0, signal: stop.signal, onMessage: () => {}, onBadEvent: () => {}, ready: () => new Promise<void>(() => {}) });
+    const reading = readSseStream(body, {
+      idleMs: 0,
+      signal: stop.signal,
+      onMessage: () => {},
+      onBadEvent: () => {},
+      ready: () => new Promise<void>(() => {}),
+    });
     await turn();
     stop.abort();
     const outcome = await reading;

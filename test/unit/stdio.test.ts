@@ -1,7 +1,16 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.js';
-import { asMessage, errorResponse, INVALID_REQUEST, isNotification, isRequest, isResponse, PARSE_ERROR, type JsonRpcMessage } from '../../src/jsonrpc/messages.js';
+import {
+  asMessage,
+  errorResponse,
+  INVALID_REQUEST,
+  isNotification,
+  isRequest,
+  isResponse,
+  PARSE_ERROR,
+  type JsonRpcMessage,
+} from '../../src/jsonrpc/messages.js';
 import { StdioHost, type StdioHostOptions } from '../../src/relay/stdio.js';
 
 /** Let stream events scheduled on nextTick / microtasks run. */
@@ -237,7 +246,12 @@ describe('StdioHost lifecycle', () => {
   it('a final line without a newline at stdin end is still delivered, before close', async () => {
     const order: string[] = [];
     const input = new PassThrough();
-    const host = new StdioHost(input, new PassThrough(), { message: (m) => order.push(`message ${String(m.id)}`), close: () => order.push('close') }, silentLogger());
+    const host = new StdioHost(
+      input,
+      new PassThrough(),
+      { message: (m) => order.push(`message ${String(m.id)}`), close: () => order.push('close') },
+      silentLogger(),
+    );
     host.start();
     input.end(`${ping(1)}\n${ping(2)}`);
     await tick();
@@ -337,7 +351,11 @@ describe('jsonrpc classifiers', () => {
   });
 
   it('tells requests, notifications and responses apart', () => {
-    expect([isRequest(m({ id: 1, method: 'ping' })), isNotification(m({ id: 1, method: 'ping' })), isResponse(m({ id: 1, method: 'ping' }))]).toEqual([true, false, false]);
+    expect([isRequest(m({ id: 1, method: 'ping' })), isNotification(m({ id: 1, method: 'ping' })), isResponse(m({ id: 1, method: 'ping' }))]).toEqual([
+      true,
+      false,
+      false,
+    ]);
     expect([isRequest(m({ id: 'a', method: 'ping' })), isResponse(m({ id: 'a', result: {} }))]).toEqual([true, true]);
     expect([isRequest(m({ method: 'notifications/initialized' })), isNotification(m({ method: 'notifications/initialized' }))]).toEqual([false, true]);
     expect(isResponse(m({ id: 0, error: { code: 1, message: 'x' } }))).toBe(true);

@@ -79,7 +79,6 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-
 describe('withLock in one process', () => {
   it('runs two concurrent critical sections one after the other', async () => {
     const events: string[] = [];
@@ -148,7 +147,10 @@ describe('withLock across processes', () => {
       return out;
     });
     const results = await Promise.all(procs.map(exited));
-    expect(results.map((r) => r.code), stderr.flat().join('')).toEqual([0, 0, 0, 0]);
+    expect(
+      results.map((r) => r.code),
+      stderr.flat().join(''),
+    ).toEqual([0, 0, 0, 0]);
     expect(await readFile(counter, 'utf8')).toBe('100');
     expect(existsSync(join(dir, LOCK_NAME))).toBe(false);
   });

@@ -25,7 +25,9 @@ async function rejection(p: Promise<unknown>): Promise<RelayError> {
 
 describe('processTokenResponse', () => {
   it('returns the checked fields of a 200 answer, and nothing else', async () => {
-    const t = await processTokenResponse(json({ access_token: 'at', token_type: 'bearer', expires_in: 60, refresh_token: 'rt', scope: 'a b', id_token: 'x', extra: 1 }));
+    const t = await processTokenResponse(
+      json({ access_token: 'at', token_type: 'bearer', expires_in: 60, refresh_token: 'rt', scope: 'a b', id_token: 'x', extra: 1 }),
+    );
     expect(t).toEqual({ access_token: 'at', token_type: 'bearer', expires_in: 60, refresh_token: 'rt', scope: 'a b' });
     expect(await processTokenResponse(json({ access_token: 'at', token_type: 'Bearer' }))).toEqual({ access_token: 'at', token_type: 'Bearer' });
     // Digits in a string (some servers; the SDK accepted them) are read as the number.

@@ -85,11 +85,28 @@ function metadata() {
 }
 
 function authOptions(extra: Partial<AuthOptions> = {}): AuthOptions {
-  return { clientId: 'client-1', clientSecret: 'secret-1', omitResource: false, callbackHost: '127.0.0.1', authTimeoutMs: 0, loginWaitMs: 10_000, noBrowser: true, ...extra };
+  return {
+    clientId: 'client-1',
+    clientSecret: 'secret-1',
+    omitResource: false,
+    callbackHost: '127.0.0.1',
+    authTimeoutMs: 0,
+    loginWaitMs: 10_000,
+    noBrowser: true,
+    ...extra,
+  };
 }
 
 function coordinator(): AuthCoordinator {
-  const config: Config = { serverUrl: new URL(MCP_URL), headers: {}, transport: 'auto', allowHttp: false, auth: authOptions(), requestTimeoutMs: 60_000, logLevel: 'silent' };
+  const config: Config = {
+    serverUrl: new URL(MCP_URL),
+    headers: {},
+    transport: 'auto',
+    allowHttp: false,
+    auth: authOptions(),
+    requestTimeoutMs: 60_000,
+    logLevel: 'silent',
+  };
   return new AuthCoordinator({
     config,
     store,
@@ -106,7 +123,14 @@ function coordinator(): AuthCoordinator {
 /** Stored tokens whose access token `at1` expired, with refresh token `rt1`, and the metadata cached. */
 async function expiredLogin(): Promise<void> {
   await store.writeDiscovery({ authorization_server_url: as.url, authorization_server_metadata: metadata(), fetched_at: clock });
-  const t: StoredTokens = { access_token: 'at1', token_type: 'Bearer', refresh_token: 'rt1', obtained_at: clock - 3_600_000, expires_at: clock - 1_000, issuer: as.url };
+  const t: StoredTokens = {
+    access_token: 'at1',
+    token_type: 'Bearer',
+    refresh_token: 'rt1',
+    obtained_at: clock - 3_600_000,
+    expires_at: clock - 1_000,
+    issuer: as.url,
+  };
   await store.writeTokens(t);
 }
 
@@ -155,21 +179,28 @@ describe('refresh through the coordinator', () => {
     for (let i = 0; i < TOKEN_RETRY_ATTEMPTS; i++) as.answers.push({ status: 503, body: { error: 'temporarily_unavailable' } });
     const err = await coordinator()
       .unauthorized({ status: 401, challenge: {}, rejected: 'Bearer at1' })
-      .then(() => undefined, (e: unknown) => e);
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(isRelayError(err, 'AUTH_SERVER_UNAVAILABLE')).toBe(true);
     expect(as.seen).toHaveLength(TOKEN_RETRY_ATTEMPTS);
     expect(waits).toEqual([1_000, 2_000]); // no Retry-After: linear backoff
     expect((await store.readTokens())?.refresh_token).toBe('rt1');
   });
 
-  it('never retries past the lock\'s stale time: a slow server gets fewer attempts', async () => {
+  it("never retries past the lock's stale time: a slow server gets fewer attempts", async () => {
     await expiredLogin();
     // Each answer "takes" 3 s; with 4 s waits the second failure ends at 10 s, and one more wait
     // would pass the 10 s stale time of the store lock held meanwhile.
-    for (let i = 0; i < TOKEN_RETRY_ATTEMPTS; i++) as.answers.push({ status: 503, headers: { 'retry-after': '4' }, body: { error: 'temporarily_unavailable' }, takesMs: 3_000 });
+    for (let i = 0; i < TOKEN_RETRY_ATTEMPTS; i++)
+      as.answers.push({ status: 503, headers: { 'retry-after': '4' }, body: { error: 'temporarily_unavailable' }, takesMs: 3_000 });
     const err = await coordinator()
       .unauthorized({ status: 401, challenge: {}, rejected: 'Bearer at1' })
-      .then(() => undefined, (e: unknown) => e);
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(isRelayError(err, 'AUTH_SERVER_UNAVAILABLE')).toBe(true);
     expect(as.seen).toHaveLength(2);
     expect(waits).toEqual([4_000]);
@@ -180,7 +211,10 @@ describe('refresh through the coordinator', () => {
     as.answers.push({ status: 400, body: { error: 'invalid_grant', error_description: 'refresh token revoked' } });
     const err = await coordinator()
       .unauthorized({ status: 401, challenge: {}, rejected: 'Bearer at1' })
-      .then(() => undefined, (e: unknown) => e);
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(as.seen).toHaveLength(1);
     expect(waits).toEqual([]);
     expect(await store.readTokens()).toBeUndefined();
@@ -194,9 +228,18 @@ describe('codes that mean what they say', () => {
   it('a refresh answered invalid_grant is AUTH_GRANT_DEAD after exactly one request', async () => {
     as.answers.push({ status: 400, body: { error: 'invalid_grant' } });
     const client = { client_id: 'client-1', client_secret: 'secret-1', redirect_uris: [], kind: 'static' as const, registered_at: clock };
-    const base = { discovered: { authorizationServerUrl: as.url, metadata: metadata() as never }, client, resource: MCP_URL, fetch: (i: string | URL, init?: RequestInit) => fetch(i, init), now: () => clock };
+    const base = {
+      discovered: { authorizationServerUrl: as.url, metadata: metadata() as never },
+      client,
+      resource: MCP_URL,
+      fetch: (i: string | URL, init?: RequestInit) => fetch(i, init),
+      now: () => clock,
+    };
     const current: StoredTokens = { access_token: 'at1', token_type: 'Bearer', refresh_token: 'rt1', obtained_at: clock };
-    const err = await withTokenRetry(() => refreshTokens(base, current), { now: () => clock, sleep: recordingSleep }).then(() => undefined, (e: unknown) => e);
+    const err = await withTokenRetry(() => refreshTokens(base, current), { now: () => clock, sleep: recordingSleep }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect((err as RelayError).code).toBe('AUTH_GRANT_DEAD');
     expect(as.seen).toHaveLength(1);
     expect(waits).toEqual([]);
@@ -205,9 +248,18 @@ describe('codes that mean what they say', () => {
   it('an error_description that echoes the refresh token or client secret is quoted with them redacted', async () => {
     as.answers.push({ status: 400, body: { error: 'invalid_request', error_description: 'refresh_token rt-5ecret-77 with client secret-1 is odd' } });
     const client = { client_id: 'client-1', client_secret: 'secret-1', redirect_uris: [], kind: 'static' as const, registered_at: clock };
-    const base = { discovered: { authorizationServerUrl: as.url, metadata: metadata() as never }, client, resource: MCP_URL, fetch: (i: string | URL, init?: RequestInit) => fetch(i, init), now: () => clock };
+    const base = {
+      discovered: { authorizationServerUrl: as.url, metadata: metadata() as never },
+      client,
+      resource: MCP_URL,
+      fetch: (i: string | URL, init?: RequestInit) => fetch(i, init),
+      now: () => clock,
+    };
     const current: StoredTokens = { access_token: 'at1', token_type: 'Bearer', refresh_token: 'rt-5ecret-77', obtained_at: clock };
-    const err = (await refreshTokens(base, current).then(() => undefined, (e: unknown) => e)) as RelayError;
+    const err = (await refreshTokens(base, current).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as RelayError;
     expect(err.code).toBe('AUTH_FAILED');
     expect(err.message).toContain('"invalid_request"');
     expect(err.message).toContain('[redacted]');
@@ -228,7 +280,10 @@ describe('codes that mean what they say', () => {
       now: () => clock,
       staleAccessToken: undefined,
       retry: { now: () => clock, sleep: recordingSleep },
-    }).then(() => undefined, (e: unknown) => e);
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect((err as RelayError).code).toBe('AUTH_FAILED');
     expect((err as RelayError).message).toMatch(/"invalid_client".*--client-id/);
     expect(as.seen).toHaveLength(1);

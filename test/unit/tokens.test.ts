@@ -51,7 +51,10 @@ describe('toStored', () => {
   });
 
   it('records scope, issuer and resource', () => {
-    const s = toStored({ access_token: 'at', token_type: 'Bearer', scope: 'files:read' }, NOW, { issuer: 'https://as.example.com', resource: 'https://mcp.example.com/mcp' });
+    const s = toStored({ access_token: 'at', token_type: 'Bearer', scope: 'files:read' }, NOW, {
+      issuer: 'https://as.example.com',
+      resource: 'https://mcp.example.com/mcp',
+    });
     expect(s).toMatchObject({ scope: 'files:read', issuer: 'https://as.example.com', resource: 'https://mcp.example.com/mcp' });
   });
 });
@@ -92,7 +95,13 @@ describe('expiresSoon and isExpired', () => {
 
 describe('clientInformation and isDeadGrant', () => {
   it('passes the secret and auth method only when present', () => {
-    const pub: StoredClient = { client_id: 'c1', redirect_uris: ['http://127.0.0.1:1/cb'], kind: 'dynamic', registered_at: NOW, token_endpoint_auth_method: 'none' };
+    const pub: StoredClient = {
+      client_id: 'c1',
+      redirect_uris: ['http://127.0.0.1:1/cb'],
+      kind: 'dynamic',
+      registered_at: NOW,
+      token_endpoint_auth_method: 'none',
+    };
     expect(clientInformation(pub)).toEqual({ client_id: 'c1', token_endpoint_auth_method: 'none', redirect_uris: ['http://127.0.0.1:1/cb'] });
     const conf: StoredClient = { client_id: 'c2', client_secret: 's', client_secret_expires_at: 0, redirect_uris: [], kind: 'static', registered_at: NOW };
     expect(clientInformation(conf)).toEqual({ client_id: 'c2', client_secret: 's', client_secret_expires_at: 0, redirect_uris: [] });
@@ -140,7 +149,14 @@ async function startTokenServer(): Promise<TokenServer> {
 describe('refreshTokens and exchangeCode against a real token endpoint', () => {
   let as: TokenServer;
   let base: TokenCallBase;
-  const current: StoredTokens = { access_token: 'at1', token_type: 'Bearer', refresh_token: 'rt1', scope: 'files:read', obtained_at: NOW - 3_600_000, expires_at: NOW };
+  const current: StoredTokens = {
+    access_token: 'at1',
+    token_type: 'Bearer',
+    refresh_token: 'rt1',
+    scope: 'files:read',
+    obtained_at: NOW - 3_600_000,
+    expires_at: NOW,
+  };
 
   beforeEach(async () => {
     as = await startTokenServer();
@@ -154,7 +170,13 @@ describe('refreshTokens and exchangeCode against a real token endpoint', () => {
     } as AuthorizationServerMetadata;
     base = {
       discovered: { authorizationServerUrl: as.url, metadata },
-      client: { client_id: 'client-1', redirect_uris: ['http://127.0.0.1:5555/callback'], kind: 'dynamic', registered_at: NOW, token_endpoint_auth_method: 'none' },
+      client: {
+        client_id: 'client-1',
+        redirect_uris: ['http://127.0.0.1:5555/callback'],
+        kind: 'dynamic',
+        registered_at: NOW,
+        token_endpoint_auth_method: 'none',
+      },
       resource: 'https://mcp.example.com/mcp',
       fetch: (input, init) => fetch(input, init),
       now: () => NOW,
@@ -171,7 +193,14 @@ describe('refreshTokens and exchangeCode against a real token endpoint', () => {
     expect(as.forms[0]!.get('grant_type')).toBe('refresh_token');
     expect(as.forms[0]!.get('refresh_token')).toBe('rt1');
     expect(as.forms[0]!.get('resource')).toBe('https://mcp.example.com/mcp');
-    expect(s).toMatchObject({ access_token: 'at2', refresh_token: 'rt1', expires_at: NOW + 600_000, obtained_at: NOW, issuer: as.url, resource: 'https://mcp.example.com/mcp' });
+    expect(s).toMatchObject({
+      access_token: 'at2',
+      refresh_token: 'rt1',
+      expires_at: NOW + 600_000,
+      obtained_at: NOW,
+      issuer: as.url,
+      resource: 'https://mcp.example.com/mcp',
+    });
   });
 
   it('refresh stores a rotated refresh token', async () => {

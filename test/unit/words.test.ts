@@ -13,7 +13,6 @@ import { prng, testSeed } from '../helpers/prng.js';
 
 const SEED = testSeed();
 
-
 const PLAIN = 'abcXYZ019-_./=:,@%+é';
 
 function randomLine(rand: () => number): string {
@@ -44,15 +43,21 @@ describe('splitCommand', () => {
     // One shell for all: each line's words NUL-terminated, lines separated by \x01.
     const script = lines.map((l) => `printf '%s\\0' ${l}; printf '\\001'`).join('\n');
     const out = execFileSync('/bin/sh', ['-c', script], { encoding: 'utf8', env: { LC_ALL: 'C.UTF-8' } });
-    const bySh = out.split('\x01').slice(0, -1).map((chunk) => chunk.split('\0').slice(0, -1));
+    const bySh = out
+      .split('\x01')
+      .slice(0, -1)
+      .map((chunk) => chunk.split('\0').slice(0, -1));
     lines.forEach((line, i) => {
       expect(splitCommand(line, '--headers-command'), `seed ${SEED}, line ${JSON.stringify(line)}`).toEqual(bySh[i]);
     });
   });
 
-  it.each(['gcloud auth print-access-token | cat', 'a; b', 'echo $TOKEN', 'echo "$TOKEN"', 'a && b', 'cat < f', '`id`'])('refuses %s: it runs no shell', (line) => {
-    expect(() => splitCommand(line, '--headers-command')).toThrow(/runs no shell/);
-  });
+  it.each(['gcloud auth print-access-token | cat', 'a; b', 'echo $TOKEN', 'echo "$TOKEN"', 'a && b', 'cat < f', '`id`'])(
+    'refuses %s: it runs no shell',
+    (line) => {
+      expect(() => splitCommand(line, '--headers-command')).toThrow(/runs no shell/);
+    },
+  );
 
   it('refuses unclosed quotes and an empty command', () => {
     expect(() => splitCommand(`say 'hi`, '--headers-command')).toThrow(/single quote is not closed/);

@@ -43,7 +43,12 @@ describe('lean yargs', () => {
   it('reports unknown options the way stock yargs does', async () => {
     const run = (y: YargsFn) =>
       new Promise<string>((resolve) => {
-        y(['--nope']).option('known', { type: 'boolean' }).strictOptions().exitProcess(false).fail((msg) => resolve(msg)).parse();
+        y(['--nope'])
+          .option('known', { type: 'boolean' })
+          .strictOptions()
+          .exitProcess(false)
+          .fail((msg) => resolve(msg))
+          .parse();
       });
     expect(await run(await loadYargs(['--nope']))).toBe(await run(stockYargs as unknown as YargsFn));
   });

@@ -36,7 +36,7 @@ export class LegacySseRemote implements Remote {
     transport.onerror = (err) => {
       if (this.closing.signal.aborted) return;
       this.opts.log.warn(`legacy SSE stream: ${describeError(err)}`);
-      this.failPending('the server\'s SSE stream broke before answering; retry the request');
+      this.failPending("the server's SSE stream broke before answering; retry the request");
     };
     transport.onclose = () => this.failPending('the SSE connection closed before answering');
     try {
@@ -73,7 +73,9 @@ export class LegacySseRemote implements Remote {
       // The SDK reads the stream with no bound of its own: one endless line took the relay past
       // 800 MB (found by invariants.test.ts). Held to --max-message-mb per event, as every path is.
       const eventStream = (res.headers.get('content-type') ?? '').toLowerCase().startsWith('text/event-stream');
-      return eventStream ? boundEventStream(res, this.opts.bounds?.maxMessageBytes ?? MAX_MESSAGE_BYTES, (m) => this.opts.log.warn(`legacy SSE stream: ${m}; skipped it`)) : res;
+      return eventStream
+        ? boundEventStream(res, this.opts.bounds?.maxMessageBytes ?? MAX_MESSAGE_BYTES, (m) => this.opts.log.warn(`legacy SSE stream: ${m}; skipped it`))
+        : res;
     });
 
   private failPending(message: string): void {
@@ -86,4 +88,3 @@ export class LegacySseRemote implements Remote {
     await this.transport?.close().catch(() => {});
   }
 }
-

@@ -16,7 +16,16 @@ import { RelayError, describeError, isRelayError } from '../../errors.js';
 import { readBounded, type Bounds } from '../../http/bounded.js';
 import { MAX_MESSAGE_BYTES } from '../../jsonrpc/limits.js';
 import type { Logger } from '../../log.js';
-import { errorResponse, isRequest, isResponse, RELAY_ERROR, REQUEST_TIMEOUT, type JsonRpcId, type JsonRpcMessage, type RawMessage } from '../../jsonrpc/messages.js';
+import {
+  errorResponse,
+  isRequest,
+  isResponse,
+  RELAY_ERROR,
+  REQUEST_TIMEOUT,
+  type JsonRpcId,
+  type JsonRpcMessage,
+  type RawMessage,
+} from '../../jsonrpc/messages.js';
 import { httpError } from '../../http/http-error.js';
 import { networkError } from '../../http/net-errors.js';
 import { readSseStream } from '../../http/sse-reader.js';
@@ -88,9 +97,12 @@ export class StreamableHttpRemote implements Remote {
   private startPinging(): void {
     const every = this.opts.pingIntervalMs ?? 0;
     if (!every || this.pinger) return;
-    this.pinger = setInterval(() => {
-      if (Date.now() - this.lastActivity >= every && !this.recovering) void this.ping();
-    }, Math.max(MIN_PING_CHECK_MS, every / 2));
+    this.pinger = setInterval(
+      () => {
+        if (Date.now() - this.lastActivity >= every && !this.recovering) void this.ping();
+      },
+      Math.max(MIN_PING_CHECK_MS, every / 2),
+    );
     this.pinger.unref();
   }
 
@@ -142,7 +154,8 @@ export class StreamableHttpRemote implements Remote {
         await res.body?.cancel().catch(() => {});
         if (msg.method === 'notifications/initialized') this.openGetStream();
         // A request must be answered: 202 is only for notifications and responses (MCP 2025-11-25 transports).
-        if (request) throw new RelayError('REMOTE_PROTOCOL', `the server accepted the request with HTTP ${res.status} but sent no answer`, { status: res.status });
+        if (request)
+          throw new RelayError('REMOTE_PROTOCOL', `the server accepted the request with HTTP ${res.status} but sent no answer`, { status: res.status });
         return;
       }
       await this.readAnswer(res, msg.id as JsonRpcId, watch);
@@ -164,7 +177,11 @@ export class StreamableHttpRemote implements Remote {
         throw networkError(err, this.opts.url);
       }
       const decoded = decodeMessages([bytes]);
-      if (!decoded.ok) throw new RelayError('REMOTE_PROTOCOL', decoded.reason === 'not JSON' ? 'the server answered with invalid JSON' : 'the server answered with JSON that is not a JSON-RPC message');
+      if (!decoded.ok)
+        throw new RelayError(
+          'REMOTE_PROTOCOL',
+          decoded.reason === 'not JSON' ? 'the server answered with invalid JSON' : 'the server answered with JSON that is not a JSON-RPC message',
+        );
       let answered = false;
       for (const { msg, raw } of decoded.messages) {
         if (isResponse(msg) && msg.id === id) answered = true;
@@ -202,7 +219,11 @@ export class StreamableHttpRemote implements Remote {
       return;
     }
     if (outcome.idle) {
-      this.answerWithError(id, REQUEST_TIMEOUT, `the server sent nothing for ${Math.round(this.opts.requestTimeoutMs / 1000)} s while answering this request (raise --timeout if this is expected)`);
+      this.answerWithError(
+        id,
+        REQUEST_TIMEOUT,
+        `the server sent nothing for ${Math.round(this.opts.requestTimeoutMs / 1000)} s while answering this request (raise --timeout if this is expected)`,
+      );
       return;
     }
     // MCP 2025-11-25 transports, resumability: after a disconnection the client MAY resume with a
@@ -210,7 +231,11 @@ export class StreamableHttpRemote implements Remote {
     if (outcome.lastEventId && resumes < MAX_STREAM_RESUMES) {
       await sleep(outcome.retryMs ?? GET_BACKOFF_INITIAL_MS * 2 ** resumes, this.closing.signal);
       try {
-        const res = await this.http.request('GET', { headers: { ...this.sessionHeaders(outcome.lastEventId), accept: 'text/event-stream' }, authRetry: false, watch });
+        const res = await this.http.request('GET', {
+          headers: { ...this.sessionHeaders(outcome.lastEventId), accept: 'text/event-stream' },
+          authRetry: false,
+          watch,
+        });
         if (res.ok && res.body) {
           this.log.info('answer stream broke; resumed it with Last-Event-ID');
           return this.followStream(res.body, id, resumes + 1, watch);
@@ -319,7 +344,8 @@ export class StreamableHttpRemote implements Remote {
     return runGetStream({
       stop: AbortSignal.any([signal, this.closing.signal]),
       // A background stream does not start a login; a host request will, and the next attempt picks up the token.
-      open: (lastEventId, stop) => this.http.request('GET', { headers: { ...this.sessionHeaders(lastEventId), accept: 'text/event-stream' }, signal: stop, authRetry: false }),
+      open: (lastEventId, stop) =>
+        this.http.request('GET', { headers: { ...this.sessionHeaders(lastEventId), accept: 'text/event-stream' }, signal: stop, authRetry: false }),
       session: () => this.sessionId,
       onMessage: (m, raw) => this.onServerMessage(m, raw),
       ready: this.opts.hostReady,

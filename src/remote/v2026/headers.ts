@@ -64,7 +64,8 @@ export function headerParams(inputSchema: unknown): { params: HeaderParam[] } | 
       if (!path || path.length === 0) invalid = `"${X_MCP_HEADER}" on a schema that is not a property reached through "properties" only`;
       else if (typeof name !== 'string' || !TOKEN.test(name)) invalid = `"${X_MCP_HEADER}" of "${path.join('.')}" is not a header name token`;
       else if (seen.has(name.toLowerCase())) invalid = `"${X_MCP_HEADER}" value "${name}" is used twice`;
-      else if (types.length !== 1 || !HEADER_TYPES.has(types[0] as string)) invalid = `"${X_MCP_HEADER}" of "${path.join('.')}" must be on a string, integer or boolean property`;
+      else if (types.length !== 1 || !HEADER_TYPES.has(types[0] as string))
+        invalid = `"${X_MCP_HEADER}" of "${path.join('.')}" must be on a string, integer or boolean property`;
       else {
         seen.add(name.toLowerCase());
         params.push({ name, path });

@@ -11,10 +11,7 @@ const INPUT_ID_PREFIX = 'mcp-relay-input-';
 /** The input request kinds a 2026-07-28 server may embed (mrtr: ElicitRequest | CreateMessageRequest | ListRootsRequest). */
 const INPUT_METHODS = new Set(['elicitation/create', 'sampling/createMessage', 'roots/list']);
 
-export type AskOutcome =
-  | { kind: 'answered'; responses: Record<string, unknown> }
-  | { kind: 'failed'; error: JsonRpcError }
-  | { kind: 'aborted' };
+export type AskOutcome = { kind: 'answered'; responses: Record<string, unknown> } | { kind: 'failed'; error: JsonRpcError } | { kind: 'aborted' };
 
 export class HostInputs {
   private seq = 0;
@@ -48,7 +45,10 @@ export class HostInputs {
     for (const [key, req] of entries) {
       const method = (req as { method?: unknown } | null)?.method;
       if (typeof method !== 'string' || !INPUT_METHODS.has(method)) {
-        return { kind: 'failed', error: { code: RELAY_ERROR, message: `mcp-relay: the server asked for input "${key}" with an unknown kind ${JSON.stringify(method)}` } };
+        return {
+          kind: 'failed',
+          error: { code: RELAY_ERROR, message: `mcp-relay: the server asked for input "${key}" with an unknown kind ${JSON.stringify(method)}` },
+        };
       }
     }
     const answers = await Promise.all(entries.map(([key, req]) => this.askOne(key, req as { method: string; params?: Record<string, unknown> }, signal)));
@@ -68,7 +68,10 @@ export class HostInputs {
       }
       return {
         kind: 'failed',
-        error: { code: RELAY_ERROR, message: `mcp-relay: the server needs ${(req as { method: string }).method} from the host, and the host answered with an error: ${answer.error.message}` },
+        error: {
+          code: RELAY_ERROR,
+          message: `mcp-relay: the server needs ${(req as { method: string }).method} from the host, and the host answered with an error: ${answer.error.message}`,
+        },
       };
     }
     return { kind: 'answered', responses };
@@ -85,7 +88,11 @@ export class HostInputs {
       const onAbort = () => {
         if (!this.waiting.delete(id)) return;
         // The request this input was for is gone: let the host close its dialog.
-        this.deliver({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'the request that needed this input was cancelled' } });
+        this.deliver({
+          jsonrpc: '2.0',
+          method: 'notifications/cancelled',
+          params: { requestId: id, reason: 'the request that needed this input was cancelled' },
+        });
         resolve(cancelled);
       };
       this.waiting.set(id, (answer) => {

@@ -69,7 +69,12 @@ export class ListenStream {
     const { http, log } = this.deps;
     let failures = 0;
     while (!signal.aborted) {
-      const msg = { jsonrpc: '2.0' as const, id: this.deps.newId(), method: 'subscriptions/listen', params: { _meta: this.deps.meta(), notifications: filter } };
+      const msg = {
+        jsonrpc: '2.0' as const,
+        id: this.deps.newId(),
+        method: 'subscriptions/listen',
+        params: { _meta: this.deps.meta(), notifications: filter },
+      };
       let heard = false;
       try {
         const out = await http.post(msg, {
@@ -80,7 +85,8 @@ export class ListenStream {
           authRetry: false,
           onNotification: (m, raw) => {
             heard = true;
-            if (m.method === ACKNOWLEDGED) log.debug({ honored: (m.params as { notifications?: unknown } | undefined)?.notifications }, 'listen stream acknowledged');
+            if (m.method === ACKNOWLEDGED)
+              log.debug({ honored: (m.params as { notifications?: unknown } | undefined)?.notifications }, 'listen stream acknowledged');
             else this.deps.deliver(m, raw);
           },
         });

@@ -37,21 +37,26 @@ export class PassthroughRemote implements Remote {
     const hostId = msg.id;
     const listen = msg.method === LISTEN;
     const watch = this.opts.watch?.(hostId);
-    await this.runner.forward(hostId, msg.method, async (signal, onAccepted) => {
-      const out = await this.runner.exchange(msg.method, (msg.params ?? {}) as Record<string, unknown>, {
-        firstId: hostId,
-        signal,
-        // A listen stream is quiet by design and is re-opened however often it breaks.
-        idleMs: listen ? 0 : this.opts.requestTimeoutMs,
-        maxReissues: listen ? Infinity : undefined,
-        watch,
-        onAccepted,
-        onNotification: (m, raw) => this.opts.deliver(...withSubscriptionId(m, raw, hostId)),
-      });
-      if (out.kind === 'aborted') return undefined;
-      if (out.kind === 'failed') return { msg: errorResponse(hostId, out.code, `mcp-relay: ${out.message}`) };
-      return asHostAnswer(out.msg, out.raw, hostId);
-    }, watch);
+    await this.runner.forward(
+      hostId,
+      msg.method,
+      async (signal, onAccepted) => {
+        const out = await this.runner.exchange(msg.method, (msg.params ?? {}) as Record<string, unknown>, {
+          firstId: hostId,
+          signal,
+          // A listen stream is quiet by design and is re-opened however often it breaks.
+          idleMs: listen ? 0 : this.opts.requestTimeoutMs,
+          maxReissues: listen ? Infinity : undefined,
+          watch,
+          onAccepted,
+          onNotification: (m, raw) => this.opts.deliver(...withSubscriptionId(m, raw, hostId)),
+        });
+        if (out.kind === 'aborted') return undefined;
+        if (out.kind === 'failed') return { msg: errorResponse(hostId, out.code, `mcp-relay: ${out.message}`) };
+        return asHostAnswer(out.msg, out.raw, hostId);
+      },
+      watch,
+    );
   }
 
   async close(): Promise<void> {

@@ -16,8 +16,7 @@ import { classifyProbeAnswer, quoteAnswer, withProtocolVersion } from './wire.js
 
 export type ProbeOutcome =
   /** `answer.result` is the server's DiscoverResult (an object with `supportedVersions`). */
-  | { era: 'modern'; answer: JsonRpcMessage & { id: string | number }; raw: RawMessage | undefined }
-  | { era: 'legacy'; reason: string };
+  { era: 'modern'; answer: JsonRpcMessage & { id: string | number }; raw: RawMessage | undefined } | { era: 'legacy'; reason: string };
 
 type Sent = { kind: 'legacy'; reason: string } | { kind: 'answer'; msg: JsonRpcMessage & { id: string | number }; raw: RawMessage | undefined; status: number };
 
@@ -29,11 +28,13 @@ async function sendProbe(http: ModernHttp, msg: JsonRpcMessage & { id: string | 
   } catch (err) {
     const status = isRelayError(err, 'REMOTE_HTTP') ? err.status : undefined;
     // A 4xx with no JSON-RPC body (e.g. a legacy SSE endpoint's 404/405, a 1.x server's plain 400).
-    if (status !== undefined && status >= 400 && status < 500 && status !== 401 && status !== 403) return { kind: 'legacy', reason: `server/discover answered HTTP ${status}` };
+    if (status !== undefined && status >= 400 && status < 500 && status !== 401 && status !== 403)
+      return { kind: 'legacy', reason: `server/discover answered HTTP ${status}` };
     throw err;
   }
   if (out.kind === 'idle') throw new RelayError('REMOTE_TIMEOUT', `the server at ${http.host} did not answer server/discover in time`);
-  if (out.kind !== 'answer') throw new RelayError('REMOTE_UNAVAILABLE', `the server at ${http.host} ${out.kind === 'broken' ? out.reason : 'stopped'} while answering server/discover`);
+  if (out.kind !== 'answer')
+    throw new RelayError('REMOTE_UNAVAILABLE', `the server at ${http.host} ${out.kind === 'broken' ? out.reason : 'stopped'} while answering server/discover`);
   return { kind: 'answer', msg: out.msg, raw: out.raw, status: out.status };
 }
 
@@ -52,7 +53,14 @@ export async function probeEra(http: ModernHttp, msg: JsonRpcMessage & { id: str
   if (second.kind === 'answer') {
     const again = classifyProbeAnswer(second.msg, second.status); // a 5xx is still a server failure, not a verdict
     if (again.era === 'modern' && again.retryWith === undefined) return { era: 'modern', answer: second.msg, raw: second.raw };
-    if (again.era === 'modern') throw new RelayError('REMOTE_PROTOCOL', `the server at ${http.host} rejected protocol version ${version} again, though its -32022 listed it as supported; it sent ${sent}`);
+    if (again.era === 'modern')
+      throw new RelayError(
+        'REMOTE_PROTOCOL',
+        `the server at ${http.host} rejected protocol version ${version} again, though its -32022 listed it as supported; it sent ${sent}`,
+      );
   }
-  throw new RelayError('REMOTE_PROTOCOL', `the server at ${http.host} answered server/discover with protocol version ${version} (which it listed as supported) without a DiscoverResult for it; it sent ${sent}`);
+  throw new RelayError(
+    'REMOTE_PROTOCOL',
+    `the server at ${http.host} answered server/discover with protocol version ${version} (which it listed as supported) without a DiscoverResult for it; it sent ${sent}`,
+  );
 }

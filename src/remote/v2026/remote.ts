@@ -14,7 +14,16 @@
  * - list_changed and resource updates arrive on the relay's listen stream (listen.ts).
  * - the host's notifications/cancelled closes the request's answer stream (HTTP cancellation).
  */
-import { errorResponse, INVALID_PARAMS, isRequest, isResponse, METHOD_NOT_FOUND, RELAY_ERROR, type JsonRpcId, type JsonRpcMessage } from '../../jsonrpc/messages.js';
+import {
+  errorResponse,
+  INVALID_PARAMS,
+  isRequest,
+  isResponse,
+  METHOD_NOT_FOUND,
+  RELAY_ERROR,
+  type JsonRpcId,
+  type JsonRpcMessage,
+} from '../../jsonrpc/messages.js';
 import { META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_LOG_LEVEL, META_PROTOCOL_VERSION, MODERN_PROTOCOL_VERSION } from './headers.js';
 import type { ModernHttp } from './post.js';
 import { HostInputs } from './input.js';
@@ -141,10 +150,22 @@ export class ModernRemote implements Remote {
       if (answer.error || type === 'complete') return asHostAnswer(answer, out.raw, msg.id);
       if (type !== 'input_required' || !MRTR_METHODS.has(msg.method)) {
         // "A resultType of any value unrecognized by the client MUST be considered invalid."
-        return { msg: errorResponse(msg.id, RELAY_ERROR, `mcp-relay: the server answered ${msg.method} with resultType ${JSON.stringify(type)}, which is not valid here`) };
+        return {
+          msg: errorResponse(
+            msg.id,
+            RELAY_ERROR,
+            `mcp-relay: the server answered ${msg.method} with resultType ${JSON.stringify(type)}, which is not valid here`,
+          ),
+        };
       }
       if (round + 1 >= MAX_INPUT_ROUNDS) {
-        return { msg: errorResponse(msg.id, RELAY_ERROR, `mcp-relay: the server asked for more input ${MAX_INPUT_ROUNDS} times in a row without answering ${msg.method}; giving up`) };
+        return {
+          msg: errorResponse(
+            msg.id,
+            RELAY_ERROR,
+            `mcp-relay: the server asked for more input ${MAX_INPUT_ROUNDS} times in a row without answering ${msg.method}; giving up`,
+          ),
+        };
       }
       retry = {};
       if (result!.inputRequests !== undefined) {

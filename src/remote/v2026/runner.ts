@@ -140,10 +140,19 @@ export class UpstreamRunner {
       });
       if (out.kind === 'aborted') return out;
       if (out.kind === 'idle') {
-        return { kind: 'failed', code: REQUEST_TIMEOUT, message: `the server sent nothing for ${Math.round(o.idleMs / 1000)} s while answering this request (raise --timeout if this is expected)` };
+        return {
+          kind: 'failed',
+          code: REQUEST_TIMEOUT,
+          message: `the server sent nothing for ${Math.round(o.idleMs / 1000)} s while answering this request (raise --timeout if this is expected)`,
+        };
       }
       if (out.kind === 'broken') {
-        if (reissues >= maxReissues) return { kind: 'failed', code: RELAY_ERROR, message: `${out.reason} before answering this request, ${reissues + 1} times; the relay is still running, retry the request` };
+        if (reissues >= maxReissues)
+          return {
+            kind: 'failed',
+            code: RELAY_ERROR,
+            message: `${out.reason} before answering this request, ${reissues + 1} times; the relay is still running, retry the request`,
+          };
         reissues = notified && maxReissues === Infinity ? 1 : reissues + 1;
         id = this.newId();
         this.log.info(`${method}: ${out.reason} before the answer; re-issuing it as ${id} (2026-07-28: a broken stream loses the request)`);
@@ -189,7 +198,8 @@ export class UpstreamRunner {
       const params: Record<string, unknown> = { _meta: meta, ...(cursor !== undefined ? { cursor } : {}) };
       const msg = { jsonrpc: '2.0' as const, id: this.newId(), method: 'tools/list', params };
       const out = await this.http.post(msg, { headers: requestHeaders(msg), signal: o.signal, idleMs: o.idleMs, watch: o.watch });
-      if (out.kind !== 'answer' || out.msg.error) throw new RelayError('REMOTE_PROTOCOL', `tools/list did not answer (${out.kind === 'answer' ? out.msg.error!.message : out.kind})`);
+      if (out.kind !== 'answer' || out.msg.error)
+        throw new RelayError('REMOTE_PROTOCOL', `tools/list did not answer (${out.kind === 'answer' ? out.msg.error!.message : out.kind})`);
       this.noteTools(out.msg, page > 0);
       cursor = (out.msg.result as { nextCursor?: unknown } | undefined)?.nextCursor;
       if (cursor === undefined) return;

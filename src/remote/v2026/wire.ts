@@ -44,7 +44,13 @@ export function discoverProbe(hostMsg: JsonRpcMessage, fallbackInfo: { name: str
     jsonrpc: '2.0',
     id: PROBE_ID,
     method: 'server/discover',
-    params: { _meta: { [META_PROTOCOL_VERSION]: MODERN_PROTOCOL_VERSION, [META_CLIENT_INFO]: clientInfo ?? fallbackInfo, [META_CLIENT_CAPABILITIES]: capabilities ?? {} } },
+    params: {
+      _meta: {
+        [META_PROTOCOL_VERSION]: MODERN_PROTOCOL_VERSION,
+        [META_CLIENT_INFO]: clientInfo ?? fallbackInfo,
+        [META_CLIENT_CAPABILITIES]: capabilities ?? {},
+      },
+    },
   };
 }
 
@@ -73,7 +79,9 @@ export function withProtocolVersion<M extends JsonRpcMessage>(msg: M, version: s
 /** The DiscoverResult of a probe answer, or undefined when the answer is not one. */
 export function discoverResultOf(answer: JsonRpcMessage): Record<string, unknown> | undefined {
   const r = answer.result;
-  return r && typeof r === 'object' && !Array.isArray(r) && Array.isArray((r as { supportedVersions?: unknown }).supportedVersions) ? (r as Record<string, unknown>) : undefined;
+  return r && typeof r === 'object' && !Array.isArray(r) && Array.isArray((r as { supportedVersions?: unknown }).supportedVersions)
+    ? (r as Record<string, unknown>)
+    : undefined;
 }
 
 /** What the server sent, for an error message (JSON, cut short). */
@@ -92,7 +100,12 @@ export function quoteAnswer(answer: JsonRpcMessage): string {
  * implement server/discover", so -32601 cannot come from a modern server. 5xx is not evidence.
  */
 export function classifyProbeAnswer(answer: JsonRpcMessage, status: number): ProbeVerdict {
-  if (status >= 500) throw new RelayError('REMOTE_HTTP', `the server answered HTTP ${status} to server/discover${answer.error ? `: ${answer.error.message}` : ''} (a server-side failure; the relay keeps running)`, { status });
+  if (status >= 500)
+    throw new RelayError(
+      'REMOTE_HTTP',
+      `the server answered HTTP ${status} to server/discover${answer.error ? `: ${answer.error.message}` : ''} (a server-side failure; the relay keeps running)`,
+      { status },
+    );
   const result = discoverResultOf(answer);
   if (result) {
     const versions = result.supportedVersions as unknown[];
@@ -107,7 +120,11 @@ export function classifyProbeAnswer(answer: JsonRpcMessage, status: number): Pro
     const retryWith = pickSupportedVersion(supported);
     if (retryWith) return { era: 'modern', retryWith };
     if (supported.some((v) => HOST_VERSIONS.includes(v as string))) return { era: 'legacy', reason: `the server supports ${JSON.stringify(supported)}` };
-    throw new RelayError('REMOTE_PROTOCOL', `the server only speaks MCP ${JSON.stringify(supported)}; mcp-relay speaks ${MODERN_PROTOCOL_VERSION} and ${HOST_VERSIONS.join(', ')}`, { status });
+    throw new RelayError(
+      'REMOTE_PROTOCOL',
+      `the server only speaks MCP ${JSON.stringify(supported)}; mcp-relay speaks ${MODERN_PROTOCOL_VERSION} and ${HOST_VERSIONS.join(', ')}`,
+      { status },
+    );
   }
   return { era: 'legacy', reason: error ? `server/discover answered ${error.code} ${error.message}` : 'server/discover answered without a DiscoverResult' };
 }
