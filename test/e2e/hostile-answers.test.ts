@@ -4,11 +4,11 @@
  * relay driven by an SDK client as a host drives it. After each, the relay is alive and the next
  * call goes through, and the server was told to cancel the request the relay gave up on.
  */
-import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { closeFaults, faultProxy, on, type FaultProxy, type HostileAnswer } from '../helpers/faults.js';
 import { startTestServer, type TestServer } from '../helpers/mcp-servers.js';
 import { connectRelay, killAll, tempHome } from '../helpers/relay.js';
+import { rssBytes } from '../helpers/proc-memory.js';
 
 const servers: TestServer[] = [];
 afterEach(async () => {
@@ -33,13 +33,6 @@ async function relayBehind(args: string[]) {
 /** The relay told the server to stop working on the call it gave up on (MCP utilities/cancellation). */
 async function expectCancelled(p: FaultProxy): Promise<void> {
   await expect.poll(() => p.seen.some((r) => r.rpcMethod === 'notifications/cancelled')).toBe(true);
-}
-
-function rssBytes(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith('VmRSS:'))!;
-  return Number(line.replace(/\D+/g, '')) * 1024;
 }
 
 describe('hostile answers: one answer each, in bounded time and memory', () => {

@@ -5,11 +5,11 @@
  * in five seconds, and on. A real SDK legacy server behind the fault proxy, which breaks the first
  * GET /sse; the built relay driven with raw lines.
  */
-import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { closeFaults, faultProxy } from '../helpers/faults.js';
 import { startTestServer, type TestServer } from '../helpers/mcp-servers.js';
 import { connectRelay, INIT, killAll, spawnRelay, tempHome } from '../helpers/relay.js';
+import { peakRssBytes } from '../helpers/proc-memory.js';
 
 const servers: TestServer[] = [];
 afterEach(async () => {
@@ -17,14 +17,6 @@ afterEach(async () => {
   await closeFaults();
   for (const s of servers.splice(0)) await s.close();
 });
-
-/** Peak resident set size of a live process (VmHWM, Linux): a high-water mark, so no timing is involved. */
-function peakRssBytes(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith('VmHWM:'))!;
-  return Number(line.replace(/\D+/g, '')) * 1024;
-}
 
 /**
  * With --max-message-mb 8 the relay holds at most one 8 MiB line; it idles at 60-80 MiB, and the

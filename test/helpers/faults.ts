@@ -85,6 +85,16 @@ function keepWriting(res: ServerResponse, next: () => string | Buffer | undefine
   step();
 }
 
+/** `prefix` once, then `block` forever: the start of a value that never ends. */
+function prefixThen(prefix: string, block: Buffer): () => string | Buffer {
+  let first = true;
+  return () => {
+    if (!first) return block;
+    first = false;
+    return prefix;
+  };
+}
+
 function hostileAnswer(res: ServerResponse, answer: HostileAnswer, requestId: unknown): void {
   const sse = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' };
   const json = { 'content-type': 'application/json' };
@@ -99,16 +109,7 @@ function hostileAnswer(res: ServerResponse, answer: HostileAnswer, requestId: un
       return;
     case 'json-endless': {
       res.writeHead(200, json);
-      let first = true;
-      keepWriting(
-        res,
-        () => {
-          if (!first) return block;
-          first = false;
-          return `{"jsonrpc":"2.0","id":${JSON.stringify(requestId)},"result":{"x":"`;
-        },
-        0,
-      );
+      keepWriting(res, prefixThen(`{"jsonrpc":"2.0","id":${JSON.stringify(requestId)},"result":{"x":"`, block), 0);
       return;
     }
     case 'sse-garbage':
@@ -128,16 +129,7 @@ function hostileAnswer(res: ServerResponse, answer: HostileAnswer, requestId: un
     }
     case 'sse-no-newline': {
       res.writeHead(200, sse);
-      let first = true;
-      keepWriting(
-        res,
-        () => {
-          if (!first) return block;
-          first = false;
-          return 'data: ';
-        },
-        0,
-      );
+      keepWriting(res, prefixThen('data: ', block), 0);
       return;
     }
     case 'sse-progress-forever': {

@@ -7,7 +7,6 @@
  *   none to an id the host never sent);
  * - every invalid line that calls for an answer gets one error with id null (JSON-RPC 2.0 §5).
  */
-import { readFileSync } from 'node:fs';
 
 /** An id as a map key that keeps 7 and "7" apart. */
 export function idKey(id: unknown): string {
@@ -98,14 +97,4 @@ export function violations(t: Tally, e: Expected): string[] {
   return out;
 }
 
-/** Resident set size of a live process, from /proc/<pid>/status (Linux), or undefined once it is gone. */
-export function rssBytes(pid: number): number | undefined {
-  try {
-    const line = readFileSync(`/proc/${pid}/status`, 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith('VmRSS:'));
-    return line ? Number(line.replace(/\D+/g, '')) * 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-}
+export { rssBytes } from './proc-memory.js';
