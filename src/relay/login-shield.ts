@@ -10,6 +10,11 @@
  *   `notifications/*\/list_changed` so the host fetches the live lists;
  * - `tools/call` with a tool error telling the user which URL to open; other requests with a
  *   JSON-RPC error saying the same; `ping` with an empty result.
+ * - `tools/list` gets one more tool, {@link LOGIN_TOOL_NAME}, whose description says that the
+ *   server needs a login and where, and whose call returns the login URL and the paste-back
+ *   command (the host's user may never read the relay's stderr). It is only in the shield's
+ *   answers: once the login is done the tools list_changed makes the host fetch the live list,
+ *   which does not have it.
  * The real `initialize` still goes to the server after the login (its answer refreshes the cache).
  */
 import type { LoginStatus } from '../auth/login-status.js';
@@ -36,6 +41,12 @@ export const LIST_CHANGED: Record<string, string> = {
   'resources/templates/list': 'notifications/resources/list_changed',
 };
 
+/**
+ * The login tool's name. `mcp-relay__` is the relay's own namespace: the double underscore keeps
+ * it apart from any server's tool names (a host shows it as a tool of this server).
+ */
+export const LOGIN_TOOL_NAME = 'mcp-relay__login';
+
 export function isCachedMethod(method: string): method is CachedMethod {
   return method === 'initialize' || method in LIST_KEYS;
 }
@@ -47,10 +58,10 @@ export class LoginShield {
   constructor(
     readonly status: LoginStatus,
     private readonly cache: ShieldCache,
-    private readonly serverUrl: string,
+    readonly serverUrl: string,
     private readonly version: string,
     /** How to finish the login from a terminal here (`mcp-relay login …`, or through npx): see config/launch.ts. */
-    private readonly loginCommand: string = `mcp-relay login ${serverUrl}`,
+    readonly loginCommand: string = `mcp-relay login ${serverUrl}`,
   ) {}
 
   /** The host's initialize, answered while the user logs in. */
@@ -86,9 +97,16 @@ export class LoginShield {
     if (msg.method in LIST_KEYS) {
       this.served.add(msg.method);
       const cached = (await this.cache.read().catch(() => undefined))?.[msg.method as CachedMethod];
-      return { jsonrpc: '2.0', id: msg.id, result: cached ? structuredClone(cached) : { [LIST_KEYS[msg.method]!]: [] } };
+      const key = LIST_KEYS[msg.method]!;
+      const result: Record<string, unknown> = cached ? structuredClone(cached) : { [key]: [] };
+      if (msg.method === 'tools/list') {
+        const tools = Array.isArray(result.tools) ? (result.tools as Array<{ name?: unknown }>).filter((t) => t?.name !== LOGIN_TOOL_NAME) : [];
+        result.tools = [this.loginTool(url), ...tools];
+      }
+      return { jsonrpc: '2.0', id: msg.id, result };
     }
     if (msg.method === 'ping') return { jsonrpc: '2.0', id: msg.id, result: {} };
+    if (isLoginToolCall(msg)) return this.answerLoginTool(msg.id);
     if (msg.method === 'tools/call') {
       return {
         jsonrpc: '2.0',
@@ -97,6 +115,43 @@ export class LoginShield {
       };
     }
     return errorResponse(msg.id, RELAY_ERROR, `mcp-relay: ${this.serverUrl} needs you to log in first: ${todo}.`);
+  }
+
+  /** The login tool as listed during a login; `url` is the pending authorization URL, if known. */
+  loginTool(url: string | undefined): Record<string, unknown> {
+    const where = url ? ` at ${originOf(url)}` : '';
+    return {
+      name: LOGIN_TOOL_NAME,
+      title: 'Log in to this MCP server',
+      description: `The MCP server ${this.serverUrl} needs the user to log in${where} before its tools can be used (mcp-relay is waiting for that login). Call this tool to get the login URL to show the user, and the command that finishes the login from a terminal. The server's own tools appear once the login is done.`,
+      inputSchema: { type: 'object', properties: {} },
+      annotations: { readOnlyHint: true, openWorldHint: false },
+    };
+  }
+
+  /**
+   * The answer to a call of the login tool: the URL and the paste-back command while a login is
+   * waiting for the user; once none is, that the server is ready (a host may call it from a list
+   * fetched during the login).
+   */
+  async answerLoginTool(id: string | number): Promise<JsonRpcMessage> {
+    const waiting = this.status.waitingForUser();
+    const url = waiting ? await this.status.authorizationUrl().catch(() => undefined) : undefined;
+    let text: string;
+    if (!waiting) {
+      text = `No login is pending for ${this.serverUrl}: the server's tools are available (fetch the tool list again).`;
+    } else if (url) {
+      text = [
+        `The MCP server ${this.serverUrl} needs you to log in. Open this URL in a browser:`,
+        url,
+        `If that browser runs on another machine (over SSH, in a container), the page it ends on after you approve may fail to load: copy that page's address and paste it into this command, run in a terminal on the machine where mcp-relay runs:`,
+        this.loginCommand,
+        "The server's tools appear once the login is done.",
+      ].join('\n');
+    } else {
+      text = `The MCP server ${this.serverUrl} needs you to log in: finish the login in the browser, or run \`${this.loginCommand}\` in a terminal on the machine where mcp-relay runs. The server's tools appear once the login is done.`;
+    }
+    return { jsonrpc: '2.0', id, result: { content: [{ type: 'text', text }] } };
   }
 
   /** The list_changed notifications to send once the login is done. */
@@ -109,5 +164,18 @@ export class LoginShield {
 
   remember(method: CachedMethod, result: Record<string, unknown>): void {
     void this.cache.write(method, result).catch(() => undefined);
+  }
+}
+
+/** A `tools/call` of {@link LOGIN_TOOL_NAME}. */
+export function isLoginToolCall(msg: JsonRpcMessage): boolean {
+  return msg.method === 'tools/call' && (msg.params as { name?: unknown } | undefined)?.name === LOGIN_TOOL_NAME;
+}
+
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
   }
 }

@@ -17,7 +17,8 @@ import {
   type JsonRpcMessage,
   type RawMessage,
 } from '../jsonrpc/messages.js';
-import { isCachedMethod, type LoginShield } from './login-shield.js';
+import { isCachedMethod, isLoginToolCall, type LoginShield } from './login-shield.js';
+import { LoginElicitation } from './login-elicitation.js';
 
 export interface HostSide {
   send(msg: JsonRpcMessage, raw?: RawMessage): void;
@@ -59,13 +60,17 @@ export class Relay {
   private loginWindowPassed = false;
   /** Shield answers go out one batch at a time, in the order the host sent the requests. */
   private shielding: Promise<void> = Promise.resolve();
+  /** Shows a pending login in a host that declared URL elicitation (login-elicitation.ts). */
+  private readonly elicitation: LoginElicitation | undefined;
 
   constructor(private readonly opts: RelayOptions) {
     this.budgets = new Budgets(opts.limits ?? { idleMs: 0, totalMs: 0 }, (id, e) => this.expire(id, e));
+    this.elicitation = opts.shield && new LoginElicitation(opts.shield, (msg) => opts.host.send(msg), opts.log);
     opts.shield?.status.subscribe((event) => void this.onLoginEvent(event));
   }
 
   private onLoginEvent(event: 'waiting' | 'done'): void {
+    this.elicitation?.onLoginEvent(event);
     if (event === 'waiting') {
       this.armShield();
       return;
@@ -84,6 +89,8 @@ export class Relay {
       if (isRequest(msg)) this.opts.host.send(errorResponse(msg.id, RELAY_ERROR, 'mcp-relay is shutting down'));
       return;
     }
+    // The host's answer to the relay's own elicitation: not for the server (nor held up by the login).
+    if (this.elicitation?.fromHost(msg)) return;
     if (isRequest(msg)) {
       if (this.pending.has(msg.id)) {
         // MCP 2025-11-25 basic, requests: an id MUST NOT be reused within a session. Two requests
@@ -100,6 +107,12 @@ export class Relay {
         return;
       }
       const shield = this.opts.shield;
+      if (shield && isLoginToolCall(msg)) {
+        // The relay's own tool (listed only during a login): answered here at once, never queued
+        // behind the login it is about, never sent to the server.
+        void shield.answerLoginTool(msg.id).then((answer) => this.opts.host.send(answer));
+        return;
+      }
       if (msg.method === 'initialize') this.initialize = msg;
       if (shield && isCachedMethod(msg.method) && !(msg.params as { cursor?: unknown } | undefined)?.cursor) this.cacheable.set(msg.id, msg.method);
       this.pending.set(msg.id, msg.method);

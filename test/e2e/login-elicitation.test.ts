@@ -1,0 +1,131 @@
+/**
+ * A pending login shown by the host (issue 19, "A login the host can show"): a host that declared
+ * URL-mode elicitation gets one `elicitation/create` per login and the completion when it ends; a
+ * host without it sees the `mcp-relay__login` tool during the login, and the real tools after it.
+ * The relay's browser records only ($BROWSER fixture): the test plays the user who approves.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  ElicitationCompleteNotificationSchema,
+  ElicitRequestSchema,
+  ToolListChangedNotificationSchema,
+  type ElicitRequest,
+} from '@modelcontextprotocol/sdk/types.js';
+import { followingOpener } from '../../src/demo/browser.js';
+import { browserEnv, browserLaunches, closeDemos, demo } from '../helpers/oauth.js';
+import { connectRelay, killAll, tempHome } from '../helpers/relay.js';
+
+afterEach(async () => {
+  await killAll();
+  await closeDemos();
+});
+
+/** Shorter than the login, which only ends when the test approves it. */
+const HOST_TIMEOUT_MS = 10_000;
+const opts = { timeout: HOST_TIMEOUT_MS };
+
+function text(result: unknown): string {
+  return (result as { content: Array<{ text: string }> }).content.map((c) => c.text).join('');
+}
+
+interface Seen {
+  elicitations: Array<{ params: ElicitRequest['params']; requestId: string | number }>;
+  completed: string[];
+  listChanged: number;
+}
+
+async function hostWithElicitation(answer: 'accept' | 'decline') {
+  const d = await demo();
+  const home = await tempHome();
+  const seen: Seen = { elicitations: [], completed: [], listChanged: 0 };
+  const relay = await connectRelay([d.url, '--login-wait', '1'], {
+    home,
+    env: browserEnv(home, 'record-only'),
+    timeoutMs: HOST_TIMEOUT_MS,
+    capabilities: { elicitation: { url: {} } },
+    setup: (c) => {
+      c.setRequestHandler(ElicitRequestSchema, async (req, extra) => {
+        seen.elicitations.push({ params: req.params, requestId: extra.requestId });
+        return { action: answer };
+      });
+      c.setNotificationHandler(ElicitationCompleteNotificationSchema, async (n) => void seen.completed.push(n.params.elicitationId));
+      c.setNotificationHandler(ToolListChangedNotificationSchema, async () => void seen.listChanged++);
+    },
+  });
+  return { d, home, seen, ...relay };
+}
+
+describe('a login the host can show', () => {
+  it('a host with URL elicitation gets exactly one elicitation per login, however many requests wait, and the completion after the login', async () => {
+    const { d, home, seen, client } = await hostWithElicitation('accept');
+    // Several requests while the login waits: each is answered by the shield, none asks again.
+    const answers = await Promise.all([
+      client.listTools(undefined, opts),
+      client.callTool({ name: 'echo', arguments: { text: 'too early' } }, undefined, opts),
+      client.listPrompts(undefined, opts),
+      client.callTool({ name: 'add', arguments: { a: 1, b: 2 } }, undefined, opts),
+    ]);
+    expect(answers[1].isError).toBe(true);
+    await expect.poll(() => seen.elicitations.length, { timeout: HOST_TIMEOUT_MS }).toBe(1);
+    const { params, requestId } = seen.elicitations[0]!;
+    expect(params.mode).toBe('url');
+    const url = (params as { url: string }).url;
+    expect(url).toBe(browserLaunches(home)[0]);
+    expect(params.message).toContain(d.url);
+    expect(params.message).toContain(`login ${d.url}`);
+    // The relay's own request ids live in their own namespace (the server's ids pass unchanged).
+    expect(String(requestId)).toMatch(/^mcp-relay-login-/);
+    expect(seen.completed).toEqual([]);
+
+    await followingOpener()(url); // the user opens the URL the host showed, and approves
+    await expect.poll(() => seen.completed, { timeout: HOST_TIMEOUT_MS }).toEqual([(params as { elicitationId: string }).elicitationId]);
+    await expect.poll(() => seen.listChanged, { timeout: HOST_TIMEOUT_MS }).toBeGreaterThan(0);
+    expect(text(await client.callTool({ name: 'echo', arguments: { text: 'after login' } }))).toBe('after login');
+    expect(seen.elicitations).toHaveLength(1);
+    expect(d.counters.tokenRequests.authorization_code).toBe(1);
+  });
+
+  it('a host whose user declines keeps the login waiting: the browser login still finishes, nothing is asked again, the completion follows', async () => {
+    const { d, home, seen, client, stderr } = await hostWithElicitation('decline');
+    await expect.poll(() => seen.elicitations.length, { timeout: HOST_TIMEOUT_MS }).toBe(1);
+    await client.listTools(undefined, opts);
+    // Logged as JSON (quotes escaped).
+    await expect.poll(stderr, { timeout: HOST_TIMEOUT_MS }).toMatch(/answered \\?"decline\\?" to the login shown by the host; the login keeps waiting/);
+    await followingOpener()(browserLaunches(home)[0]!); // logs in another way: the tab the relay opened
+    await expect.poll(() => seen.completed.length, { timeout: HOST_TIMEOUT_MS }).toBe(1);
+    expect(text(await client.callTool({ name: 'echo', arguments: { text: 'in' } }))).toBe('in');
+    expect(seen.elicitations).toHaveLength(1);
+    expect(d.counters.tokenRequests.authorization_code).toBe(1);
+  });
+
+  it('a host without URL elicitation sees mcp-relay__login, whose call gives the URL and the paste-back command; after the login, list_changed and the real tools', async () => {
+    const d = await demo();
+    const home = await tempHome();
+    let listChanged = 0;
+    const { client, stderr } = await connectRelay([d.url, '--login-wait', '1'], {
+      home,
+      env: browserEnv(home, 'record-only'),
+      timeoutMs: HOST_TIMEOUT_MS,
+      setup: (c) => c.setNotificationHandler(ToolListChangedNotificationSchema, async () => void listChanged++),
+    });
+    const during = (await client.listTools(undefined, opts)).tools;
+    expect(during.map((t) => t.name)).toEqual(['mcp-relay__login']);
+    expect(during[0]!.description).toContain(`${d.url} needs the user to log in at ${new URL(d.url).origin}`);
+
+    const called = await client.callTool({ name: 'mcp-relay__login', arguments: {} }, undefined, opts);
+    expect(called.isError).toBeFalsy();
+    const url = browserLaunches(home)[0]!;
+    expect(text(called)).toContain(url);
+    expect(text(called)).toContain(`mcp-relay login ${d.url}`);
+
+    await followingOpener()(url);
+    await expect.poll(() => listChanged, { timeout: HOST_TIMEOUT_MS }).toBeGreaterThan(0);
+    const after = (await client.listTools()).tools.map((t) => t.name);
+    expect(after).toContain('echo');
+    expect(after).not.toContain('mcp-relay__login');
+    // A call from a list fetched during the login: answered by the relay, never sent to the server.
+    expect(text(await client.callTool({ name: 'mcp-relay__login', arguments: {} }))).toContain('No login is pending');
+    // No elicitation was sent to a host that did not declare it.
+    expect(stderr()).not.toContain('could not show the login');
+  });
+});
