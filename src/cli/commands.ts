@@ -1,5 +1,5 @@
 /**
- * The commands beside the proxy (login, status, logout, demo, demo-server, doctor, import). main.ts loads this
+ * The commands beside the proxy (login, status, logout, demo, demo-server, doctor, import, migrate-config). main.ts loads this
  * module only when one of them (or --help) is asked for, so a relay started by a host never
  * loads the demo server or the account code.
  */
@@ -9,8 +9,9 @@ import { registerAccountCommands } from './account.js';
 import { registerDemoCommands } from './demo.js';
 import { registerDoctorCommand } from './doctor.js';
 import { registerImportCommand } from './import.js';
+import { registerMigrateConfigCommand } from './migrate-config.js';
 
-export const SUBCOMMANDS = ['login', 'status', 'logout', 'demo', 'demo-server', 'doctor', 'import'];
+export const SUBCOMMANDS = ['login', 'status', 'logout', 'demo', 'demo-server', 'doctor', 'import', 'migrate-config'];
 
 export function registerCommands(parser: Argv, env: NodeJS.ProcessEnv): void {
   registerLoginCommand(parser, env);
@@ -18,4 +19,5 @@ export function registerCommands(parser: Argv, env: NodeJS.ProcessEnv): void {
   registerDemoCommands(parser, env);
   registerDoctorCommand(parser, env);
   registerImportCommand(parser, env);
+  registerMigrateConfigCommand(parser);
 }

@@ -11,7 +11,7 @@ import { runProxy } from './proxy.js';
 import { loadYargs } from './yargs-lean.js';
 
 /** Must match SUBCOMMANDS in commands.ts (checked by a test); kept here so the proxy path need not load it. */
-export const SUBCOMMAND_WORDS = new Set(['login', 'status', 'logout', 'demo', 'demo-server', 'doctor', 'import']);
+export const SUBCOMMAND_WORDS = new Set(['login', 'status', 'logout', 'demo', 'demo-server', 'doctor', 'import', 'migrate-config']);
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
