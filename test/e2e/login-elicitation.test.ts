@@ -34,11 +34,11 @@ interface Seen {
   listChanged: number;
 }
 
-async function hostWithElicitation(answer: 'accept' | 'decline') {
+async function hostWithElicitation(answer: 'accept' | 'decline', extraArgs: string[] = []) {
   const d = await demo();
   const home = await tempHome();
   const seen: Seen = { elicitations: [], completed: [], listChanged: 0 };
-  const relay = await connectRelay([d.url, '--login-wait', '1'], {
+  const relay = await connectRelay([d.url, '--login-wait', '1', ...extraArgs], {
     home,
     env: browserEnv(home, 'record-only'),
     timeoutMs: HOST_TIMEOUT_MS,
@@ -96,6 +96,37 @@ describe('a login the host can show', () => {
     expect(text(await client.callTool({ name: 'echo', arguments: { text: 'in' } }))).toBe('in');
     expect(seen.elicitations).toHaveLength(1);
     expect(d.counters.tokenRequests.authorization_code).toBe(1);
+  });
+
+  it('each login gets its own elicitation (a new elicitationId) and its own completion', async () => {
+    const { d, seen, client } = await hostWithElicitation('accept');
+    await expect.poll(() => seen.elicitations.length, { timeout: HOST_TIMEOUT_MS }).toBe(1);
+    await followingOpener()((seen.elicitations[0]!.params as { url: string }).url);
+    await expect.poll(() => seen.completed.length, { timeout: HOST_TIMEOUT_MS }).toBe(1);
+    expect(text(await client.callTool({ name: 'echo', arguments: { text: 'first' } }))).toBe('first');
+
+    d.revokeAll(); // the tokens stop working: the next request needs a second login
+    // Already sent when the server refused it: it waits inside the relay for the login, then runs.
+    const during = client.callTool({ name: 'echo', arguments: { text: 'during' } }, undefined, { timeout: 2 * HOST_TIMEOUT_MS });
+    await expect.poll(() => seen.elicitations.length, { timeout: HOST_TIMEOUT_MS }).toBe(2);
+    const [first, second] = seen.elicitations.map((e) => e.params as { elicitationId: string; url: string });
+    expect(second!.elicitationId).not.toBe(first!.elicitationId);
+    await followingOpener()(second!.url);
+    await expect.poll(() => seen.completed, { timeout: HOST_TIMEOUT_MS }).toEqual([first!.elicitationId, second!.elicitationId]);
+    expect(text(await during)).toBe('during');
+    expect(text(await client.callTool({ name: 'echo', arguments: { text: 'second' } }))).toBe('second');
+    expect(seen.elicitations).toHaveLength(2);
+  });
+
+  // MCP 2025-11-25 defines no failure notification: the completion ends what the host shows, and
+  // the failure reaches the host as the answers of its requests.
+  it('a login that times out also ends with the completion of its elicitation', async () => {
+    const { d, seen, client } = await hostWithElicitation('accept', ['--auth-timeout', '3']);
+    await expect.poll(() => seen.elicitations.length, { timeout: HOST_TIMEOUT_MS }).toBe(1);
+    await expect.poll(() => seen.completed, { timeout: HOST_TIMEOUT_MS }).toEqual([(seen.elicitations[0]!.params as { elicitationId: string }).elicitationId]);
+    const after = await client.callTool({ name: 'echo', arguments: { text: 'x' } }, undefined, opts).catch((err: Error) => err);
+    expect(String(after instanceof Error ? after.message : text(after))).toMatch(/login/);
+    expect(d.counters.tokenRequests.authorization_code).toBe(0);
   });
 
   it('a host without URL elicitation sees mcp-relay__login, whose call gives the URL and the paste-back command; after the login, list_changed and the real tools', async () => {
