@@ -15,7 +15,9 @@
  *
  * Choices the spec leaves to us:
  * - Sent once the host has sent `notifications/initialized` (lifecycle: no requests other than
- *   pings and logging before that), and only while the user is asked to act.
+ *   pings and logging before that), and only while the user is asked to act. A login that ends
+ *   within --login-wait at start-up is therefore never shown (the host is not initialized yet).
+ *   A 2026-07-28 host sends no `initialize` (and answers no server requests): it never gets one.
  * - The host's answer: `accept` means the user consented to open the URL (the spec: "does not
  *   mean that the interaction is complete"); `decline` and `cancel` (and an error answer) are
  *   logged and change nothing: the login keeps waiting for the browser, the paste-back command or
