@@ -24,7 +24,9 @@ describe('README', () => {
   });
 
   it('documents only flags that exist: its own, or those of mcp-remote it accepts', () => {
-    const allHelp = ['', 'login', 'status', 'logout', 'demo', 'demo-server', 'doctor', 'import', 'migrate-config'].map((c) => (c ? help(c) : help())).join('\n');
+    const allHelp = ['', 'login', 'status', 'logout', 'demo', 'demo-server', 'doctor', 'import', 'migrate-config']
+      .map((c) => (c ? help(c) : help()))
+      .join('\n');
     const flags = new Set([...README.matchAll(/`(--[a-z][a-z0-9-]*)/g)].map((m) => m[1]!));
     expect(flags.size).toBeGreaterThan(15);
     for (const flag of flags) {
