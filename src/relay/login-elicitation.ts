@@ -29,13 +29,15 @@
  *   of its waiting requests (a JSON-RPC error naming the login failure and how to log in).
  *
  * Ids: the relay forwards the server's own requests to the host with the server's ids unchanged
- * (relay.ts), so its own requests use `mcp-relay-login-<random UUID>` strings: the server never
- * sees them (they stay between relay and host), so it cannot pick one except by a 122-bit chance,
- * and the 2026-07-28 input requests use another prefix (remote/v2026/input.ts).
+ * (relay.ts), and its own requests use `mcp-relay-login-<random UUID>` strings. So that the two
+ * can never collide, every id with that prefix the host sees is minted here: a server request
+ * whose id happens to start with it (it cannot know ours: they stay between relay and host) goes
+ * to the host under a fresh id, and the host's answer goes back to the server under the original.
+ * The 2026-07-28 input requests use another prefix (remote/v2026/input.ts).
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.js';
-import { isRequest, isResponse, type JsonRpcMessage } from '../jsonrpc/messages.js';
+import { isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type RawMessage } from '../jsonrpc/messages.js';
 import type { LoginShield } from './login-shield.js';
 
 export const LOGIN_ELICITATION_ID_PREFIX = 'mcp-relay-login-';
@@ -61,6 +63,8 @@ export class LoginElicitation {
   private current: Shown | undefined;
   /** Our requests the host has not answered yet: request id → elicitationId. */
   private readonly asked = new Map<string, string>();
+  /** Server requests re-issued to the host under an id of ours: our id → the server's. */
+  private readonly renamed = new Map<string, JsonRpcId>();
 
   constructor(
     private readonly shield: LoginShield,
@@ -69,21 +73,31 @@ export class LoginElicitation {
   ) {}
 
   /**
-   * See every host message before the relay does. Returns true when the message was the host's
-   * answer to one of our requests (consumed here: it must not reach the server).
+   * See every host message before the relay does. Returns what the relay goes on with: the
+   * message as it is, the host's answer to a renamed server request under the server's id (and
+   * re-serialised), or undefined for the host's answer to one of our requests (consumed here: it
+   * must not reach the server).
    */
-  fromHost(msg: JsonRpcMessage): boolean {
+  fromHost(msg: JsonRpcMessage, raw: string): [JsonRpcMessage, string] | undefined {
     if (isRequest(msg) && msg.method === 'initialize') {
       this.supported = hostSupportsUrlElicitation(msg);
-      return false;
+      return [msg, raw];
     }
     if (msg.method === 'notifications/initialized') {
       this.initialized = true;
       this.showIfWaiting();
-      return false;
+      return [msg, raw];
     }
-    if (!isResponse(msg) || typeof msg.id !== 'string' || !this.asked.has(msg.id)) return false;
-    const elicitationId = this.asked.get(msg.id)!;
+    if (!isResponse(msg) || typeof msg.id !== 'string' || !msg.id.startsWith(LOGIN_ELICITATION_ID_PREFIX)) return [msg, raw];
+    const original = this.renamed.get(msg.id);
+    if (original !== undefined) {
+      this.renamed.delete(msg.id);
+      const answer = { ...msg, id: original };
+      return [answer, JSON.stringify(answer)];
+    }
+    const elicitationId = this.asked.get(msg.id);
+    // Not ours (any more): the server never had such an id either, so there is no one to tell.
+    if (elicitationId === undefined) return undefined;
     this.asked.delete(msg.id);
     const action = (msg.result as { action?: unknown } | undefined)?.action;
     if (msg.error) {
@@ -96,7 +110,16 @@ export class LoginElicitation {
         `the user answered "${String(action)}" to the login shown by the host; the login keeps waiting for the browser or \`${this.shield.loginCommand}\``,
       );
     }
-    return true;
+    return undefined;
+  }
+
+  /** A message from the server on its way to the host: a request with an id in our namespace is renamed (see the header). */
+  fromRemote(msg: JsonRpcMessage, raw: RawMessage | undefined): [JsonRpcMessage, RawMessage | undefined] {
+    if (!isRequest(msg) || typeof msg.id !== 'string' || !msg.id.startsWith(LOGIN_ELICITATION_ID_PREFIX)) return [msg, raw];
+    const id = `${LOGIN_ELICITATION_ID_PREFIX}${randomUUID()}`;
+    this.renamed.set(id, msg.id);
+    this.log.debug(`server request id ${JSON.stringify(msg.id)} is in mcp-relay's own id namespace; sent to the host as ${id}`);
+    return [{ ...msg, id }, undefined];
   }
 
   /** The login status changed (LoginStatus.subscribe). */

@@ -89,8 +89,12 @@ export class Relay {
       if (isRequest(msg)) this.opts.host.send(errorResponse(msg.id, RELAY_ERROR, 'mcp-relay is shutting down'));
       return;
     }
-    // The host's answer to the relay's own elicitation: not for the server (nor held up by the login).
-    if (this.elicitation?.fromHost(msg)) return;
+    if (this.elicitation) {
+      // The host's answer to the relay's own elicitation: not for the server (nor held up by the login).
+      const next = this.elicitation.fromHost(msg, raw);
+      if (!next) return;
+      [msg, raw] = next;
+    }
     if (isRequest(msg)) {
       if (this.pending.has(msg.id)) {
         // MCP 2025-11-25 basic, requests: an id MUST NOT be reused within a session. Two requests
@@ -185,6 +189,7 @@ export class Relay {
 
   /** A message from the server. */
   fromRemote(msg: JsonRpcMessage, raw?: RawMessage): void {
+    if (this.elicitation) [msg, raw] = this.elicitation.fromRemote(msg, raw);
     if (isResponse(msg)) {
       const method = this.cacheable.get(msg.id);
       if (method !== undefined) {

@@ -13,12 +13,66 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { followingOpener } from '../../src/demo/browser.js';
 import { browserEnv, browserLaunches, closeDemos, demo } from '../helpers/oauth.js';
-import { connectRelay, killAll, tempHome } from '../helpers/relay.js';
+import { listenLoopback, type LoopbackServer } from '../helpers/loopback-server.js';
+import { connectRelay, killAll, spawnRelay, tempHome } from '../helpers/relay.js';
+
+const servers: LoopbackServer[] = [];
 
 afterEach(async () => {
   await killAll();
   await closeDemos();
+  for (const s of servers.splice(0)) await s.close();
 });
+
+/** An id in the relay's own namespace (src/relay/login-elicitation.ts), as a server might pick by chance. */
+const CLASHING_ID = 'mcp-relay-login-1';
+
+/**
+ * A bare 2025-11-25 Streamable HTTP server (no login) whose tools/call first asks the host a
+ * question under {@link CLASHING_ID}, then answers with the answer it got. Records every JSON-RPC
+ * response the relay POSTs to it.
+ */
+async function askingServer() {
+  const answers: Array<Record<string, unknown>> = [];
+  let answered: (a: Record<string, unknown>) => void = () => {};
+  const s = await listenLoopback((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      if (req.method !== 'POST') return void res.writeHead(req.method === 'DELETE' ? 200 : 405).end();
+      const m = JSON.parse(body) as { id?: unknown; method?: string };
+      const json = (obj: unknown, headers: Record<string, string> = {}) =>
+        res.writeHead(200, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(obj));
+      if (m.method === undefined) {
+        answers.push(m as Record<string, unknown>);
+        answered(m as Record<string, unknown>);
+        return void res.writeHead(202).end();
+      }
+      if (m.id === undefined) return void res.writeHead(202).end();
+      if (m.method === 'initialize') {
+        return json(
+          { jsonrpc: '2.0', id: m.id, result: { protocolVersion: '2025-11-25', capabilities: { tools: {} }, serverInfo: { name: 'asking', version: '1' } } },
+          { 'mcp-session-id': 's1' },
+        );
+      }
+      if (m.method !== 'tools/call') return json({ jsonrpc: '2.0', id: m.id, error: { code: -32601, message: 'Method not found' } });
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const ask = {
+        jsonrpc: '2.0',
+        id: CLASHING_ID,
+        method: 'elicitation/create',
+        params: { mode: 'form', message: 'name?', requestedSchema: { type: 'object', properties: {} } },
+      };
+      res.write(`event: message\ndata: ${JSON.stringify(ask)}\n\n`);
+      answered = (a) => {
+        const result = { jsonrpc: '2.0', id: m.id, result: { content: [{ type: 'text', text: JSON.stringify(a) }] } };
+        res.end(`event: message\ndata: ${JSON.stringify(result)}\n\n`);
+      };
+    });
+  });
+  servers.push(s);
+  return { url: `http://127.0.0.1:${s.port}/mcp`, answers };
+}
 
 /** Shorter than the login, which only ends when the test approves it. */
 const HOST_TIMEOUT_MS = 10_000;
@@ -158,5 +212,27 @@ describe('a login the host can show', () => {
     expect(text(await client.callTool({ name: 'mcp-relay__login', arguments: {} }))).toContain('No login is pending');
     // No elicitation was sent to a host that did not declare it.
     expect(stderr()).not.toContain('could not show the login');
+  });
+
+  it("a server request whose id is in the relay's own namespace reaches the host under a fresh id, and its answer goes back under the server's", async () => {
+    const server = await askingServer();
+    const home = await tempHome();
+    const relay = spawnRelay([server.url], { home });
+    relay.send({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: { elicitation: { form: {}, url: {} } }, clientInfo: { name: 'raw-host', version: '1' } },
+    });
+    await relay.waitFor((m) => m.id === 1);
+    relay.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    relay.send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'ask', arguments: {} } });
+    const asked = await relay.waitFor((m) => m.method === 'elicitation/create');
+    expect(asked.id).not.toBe(CLASHING_ID);
+    expect(String(asked.id)).toMatch(/^mcp-relay-login-/);
+    relay.send({ jsonrpc: '2.0', id: asked.id, result: { action: 'accept', content: {} } });
+    const result = (await relay.waitFor((m) => m.id === 2)) as { result?: { content: Array<{ text: string }> } };
+    expect(JSON.parse(result.result!.content[0]!.text)).toEqual({ jsonrpc: '2.0', id: CLASHING_ID, result: { action: 'accept', content: {} } });
+    expect(server.answers).toHaveLength(1);
   });
 });
