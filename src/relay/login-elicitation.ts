@@ -115,6 +115,14 @@ export class LoginElicitation {
 
   /** A message from the server on its way to the host: a request with an id in our namespace is renamed (see the header). */
   fromRemote(msg: JsonRpcMessage, raw: RawMessage | undefined): [JsonRpcMessage, RawMessage | undefined] {
+    if (msg.method === 'notifications/cancelled' && this.renamed.size > 0) {
+      // The server cancels its request by its own id: the host knows it by ours.
+      const params = msg.params as { requestId?: unknown } | undefined;
+      const ours = [...this.renamed].find(([, original]) => original === params?.requestId)?.[0];
+      if (ours === undefined) return [msg, raw];
+      this.renamed.delete(ours);
+      return [{ ...msg, params: { ...params, requestId: ours } }, undefined];
+    }
     if (!isRequest(msg) || typeof msg.id !== 'string' || !msg.id.startsWith(LOGIN_ELICITATION_ID_PREFIX)) return [msg, raw];
     const id = `${LOGIN_ELICITATION_ID_PREFIX}${randomUUID()}`;
     this.renamed.set(id, msg.id);

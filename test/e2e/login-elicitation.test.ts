@@ -29,7 +29,8 @@ const CLASHING_ID = 'mcp-relay-login-1';
 
 /**
  * A bare 2025-11-25 Streamable HTTP server (no login) whose tools/call first asks the host a
- * question under {@link CLASHING_ID}, then answers with the answer it got. Records every JSON-RPC
+ * question under {@link CLASHING_ID}, then answers with the answer it got (the tool
+ * `ask-then-cancel`: cancels the question at once and answers). Records every JSON-RPC
  * response the relay POSTs to it.
  */
 async function askingServer() {
@@ -64,6 +65,11 @@ async function askingServer() {
         params: { mode: 'form', message: 'name?', requestedSchema: { type: 'object', properties: {} } },
       };
       res.write(`event: message\ndata: ${JSON.stringify(ask)}\n\n`);
+      if ((m as { params?: { name?: string } }).params?.name === 'ask-then-cancel') {
+        const cancel = { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: CLASHING_ID, reason: 'changed my mind' } };
+        const result = { jsonrpc: '2.0', id: m.id, result: { content: [{ type: 'text', text: 'cancelled' }] } };
+        return void res.end(`event: message\ndata: ${JSON.stringify(cancel)}\n\nevent: message\ndata: ${JSON.stringify(result)}\n\n`);
+      }
       answered = (a) => {
         const result = { jsonrpc: '2.0', id: m.id, result: { content: [{ type: 'text', text: JSON.stringify(a) }] } };
         res.end(`event: message\ndata: ${JSON.stringify(result)}\n\n`);
@@ -234,5 +240,24 @@ describe('a login the host can show', () => {
     const result = (await relay.waitFor((m) => m.id === 2)) as { result?: { content: Array<{ text: string }> } };
     expect(JSON.parse(result.result!.content[0]!.text)).toEqual({ jsonrpc: '2.0', id: CLASHING_ID, result: { action: 'accept', content: {} } });
     expect(server.answers).toHaveLength(1);
+  });
+
+  it('the cancellation of such a request reaches the host under the id the host knows', async () => {
+    const server = await askingServer();
+    const relay = spawnRelay([server.url], { home: await tempHome() });
+    relay.send({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: { elicitation: {} }, clientInfo: { name: 'raw-host', version: '1' } },
+    });
+    await relay.waitFor((m) => m.id === 1);
+    relay.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    relay.send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'ask-then-cancel', arguments: {} } });
+    const asked = await relay.waitFor((m) => m.method === 'elicitation/create');
+    const cancelled = (await relay.waitFor((m) => m.method === 'notifications/cancelled')) as { params: { requestId: unknown; reason: string } };
+    expect(cancelled.params).toEqual({ requestId: asked.id, reason: 'changed my mind' });
+    expect(asked.id).not.toBe(CLASHING_ID);
+    await relay.waitFor((m) => m.id === 2);
   });
 });
