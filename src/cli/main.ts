@@ -75,9 +75,13 @@ export async function main(argv: string[]): Promise<void> {
       async (args) => {
         const servers = withServers(args as unknown as ServersArgs, argv, env);
         // Several servers in one process: src/relay/aggregate (issue 17, "One relay for many servers").
-        if (servers.length > 1) fail('several servers: not built yet');
-        const config = servers[0]!.config;
         const { makeAuth } = await import('./proxy-auth.js');
+        if (servers.length > 1) {
+          // Loaded only for an aggregate: a single relay pays nothing for it.
+          const { runAggregate } = await import('../relay/aggregate/index.js');
+          process.exit(await runAggregate(servers, { env, stdin: process.stdin, stdout: process.stdout, version, makeAuth }));
+        }
+        const config = servers[0]!.config;
         const code = await runProxy(config, {
           env,
           stdin: process.stdin,

@@ -8,10 +8,10 @@ import { checkPrefixes, NameTable, prefixOf, splitByPrefix, templateMatches } fr
 import { RelayError } from '../../src/errors.js';
 
 describe('aggregate names', () => {
-  it('prefixes with <server>__ unless the entry sets its own (empty: none)', () => {
-    expect(prefixOf('github', null)).toBe('github__');
-    expect(prefixOf('github', 'gh_')).toBe('gh_');
-    expect(prefixOf('github', '')).toBe('');
+  it('prefixes with <prefix>__ (the server name unless the entry says otherwise); null: no prefix', () => {
+    expect(prefixOf('github')).toBe('github__');
+    expect(prefixOf('gh')).toBe('gh__');
+    expect(prefixOf(null)).toBe('');
   });
 
   it('refuses at start two servers with one prefix, or two without one', () => {

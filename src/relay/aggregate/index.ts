@@ -19,7 +19,7 @@ import { Upstream } from './upstream.js';
 export interface AggregateServer {
   name: string;
   config: Config;
-  /** What the server's tools and prompts are prefixed with; null: `<name>__`; '' for none. */
+  /** The text before `__` in the server's tool and prompt names; null: no prefix (see naming.ts). */
   prefix: string | null;
 }
 
@@ -41,7 +41,7 @@ const LOG_FLUSH_MAX_MS = 1_000;
  * connects if the prefixes cannot tell the servers apart (naming.ts).
  */
 export async function runAggregate(servers: readonly AggregateServer[], deps: AggregateDeps): Promise<number> {
-  const named = servers.map((s) => ({ ...s, prefix: prefixOf(s.name, s.prefix) }));
+  const named = servers.map((s) => ({ ...s, prefix: prefixOf(s.prefix) }));
   checkPrefixes(named);
   // One log for the process: the first server's settings (the CLI gives every server the same ones).
   const first = servers[0]!.config;

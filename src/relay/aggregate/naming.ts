@@ -1,7 +1,7 @@
 /**
  * Names in the aggregate. Tools and prompts of server `s` are shown to the host as
- * `<prefix><name>`, the prefix being `s__` unless the server's entry sets another one (an empty
- * prefix shows the names as they are). Resource URIs are not renamed: they are routed by which
+ * `<prefix>__<name>`, the prefix being `s` unless the server's entry sets another one (`""` or
+ * false: no prefix, the names as they are). Resource URIs are not renamed: they are routed by which
  * server listed them (see {@link NameTable} and routing.ts).
  *
  * Clash rules (README "One relay for many servers"):
@@ -17,9 +17,12 @@ import { RelayError } from '../../errors.js';
 /** The default separator between a server's name and its tools' names. */
 export const PREFIX_SEPARATOR = '__';
 
-/** The prefix shown for `name`: its own setting (null: the default `<name>__`). */
-export function prefixOf(name: string, prefix: string | null | undefined): string {
-  return prefix ?? `${name}${PREFIX_SEPARATOR}`;
+/**
+ * What a server's names start with, from its entry's prefix setting (cli/servers.ts: the text
+ * before `__`, the server's name unless the file says otherwise; null: no prefix at all).
+ */
+export function prefixOf(prefix: string | null): string {
+  return prefix === null ? '' : `${prefix}${PREFIX_SEPARATOR}`;
 }
 
 /** Refuse, before anything connects, a set of prefixes that cannot tell servers apart. */
