@@ -7,12 +7,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { CreateMessageRequestSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { followingOpener } from '../../src/demo/browser.js';
-import { allPages, closeAggregates, connectAggregate, type AggregateEntry } from '../helpers/aggregate.js';
+import { aggregateArgs, allPages, closeAggregates, connectAggregate, writeServersFile, type AggregateEntry } from '../helpers/aggregate.js';
 import { restartTestServer, startTestServer, type TestServer } from '../helpers/mcp-servers.js';
 import { startModernServer, type ModernServer } from '../helpers/modern-server.js';
 import { browserEnv, browserLaunches, closeDemos, demo } from '../helpers/oauth.js';
 import { prng, testSeed } from '../helpers/prng.js';
-import { killAll, tempHome } from '../helpers/relay.js';
+import { killAll, spawnRelay, tempHome } from '../helpers/relay.js';
 
 const closers: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -252,5 +252,21 @@ describe('aggregate routing, randomized', () => {
     expect(calls(d, 'echo'), `seed ${seed}`).toBe(sent.d);
     // The SDK client reports an answer to an unknown or already-answered id here.
     expect(errors, `seed ${seed}`).toEqual([]);
+  });
+});
+
+describe('aggregate configuration', () => {
+  it('two servers whose prefixes collide are refused at start (exit 2, naming both), before anything connects', async () => {
+    const a = await sdkServer();
+    const home = await tempHome();
+    const file = await writeServersFile(home, [
+      { name: 'one', url: a.url, options: { prefix: 'x' } },
+      { name: 'two', url: a.url, options: { prefix: 'x' } },
+    ]);
+    const relay = spawnRelay(aggregateArgs(file, ['one', 'two']).slice(1), { home });
+    expect((await relay.exited).code).toBe(2);
+    expect(relay.stderr()).toMatch(/servers "one" and "two" both use the prefix "x__"/);
+    expect(relay.lines).toEqual([]);
+    expect(a.requests).toEqual([]);
   });
 });
