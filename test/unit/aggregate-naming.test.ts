@@ -68,15 +68,21 @@ describe('aggregate names', () => {
 });
 
 describe('aggregate cursors', () => {
-  it('round-trip the server to ask next and its own cursor', () => {
-    const c = encodeCursor({ n: 'b', c: 'page-2' });
-    expect(decodeCursor(c)).toEqual({ n: 'b', c: 'page-2' });
-    expect(decodeCursor(encodeCursor({ n: 'c' }))).toEqual({ n: 'c', c: undefined });
+  it('round-trip the servers that remain, each with its own cursor', () => {
+    const c = encodeCursor([
+      ['b', 'page-2'],
+      ['d', 'x'],
+    ]);
+    expect(decodeCursor(c)).toEqual([
+      ['b', 'page-2'],
+      ['d', 'x'],
+    ]);
   });
 
   it('refuse cursors the relay did not make', () => {
     expect(decodeCursor('page-2')).toBeUndefined();
     expect(decodeCursor('mcp-relay:not base64 json')).toBeUndefined();
-    expect(decodeCursor(`mcp-relay:${Buffer.from('{"n":1}').toString('base64url')}`)).toBeUndefined();
+    expect(decodeCursor(`mcp-relay:${Buffer.from('{"r":[["a",1]]}').toString('base64url')}`)).toBeUndefined();
+    expect(decodeCursor(`mcp-relay:${Buffer.from('{"r":[]}').toString('base64url')}`)).toBeUndefined();
   });
 });

@@ -1,14 +1,14 @@
 /**
  * Merged list requests (`tools/list`, `prompts/list`, `resources/list`,
- * `resources/templates/list`; MCP 2025-11-25 utilities/pagination). The servers are walked in
- * configuration order; each page of the aggregate is (at least) one page of one server, and the
- * aggregate's cursor says which server to ask next and with which of its own cursors. The servers
- * after it are the ones that remain, so a cursor is small and stateless: base64url of
- * `{"n": <server name>, "c": <that server's cursor, if any>}`. The host treats cursors as opaque
- * (the spec says it MUST NOT parse them), and a cursor we did not make is answered -32602.
+ * `resources/templates/list`; MCP 2025-11-25 utilities/pagination). A page of the aggregate asks
+ * every server that still has items for its next page at once (in parallel: one round trip, not
+ * one per server) and gives their items in configuration order. Its cursor names the servers that
+ * remain, each with its own cursor, so it is stateless: base64url of
+ * `{"r": [[<server name>, <that server's cursor>], …]}`. The host treats cursors as opaque (the
+ * spec says it MUST NOT parse them), and a cursor we did not make is answered -32602.
  *
  * Isolation: a server that is down, logging in, not initialized yet, or slower than
- * {@link LIST_WAIT_MS} for one page is left out of that walk; the router sends `list_changed`
+ * {@link LIST_WAIT_MS} for one page is left out of that page; the router sends `list_changed`
  * once it is back (or once its late page arrives), so the host lists again and sees its items.
  */
 import { INVALID_PARAMS, type JsonRpcMessage } from '../../jsonrpc/messages.js';
@@ -17,9 +17,6 @@ import type { Upstream } from './upstream.js';
 
 /** How long one server's page may take before the walk goes on without it (hosts give up at 30–60 s). */
 export const LIST_WAIT_MS = 5_000;
-
-/** Empty pages skipped within one host request before an empty page goes back (a server paging emptily forever). */
-const MAX_PAGES_PER_REQUEST = 100;
 
 export const LIST_METHODS = {
   'tools/list': { key: 'tools', capability: 'tools' },
@@ -36,22 +33,21 @@ export function isListMethod(method: string): method is ListMethod {
 
 const CURSOR_PREFIX = 'mcp-relay:';
 
-interface Cursor {
-  n: string;
-  c?: string | undefined;
+/** The servers a walk still has to ask, in configuration order, each with its own cursor. */
+export type Remaining = Array<[server: string, cursor: string]>;
+
+export function encodeCursor(r: Remaining): string {
+  return CURSOR_PREFIX + Buffer.from(JSON.stringify({ r })).toString('base64url');
 }
 
-export function encodeCursor(c: Cursor): string {
-  return CURSOR_PREFIX + Buffer.from(JSON.stringify(c)).toString('base64url');
-}
-
-/** The cursor's position, or undefined if it is not one of ours. */
-export function decodeCursor(text: string): Cursor | undefined {
+/** The servers that remain, or undefined if the cursor is not one of ours. */
+export function decodeCursor(text: string): Remaining | undefined {
   if (!text.startsWith(CURSOR_PREFIX)) return undefined;
   try {
-    const v = JSON.parse(Buffer.from(text.slice(CURSOR_PREFIX.length), 'base64url').toString('utf8')) as { n?: unknown; c?: unknown };
-    if (typeof v.n !== 'string' || (v.c !== undefined && typeof v.c !== 'string')) return undefined;
-    return { n: v.n, c: v.c };
+    const v = JSON.parse(Buffer.from(text.slice(CURSOR_PREFIX.length), 'base64url').toString('utf8')) as { r?: unknown };
+    if (!Array.isArray(v.r) || v.r.length === 0) return undefined;
+    const ok = v.r.every((e) => Array.isArray(e) && e.length === 2 && typeof e[0] === 'string' && typeof e[1] === 'string');
+    return ok ? (v.r as Remaining) : undefined;
   } catch {
     return undefined;
   }
@@ -129,48 +125,36 @@ function present(ctx: ListContext, up: Upstream, method: ListMethod, items: unkn
  */
 export async function mergedPage(ctx: ListContext, method: ListMethod, params: unknown): Promise<Record<string, unknown>> {
   const raw = (params as { cursor?: unknown } | undefined)?.cursor;
-  let index = 0;
-  let cursor: string | undefined;
+  // Without a cursor: every server from its first page.
+  let asks: Array<{ up: Upstream; cursor: string | undefined }> = ctx.upstreams.map((up) => ({ up, cursor: undefined }));
   if (raw !== undefined) {
-    const c = typeof raw === 'string' ? decodeCursor(raw) : undefined;
-    index = c ? ctx.upstreams.findIndex((u) => u.name === c.n) : -1;
-    if (!c || index < 0)
+    const remaining = typeof raw === 'string' ? decodeCursor(raw) : undefined;
+    const found = remaining?.map(([name, cursor]) => ({ up: ctx.upstreams.find((u) => u.name === name)!, cursor }));
+    if (!found || found.some((a) => !a.up)) {
       throw new ListError(`mcp-relay: Invalid params: cursor ${JSON.stringify(raw)} is not one this relay gave out; list again without a cursor`);
-    cursor = c.c;
+    }
+    asks = found;
   }
   const key = LIST_METHODS[method].key;
-  const nextServer = () => {
-    index++;
-    cursor = undefined;
-  };
-  for (let pages = 0; index < ctx.upstreams.length && pages < MAX_PAGES_PER_REQUEST; pages++) {
-    const up = ctx.upstreams[index]!;
-    const skip = skips(up, method);
-    if (skip !== 'no') {
-      if (skip === 'unavailable') ctx.missed(up, method, false);
-      nextServer();
-      continue;
-    }
+  const results = await Promise.all(
+    asks.map(({ up, cursor }) => {
+      const skip = skips(up, method);
+      if (skip !== 'no') {
+        if (skip === 'unavailable') ctx.missed(up, method, false);
+        return undefined;
+      }
+      return page(ctx, up, method, cursor);
+    }),
+  );
+  const items: unknown[] = [];
+  const next: Remaining = [];
+  asks.forEach(({ up, cursor }, i) => {
+    const result = results[i];
+    if (!result) return;
     // A server's first page replaces what it showed before (items it dropped are forgotten).
     if (cursor === undefined && (key === 'tools' || key === 'prompts')) ctx.tables[key].forgetServer(up.name);
-    const result = await page(ctx, up, method, cursor);
-    if (!result) {
-      nextServer();
-      continue;
-    }
-    const items = Array.isArray(result[key]) ? present(ctx, up, method, result[key] as unknown[]) : [];
-    const own = typeof result.nextCursor === 'string' ? result.nextCursor : undefined;
-    const following = ctx.upstreams[index + 1];
-    const next = own !== undefined ? { n: up.name, c: own } : following && { n: following.name };
-    // Empty pages are legal but useless to the host: go on (its next page, or the next server).
-    if (items.length === 0 && next) {
-      if (own !== undefined) cursor = own;
-      else nextServer();
-      continue;
-    }
-    return next ? { [key]: items, nextCursor: encodeCursor(next) } : { [key]: items };
-  }
-  // Only after MAX_PAGES_PER_REQUEST empty pages: hand the host the position, it asks again.
-  if (index < ctx.upstreams.length) return { [key]: [], nextCursor: encodeCursor({ n: ctx.upstreams[index]!.name, c: cursor }) };
-  return { [key]: [] };
+    if (Array.isArray(result[key])) items.push(...present(ctx, up, method, result[key] as unknown[]));
+    if (typeof result.nextCursor === 'string') next.push([up.name, result.nextCursor]);
+  });
+  return next.length ? { [key]: items, nextCursor: encodeCursor(next) } : { [key]: items };
 }
