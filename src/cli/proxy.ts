@@ -7,7 +7,7 @@ import { createLogger, type Logger } from '../log.js';
 import { releaseGarbage } from '../memory.js';
 import { DEFAULT_MAX_TIME_MS } from '../relay/budget.js';
 import { Relay } from '../relay/relay.js';
-import { ToolFilter } from '../relay/filters.js';
+import { McpFilter } from '../relay/filters.js';
 import { ByteBudget, DEFAULT_INFLIGHT_BYTES } from '../http/bounded.js';
 import { MAX_MESSAGE_BYTES } from '../jsonrpc/limits.js';
 import { drainStderr } from '../stderr.js';
@@ -57,7 +57,7 @@ export async function runProxy(config: Config, deps: ProxyDeps): Promise<number>
 
   const auth = await deps.makeAuth?.(config, log, deps.env, deps.version);
   let relay: Relay | undefined;
-  const filter = config.denyTools?.length ? new ToolFilter(config.denyTools) : undefined;
+  const filter = McpFilter.fromConfig(config);
   const maxMessageBytes = config.maxMessageBytes ?? MAX_MESSAGE_BYTES;
   const host = new StdioHost(
     deps.stdin as never,
