@@ -14,7 +14,7 @@ import type { JsonRpcMessage } from '../jsonrpc/messages.js';
 import type { Logger } from '../log.js';
 import { AutoRemote } from '../remote/connect.js';
 import { DEFAULT_MAX_TIME_MS } from './budget.js';
-import { ToolFilter } from './filters.js';
+import { McpFilter } from './filters.js';
 import type { LoginShield } from './login-shield.js';
 import { Relay, type HostSide } from './relay.js';
 
@@ -44,13 +44,13 @@ export interface ServerLinkOptions {
 
 export class ServerLink {
   readonly relay: Relay;
-  private readonly filter: ToolFilter | undefined;
+  private readonly filter: McpFilter | undefined;
   private readonly mcpFetch: ReturnType<typeof createMcpFetch>;
   private readonly legacyFetch: ReturnType<typeof createLegacyFetch>;
 
   constructor(private readonly opts: ServerLinkOptions) {
     const { config, log } = opts;
-    this.filter = config.denyTools?.length ? new ToolFilter(config.denyTools) : undefined;
+    this.filter = McpFilter.fromConfig(config);
     const maxMessageBytes = config.maxMessageBytes ?? MAX_MESSAGE_BYTES;
     this.mcpFetch = createMcpFetch(opts.env, `mcp-relay/${opts.version}`, config.tls);
     this.legacyFetch = createLegacyFetch(opts.env, config.tls);
