@@ -286,6 +286,25 @@ describe('aggregate pagination', () => {
 });
 
 describe('aggregate configuration', () => {
+  it("applies each server's own filters before prefixing: a denied tool is absent and its call never reaches the server", async () => {
+    const a = await sdkServer();
+    const c = await modernServer();
+    const home = await tempHome();
+    const { client } = await connectAggregate(
+      [
+        { name: 'a', url: a.url, options: { denyTool: ['ec*'] } },
+        { name: 'c', url: c.url },
+      ],
+      { home },
+    );
+    const names = (await allPages<{ name: string }>((cursor) => client.listTools(cursor ? { cursor } : undefined), 'tools')).items.map((t) => t.name);
+    expect(names).not.toContain('a__echo');
+    expect(names).toEqual(expect.arrayContaining(['a__add', 'c__echo']));
+    await expect(client.callTool({ name: 'a__echo', arguments: { text: 'x' } })).rejects.toThrow(/server "a": tool "echo" is blocked by --deny-tool "ec\*"/);
+    expect(calls(a, 'echo')).toBe(0);
+    expect(text(await client.callTool({ name: 'c__echo', arguments: { text: 'c is not filtered' } }))).toBe('c is not filtered');
+  });
+
   it('two servers whose prefixes collide are refused at start (exit 2, naming both), before anything connects', async () => {
     const a = await sdkServer();
     const home = await tempHome();
