@@ -22,6 +22,8 @@ export const TARGET_AGGREGATE_RSS_RATIO = 1.5;
 export const TARGET_AGGREGATE_STARTUP_RATIO = 1.5;
 export const TARGET_AGGREGATE_ECHO_RATIO = 1.1;
 const ECHO_TEXT = 'ping';
+/** The timed echo calls are split into this many blocks, alternating which of the two goes first. */
+const LATENCY_BLOCKS = 4;
 
 export interface AggregateRound {
   single: { startupMs: number; idleRss?: number | undefined; echoP50: number; echoP90: number };
@@ -31,6 +33,8 @@ export interface AggregateRound {
 export interface AggregateBenchOptions {
   rounds: number;
   calls: number;
+  /** Untimed echo calls through each before timing. */
+  warmup: number;
   settleMs: number;
   home: string;
   registry: ChildRegistry;
@@ -68,10 +72,19 @@ async function startAndList(spec: SpawnSpec, o: AggregateBenchOptions): Promise<
   return { target, ms: performance.now() - t0, tools };
 }
 
-async function measure(target: Target, tool: string, o: AggregateBenchOptions) {
-  await echoTimes(target.client, tool, Math.ceil(o.calls / 10)); // warm-up
-  const times = await echoTimes(target.client, tool, o.calls);
-  return { echoP50: percentile(times, 50), echoP90: percentile(times, 90) };
+/** Echo latency of both, warmed up alike and timed in interleaved blocks (as round.ts does), so load bursts land on both. */
+async function measureBoth(single: Target, aggregate: Target, o: AggregateBenchOptions) {
+  const runs = [
+    { target: single, tool: 'echo', times: [] as number[] },
+    { target: aggregate, tool: 's0__echo', times: [] as number[] },
+  ];
+  for (const r of runs) await echoTimes(r.target.client, r.tool, o.warmup);
+  const perBlock = Math.ceil(o.calls / LATENCY_BLOCKS);
+  for (let done = 0, b = 0; done < o.calls; done += perBlock, b++) {
+    for (const r of b % 2 === 0 ? runs : [...runs].reverse()) r.times.push(...(await echoTimes(r.target.client, r.tool, Math.min(perBlock, o.calls - done))));
+  }
+  const figures = (t: number[]) => ({ echoP50: percentile(t, 50), echoP90: percentile(t, 90) });
+  return { single: figures(runs[0]!.times), aggregate: figures(runs[1]!.times) };
 }
 
 /** Run the row group; the servers live only for it. */
@@ -94,9 +107,11 @@ export async function runAggregateBench(o: AggregateBenchOptions): Promise<Aggre
         const a = started.get('aggregate')!;
         const sRss = (await readMemory(s.target.pid))?.rss;
         const aRss = (await readMemory(a.target.pid))?.rss;
-        const sEcho = await measure(s.target, 'echo', o);
-        const aEcho = await measure(a.target, 's0__echo', o);
-        rounds.push({ single: { startupMs: s.ms, idleRss: sRss, ...sEcho }, aggregate: { startupMs: a.ms, idleRss: aRss, tools: a.tools, ...aEcho } });
+        const echo = await measureBoth(s.target, a.target, o);
+        rounds.push({
+          single: { startupMs: s.ms, idleRss: sRss, ...echo.single },
+          aggregate: { startupMs: a.ms, idleRss: aRss, tools: a.tools, ...echo.aggregate },
+        });
       } finally {
         await Promise.all([...started.values()].map((x) => x.target.close()));
       }

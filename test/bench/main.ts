@@ -123,6 +123,7 @@ async function run(opts: BenchOptions): Promise<void> {
       aggregateRounds = await runAggregateBench({
         rounds: opts.rounds,
         calls: Math.ceil(opts.calls / AGGREGATE_CALLS_DIVISOR),
+        warmup: opts.warmup,
         settleMs: opts.settleMs,
         home,
         registry,
