@@ -198,6 +198,43 @@ describe('one relay for three servers', () => {
   });
 });
 
+describe('aggregate resources and logging', () => {
+  it('routes reads by the server that listed the URI (the first configured keeps a clashing URI), templates by match, and sets the log level on every server', async () => {
+    const c = await modernServer();
+    const a = await sdkServer();
+    const d = await sdkServer();
+    const home = await tempHome();
+    const { client } = await connectAggregate(
+      [
+        { name: 'c', url: c.url },
+        { name: 'a', url: a.url },
+        { name: 'd', url: d.url },
+      ],
+      { home },
+    );
+    const resources = await allPages<{ uri: string }>((cursor) => client.listResources(cursor ? { cursor } : undefined), 'resources');
+    // All three list test://hello: shown once, and it belongs to c, configured first.
+    expect(resources.items.filter((r) => r.uri === 'test://hello')).toHaveLength(1);
+    const readsAt = (s: TestServer) => s.requests.filter((r) => (r.body as { method?: string } | undefined)?.method === 'resources/read').length;
+    const hello = await client.readResource({ uri: 'test://hello' });
+    expect((hello.contents[0] as { text: string }).text).toBe('hello world');
+    expect(c.requests.filter((r) => r.body?.method === 'resources/read')).toHaveLength(1);
+    expect(readsAt(a) + readsAt(d)).toBe(0);
+
+    // test://item/{id} is listed by a and d (the fixtures are alike): the first of them in the configuration, a, gets it.
+    const templates = await allPages<{ uriTemplate: string }>((cursor) => client.listResourceTemplates(cursor ? { cursor } : undefined), 'resourceTemplates');
+    expect(templates.items.filter((t) => t.uriTemplate === 'test://item/{id}')).toHaveLength(1);
+    const item = await client.readResource({ uri: 'test://item/42' });
+    expect((item.contents[0] as { text: string }).text).toBe('item 42');
+    expect([readsAt(a), readsAt(d)]).toEqual([1, 0]);
+    await expect(client.readResource({ uri: 'nowhere://x' })).rejects.toThrow(/was not listed by any server/);
+
+    await client.setLoggingLevel('warning');
+    const setLevel = (s: TestServer) => s.requests.filter((r) => (r.body as { method?: string } | undefined)?.method === 'logging/setLevel').length;
+    expect([setLevel(a), setLevel(d)]).toEqual([1, 1]);
+  });
+});
+
 describe('aggregate routing, randomized', () => {
   it('every request gets exactly one answer, from the right server (seeded; MCP_RELAY_SEED replays)', { timeout: 60_000 }, async () => {
     const seed = testSeed();
