@@ -5,7 +5,7 @@
  * what the host got and what each server saw.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { CreateMessageRequestSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { followingOpener } from '../../src/demo/browser.js';
 import { aggregateArgs, allPages, closeAggregates, connectAggregate, writeServersFile, type AggregateEntry } from '../helpers/aggregate.js';
 import { restartTestServer, startTestServer, type TestServer } from '../helpers/mcp-servers.js';
@@ -96,7 +96,7 @@ describe('one relay for three servers', () => {
     await expect(client.callTool({ name: 'zz__echo', arguments: { text: 'x' } })).rejects.toThrow(/unknown tool/);
   });
 
-  it('passes a sampling request from one server to the host, and routes progress and cancellation to the owner', async () => {
+  it('passes sampling, elicitation and roots requests from either server to the host, and routes progress and cancellation to the owner', async () => {
     const a = await sdkServer();
     const c = await modernServer();
     const home = await tempHome();
@@ -107,17 +107,23 @@ describe('one relay for three servers', () => {
       ],
       {
         home,
-        capabilities: { sampling: {} },
-        setup: (cl) =>
+        capabilities: { sampling: {}, elicitation: { form: {} }, roots: {} },
+        setup: (cl) => {
           cl.setRequestHandler(CreateMessageRequestSchema, async () => ({
             role: 'assistant',
             model: 'test-model',
             content: { type: 'text', text: 'sampled!' },
-          })),
+          }));
+          cl.setRequestHandler(ElicitRequestSchema, async () => ({ action: 'accept', content: { answer: 'forty-two' } }));
+          cl.setRequestHandler(ListRootsRequestSchema, async () => ({ roots: [{ uri: 'file:///work', name: 'work' }] }));
+        },
       },
     );
     expect(text(await client.callTool({ name: 'a__sample', arguments: { prompt: 'hi' } }))).toContain('sampled!');
     expect(text(await client.callTool({ name: 'c__sample', arguments: { prompt: 'hi' } }))).toContain('sampled!');
+    expect(text(await client.callTool({ name: 'a__ask', arguments: { question: 'answer?' } }))).toContain('forty-two');
+    expect(text(await client.callTool({ name: 'c__ask', arguments: { question: 'answer?' } }))).toContain('forty-two');
+    expect(text(await client.callTool({ name: 'a__roots', arguments: {} }))).toContain('file:///work');
 
     const seen: number[] = [];
     const done = await client.callTool({ name: 'c__slow', arguments: { steps: 3, delayMs: 50 } }, undefined, { onprogress: (p) => void seen.push(p.progress) });
