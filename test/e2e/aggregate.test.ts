@@ -163,8 +163,9 @@ describe('one relay for three servers', () => {
 
     const changedBefore = listChanged;
     a = await restartTestServer(a, { kind: 'stateful' });
+    // Noticed by a's probe (2 s after it went down, then backing off: 4 s, 8 s …) or by a call.
     closers.push(() => a.close());
-    await expect.poll(() => listChanged, { timeout: 15_000 }).toBeGreaterThan(changedBefore);
+    await expect.poll(() => listChanged, { timeout: 30_000 }).toBeGreaterThan(changedBefore);
     const back = await allPages<{ name: string }>((cursor) => client.listTools(cursor ? { cursor } : undefined), 'tools');
     expect(back.items.map((t) => t.name)).toContain('a__echo');
     expect(text(await client.callTool({ name: 'a__echo', arguments: { text: 'after' } }))).toBe('after');

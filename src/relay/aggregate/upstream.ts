@@ -8,9 +8,10 @@
  * State, for the router's list_changed and error messages:
  * - `starting`: no answer to initialize yet;
  * - `up`: the last answer was the server's own;
- * - `down`: the last request failed to reach it (refused, reset, 5xx, timeout); a probe every
- *   {@link DOWN_PROBE_INTERVAL_MS} (initialize again if it never answered one, else a list
- *   request) notices when it is back;
+ * - `down`: the last request failed to reach it (refused, reset, 5xx, timeout); a probe
+ *   (initialize again if it never answered one, else a list request), first after
+ *   {@link DOWN_PROBE_FIRST_MS} and then twice as long each time up to {@link DOWN_PROBE_MAX_MS},
+ *   notices when it is back;
  * - `login`: the user is being asked to log in to it.
  */
 import { describeError } from '../../errors.js';
@@ -21,8 +22,10 @@ import { ServerLink, type MakeAuth, type ProxyAuth } from '../server-link.js';
 
 export type UpstreamState = 'starting' | 'up' | 'down' | 'login';
 
-/** Try a server that could not be reached again this often (it may have been restarted). */
-export const DOWN_PROBE_INTERVAL_MS = 2_000;
+/** Try a server that could not be reached again after this long (it may have been restarted)… */
+export const DOWN_PROBE_FIRST_MS = 2_000;
+/** …backing off to this, so a server that stays down costs a log line a minute or so, not a stream. */
+export const DOWN_PROBE_MAX_MS = 60_000;
 
 /** Relay error codes (data.relay.code) that mean the server could not be reached or answer. */
 const UNREACHABLE = new Set(['REMOTE_UNAVAILABLE', 'REMOTE_TIMEOUT', 'REMOTE_HTTP', 'SESSION_EXPIRED', 'AUTH_SERVER_UNAVAILABLE']);
@@ -54,7 +57,7 @@ export class Upstream {
   private readonly link: ServerLink;
   private initParams: unknown;
   private probe: NodeJS.Timeout | undefined;
-  private probing = false;
+  private probeDelayMs = DOWN_PROBE_FIRST_MS;
   private closed = false;
 
   private constructor(
@@ -154,34 +157,34 @@ export class Upstream {
     this.state = to;
     this.log.info(`server ${this.name} is now ${to}`);
     if (to === 'down') this.armProbe();
+    else this.probeDelayMs = DOWN_PROBE_FIRST_MS; // the next outage starts probing quickly again
     this.deps.events.state(this, from, to);
   }
 
   private armProbe(): void {
-    if (this.probe || this.closed) return;
-    this.probe = setInterval(() => this.runProbe(), DOWN_PROBE_INTERVAL_MS);
+    if (this.probe || this.closed || this.state !== 'down') return;
+    this.probe = setTimeout(() => this.runProbe(), this.probeDelayMs);
     this.probe.unref();
+    this.probeDelayMs = Math.min(DOWN_PROBE_MAX_MS, this.probeDelayMs * 2);
   }
 
+  /** One probe; the next is armed once it is answered (and only if the server is still down). */
   private runProbe(): void {
-    if (this.state !== 'down' || this.closed) {
-      clearInterval(this.probe);
+    const next = () => {
       this.probe = undefined;
-      return;
-    }
-    if (this.probing) return;
-    this.probing = true;
-    const done = () => void (this.probing = false);
-    if (!this.init && this.initParams !== undefined) return this.initialize(this.initParams, done);
+      this.armProbe();
+    };
+    if (this.state !== 'down' || this.closed) return next();
+    if (!this.init && this.initParams !== undefined) return this.initialize(this.initParams, next);
     // A list request reaches the server in both revisions (a 2026-07-28 remote answers ping itself).
     const caps = (this.init?.capabilities ?? {}) as Record<string, unknown>;
     const method = caps.tools ? 'tools/list' : caps.prompts ? 'prompts/list' : caps.resources ? 'resources/list' : 'ping';
-    this.request(method, undefined, done);
+    this.request(method, undefined, next);
   }
 
   async close(reason: string): Promise<void> {
     this.closed = true;
-    clearInterval(this.probe);
+    clearTimeout(this.probe);
     try {
       await this.link.close(reason);
     } catch (err) {
