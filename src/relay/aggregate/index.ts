@@ -7,6 +7,7 @@
 import type { Config } from '../../config/config.js';
 import { describeError } from '../../errors.js';
 import { MAX_MESSAGE_BYTES } from '../../jsonrpc/limits.js';
+import { proxyFromEnv } from '../../http/fetch.js';
 import { createLogger } from '../../log.js';
 import { releaseGarbage } from '../../memory.js';
 import { drainStderr } from '../../stderr.js';
@@ -47,7 +48,12 @@ export async function runAggregate(servers: readonly AggregateServer[], deps: Ag
   const first = servers[0]!.config;
   const log = createLogger({ level: first.logLevel, file: first.logFile });
   log.info(
-    { servers: named.map((s) => ({ name: s.name, url: s.config.serverUrl.href, prefix: s.prefix })), version: deps.version, node: process.version },
+    {
+      servers: named.map((s) => ({ name: s.name, url: s.config.serverUrl.href, transport: s.config.transport, prefix: s.prefix })),
+      proxy: proxyFromEnv(deps.env),
+      version: deps.version,
+      node: process.version,
+    },
     'mcp-relay starting (aggregate)',
   );
 
