@@ -6,8 +6,9 @@ import { readFileSync } from 'node:fs';
 import { describeError, isRelayError } from '../errors.js';
 import { scrub } from '../log.js';
 import { fromMcpRemote, type CompatResult } from './mcp-remote-compat.js';
-import { connectionOptions, toConfig, type ConnectionArgs } from './options.js';
+import { connectionOptions } from './options.js';
 import { runProxy } from './proxy.js';
+import { resolveServers, serverOptions, type ResolvedServer, type ServersArgs } from './servers.js';
 import { loadYargs } from './yargs-lean.js';
 
 /** Must match SUBCOMMANDS in commands.ts (checked by a test); kept here so the proxy path need not load it. */
@@ -65,15 +66,22 @@ export async function main(argv: string[]): Promise<void> {
   const parser = yargs(argv)
     .scriptName('mcp-relay')
     .usage(
-      'Usage: $0 <server-url> [options]\n\nRelay a local stdio MCP host to a remote MCP server (Streamable HTTP or legacy SSE), logging in with OAuth when the server asks.',
+      'Usage: $0 <server-url | name...> [options]\n\nRelay a local stdio MCP host to a remote MCP server (Streamable HTTP or legacy SSE), logging in with OAuth when the server asks.',
     )
     .command(
-      '$0 <server-url>',
+      '$0 [server-url..]',
       'Relay stdio to the remote MCP server (what your host app runs)',
-      (y) => connectionOptions(y),
+      (y) => serverOptions(connectionOptions(y)),
       async (args) => {
-        const config = withConfig(args as unknown as ConnectionArgs, env);
+        const servers = withServers(args as unknown as ServersArgs, argv, env);
+        // Several servers in one process: src/relay/aggregate (issue 17, "One relay for many servers").
         const { makeAuth } = await import('./proxy-auth.js');
+        if (servers.length > 1) {
+          // Loaded only for an aggregate: a single relay pays nothing for it.
+          const { runAggregate } = await import('../relay/aggregate/index.js');
+          process.exit(await runAggregate(servers, { env, stdin: process.stdin, stdout: process.stdout, version, makeAuth }));
+        }
+        const config = servers[0]!.config;
         const code = await runProxy(config, {
           env,
           stdin: process.stdin,
@@ -88,6 +96,7 @@ export async function main(argv: string[]): Promise<void> {
     )
     .example('$0 https://example.com/mcp', 'relay to a server, logging in with OAuth when it asks')
     .example('$0 https://example.com/mcp -H "Authorization: Bearer ${API_TOKEN}"', 'static header from an environment variable')
+    .example('$0 github --config servers.json', 'relay the server named "github" in a servers file')
     .example('$0 https://example.com/mcp --no-browser', 'over SSH: print the login URL, finish with `mcp-relay login`')
     .epilogue(EXAMPLES)
     .strictOptions()
@@ -112,9 +121,9 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
-function withConfig(args: ConnectionArgs, env: NodeJS.ProcessEnv) {
+function withServers(args: ServersArgs, argv: readonly string[], env: NodeJS.ProcessEnv): ResolvedServer[] {
   try {
-    return toConfig(args, env);
+    return resolveServers(args, argv, env);
   } catch (err) {
     if (isRelayError(err, 'BAD_CONFIG')) fail(`${err.message}\nRun 'mcp-relay --help' for usage.`);
     throw err;

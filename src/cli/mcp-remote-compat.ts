@@ -81,6 +81,7 @@ const RELAY_BOOLEANS = new Set([
   '--browser',
   '--no-browser',
   '--debug',
+  '--all', // servers file: every server (cli/servers.ts)
   '--help',
   '-h',
   '--version',

@@ -3,37 +3,25 @@
  */
 import { describeError } from '../errors.js';
 import type { Config } from '../config/config.js';
-import { createLogger, type Logger } from '../log.js';
+import { createLogger } from '../log.js';
 import { releaseGarbage } from '../memory.js';
-import { DEFAULT_MAX_TIME_MS } from '../relay/budget.js';
-import { Relay } from '../relay/relay.js';
-import { ToolFilter } from '../relay/filters.js';
-import { ByteBudget, DEFAULT_INFLIGHT_BYTES } from '../http/bounded.js';
 import { MAX_MESSAGE_BYTES } from '../jsonrpc/limits.js';
 import { drainStderr } from '../stderr.js';
 import { StdioHost } from '../relay/stdio.js';
-import { AutoRemote } from '../remote/connect.js';
-import { createLegacyFetch, createMcpFetch, proxyFromEnv } from '../http/fetch.js';
-import type { AuthHook } from '../auth/hook.js';
-import type { LoginShield } from '../relay/login-shield.js';
+import { proxyFromEnv } from '../http/fetch.js';
+import { ServerLink, type MakeAuth } from '../relay/server-link.js';
+
+export type { ProxyAuth } from '../relay/server-link.js';
 
 export interface ProxyDeps {
   env: NodeJS.ProcessEnv;
   stdin: NodeJS.ReadableStream;
   stdout: NodeJS.WritableStream;
   /** Builds the auth side once the logger exists (absent: static headers only). */
-  makeAuth?: ((config: Config, log: Logger, env: NodeJS.ProcessEnv, version: string) => Promise<ProxyAuth | undefined>) | undefined;
+  makeAuth?: MakeAuth | undefined;
   version: string;
   /** The command line was mcp-remote's: logged once at start in mcp-relay's spelling. */
   compat?: { spelling: string; warnings: readonly string[] } | undefined;
-}
-
-export interface ProxyAuth {
-  hook: AuthHook;
-  shield?: LoginShield | undefined;
-  idle(): Promise<void>;
-  loginHint: string;
-  close(): Promise<void>;
 }
 
 /** Give up on a clean shutdown after this long (a hung DELETE must not keep a zombie relay). */
@@ -56,54 +44,19 @@ export async function runProxy(config: Config, deps: ProxyDeps): Promise<number>
   }
 
   const auth = await deps.makeAuth?.(config, log, deps.env, deps.version);
-  let relay: Relay | undefined;
-  const filter = config.denyTools?.length ? new ToolFilter(config.denyTools) : undefined;
+  let link: ServerLink | undefined;
   const maxMessageBytes = config.maxMessageBytes ?? MAX_MESSAGE_BYTES;
   const host = new StdioHost(
     deps.stdin as never,
     deps.stdout as never,
     {
-      message: (msg, raw) => {
-        const refused = filter?.fromHost(msg);
-        if (!refused) return relay!.fromHost(msg, raw);
-        log.info(refused.error!.message);
-        host.send(refused);
-      },
+      message: (msg, raw) => link!.fromHost(msg, raw),
       close: () => void stop('the host closed stdin'),
     },
     log,
     { afterLargeWrite: releaseGarbage, maxMessageBytes },
   );
-  const mcpFetch = createMcpFetch(deps.env, `mcp-relay/${deps.version}`, config.tls);
-  const legacyFetch = createLegacyFetch(deps.env, config.tls);
-  const remote = new AutoRemote(
-    {
-      url: config.serverUrl,
-      headers: config.headers,
-      fetch: mcpFetch,
-      hostReady: () => host.whenDrained(),
-      webFetch: legacyFetch,
-      auth: auth?.hook,
-      log,
-      requestTimeoutMs: config.requestTimeoutMs,
-      pingIntervalMs: config.pingIntervalMs,
-      watch: (id) => relay!.watch(id),
-      bounds: { maxMessageBytes, budget: new ByteBudget(Math.max(DEFAULT_INFLIGHT_BYTES, 2 * maxMessageBytes)) },
-      deliver: (msg, raw) => relay!.fromRemote(...(filter ? filter.fromRemote(msg, raw) : ([msg, raw] as const))),
-    },
-    config.transport,
-    (kind) => log.info(`connected to ${config.serverUrl.host} over ${kind === 'http' ? 'Streamable HTTP' : 'legacy HTTP+SSE'}`),
-  );
-  relay = new Relay({
-    host,
-    remote,
-    log,
-    authIdle: auth?.idle,
-    loginHint: auth?.loginHint,
-    shield: auth?.shield,
-    loginWaitMs: config.auth.loginWaitMs,
-    limits: { idleMs: config.requestTimeoutMs, totalMs: config.maxTimeMs ?? DEFAULT_MAX_TIME_MS },
-  });
+  link = new ServerLink({ config, log, env: deps.env, version: deps.version, auth, host, hostReady: () => host.whenDrained() });
 
   let done: (code: number) => void = () => {};
   const finished = new Promise<number>((resolve) => (done = resolve));
@@ -118,10 +71,7 @@ export async function runProxy(config: Config, deps: ProxyDeps): Promise<number>
     }, SHUTDOWN_GRACE_MS);
     grace.unref();
     try {
-      await relay!.shutdown(reason);
-      await auth?.close();
-      mcpFetch.close();
-      legacyFetch.close();
+      await link!.close(reason);
     } catch (err) {
       log.warn(`error during shutdown: ${describeError(err)}`);
     }

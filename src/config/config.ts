@@ -65,6 +65,14 @@ export interface Config {
   headers: Record<string, string>;
   /** --deny-tool globs: tools hidden from the host and refused without reaching the server. */
   denyTools?: string[] | undefined;
+  /** --allow-tool globs: when any, only matching tools are shown (a deny still wins). */
+  allowTools?: string[] | undefined;
+  /** --allow-prompt / --deny-prompt globs, as for tools. */
+  allowPrompts?: string[] | undefined;
+  denyPrompts?: string[] | undefined;
+  /** --allow-resource / --deny-resource globs on resource URIs (and template URIs). */
+  allowResources?: string[] | undefined;
+  denyResources?: string[] | undefined;
   transport: TransportChoice;
   allowHttp: boolean;
   auth: AuthOptions;

@@ -13,6 +13,7 @@ import { MIB, parseBenchArgs, USAGE, type BenchOptions } from './options.js';
 import { checkTargets, formatTable, formatTargets, lostProgress, summarize } from './report.js';
 import { runRound, type RoundResult } from './round.js';
 import { startBenchServer } from './server.js';
+import { AGGREGATE_SERVERS, formatAggregate, runAggregateBench, type AggregateRound } from './aggregate.js';
 import { ChildRegistry, findMcpRemote, RELAY_BIN, VARIANTS, type VariantName } from './targets.js';
 
 /** Exit code for bad flags, as the CLI uses. */
@@ -23,6 +24,8 @@ const EXIT_SIGNAL_BASE = 128;
 /** The SDK's stdio reader limit must exceed the largest message: payload plus JSON envelope. */
 const STDIO_BUFFER_HEADROOM = 2;
 const MIN_STDIO_BUFFER_BYTES = 10 * MIB;
+/** The aggregate row group times this share of --calls echo calls per variant per round. */
+const AGGREGATE_CALLS_DIVISOR = 4;
 /** The checkout the relay under test comes from (bin/ is at its root). */
 const PROJECT_DIR = dirname(dirname(RELAY_BIN));
 
@@ -90,13 +93,14 @@ async function run(opts: BenchOptions): Promise<void> {
   const server = await startBenchServer();
   const started = Date.now();
   const rounds: RoundResult[] = [];
+  let aggregateRounds: AggregateRound[] = [];
   const info = machine();
   process.stderr.write(
     `mcp-relay bench: ${opts.rounds} rounds of ${variants.join(', ')}${opts.quick ? ' (quick)' : ''}; ` +
       `node ${info.node}, ${info.nproc} CPUs, ${(info.memoryBytes / 1024 ** 3).toFixed(1)} GiB; server ${server.url}\n`,
   );
   try {
-    for (let i = 0; i < opts.rounds; i++) {
+    for (let i = 0; i < (opts.aggregate === 'only' ? 0 : opts.rounds); i++) {
       const t0 = Date.now();
       rounds.push(
         await runRound(
@@ -113,6 +117,19 @@ async function run(opts: BenchOptions): Promise<void> {
         ),
       );
       process.stderr.write(`  round ${i + 1}/${opts.rounds} done in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+    }
+    if (opts.aggregate !== 'off') {
+      const t0 = Date.now();
+      aggregateRounds = await runAggregateBench({
+        rounds: opts.rounds,
+        calls: Math.ceil(opts.calls / AGGREGATE_CALLS_DIVISOR),
+        warmup: opts.warmup,
+        settleMs: opts.settleMs,
+        home,
+        registry,
+        maxBufferSize: MIN_STDIO_BUFFER_BYTES,
+      });
+      process.stderr.write(`  aggregate row group (${AGGREGATE_SERVERS} servers) done in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
     }
   } finally {
     await server.close();
@@ -138,6 +155,7 @@ async function run(opts: BenchOptions): Promise<void> {
     targets,
     warnings: lost,
     rounds,
+    aggregate: aggregateRounds,
   };
   await writeFile(out, `${JSON.stringify(doc, null, 2)}\n`);
 
@@ -146,9 +164,11 @@ async function run(opts: BenchOptions): Promise<void> {
       `${(info.memoryBytes / 1024 ** 3).toFixed(1)} GiB, node ${info.node}; ${opts.rounds} rounds, ${opts.calls} sequential calls and ` +
       `${opts.concurrency} in flight for ${opts.throughputMs} ms per variant per round; medians across rounds (peak RSS: highest round).\n\n`,
   );
-  process.stdout.write(
-    `${formatTable(summary)}\n\nTargets (medians of per-round figures; each round runs the variants side by side):\n${formatTargets(targets)}\n`,
-  );
+  if (rounds.length)
+    process.stdout.write(
+      `${formatTable(summary)}\n\nTargets (medians of per-round figures; each round runs the variants side by side):\n${formatTargets(targets)}\n`,
+    );
+  if (aggregateRounds.length) process.stdout.write(`\n${formatAggregate(aggregateRounds)}\n`);
   for (const w of lost) process.stdout.write(`warning: ${w}\n`);
   process.stdout.write(`\n${seconds.toFixed(0)} s; JSON written to ${out}\n`);
 }

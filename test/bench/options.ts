@@ -32,10 +32,12 @@ export interface BenchOptions {
   /** How the host reads the bridges' stdout: the SDK's reader, or a linear one (see host-reader.ts). */
   hostReader: HostReader;
   quick: boolean;
+  /** The ten-server aggregate row group (aggregate.ts): run it too, skip it, or run only it. */
+  aggregate: 'on' | 'off' | 'only';
 }
 
 /** Defaults of a full run: about 2 to 3 minutes on 2 cores. */
-const FULL: Omit<BenchOptions, 'out' | 'skipMcpRemote' | 'cpuProfDir' | 'hostReader' | 'quick'> = {
+const FULL: Omit<BenchOptions, 'out' | 'skipMcpRemote' | 'cpuProfDir' | 'hostReader' | 'quick' | 'aggregate'> = {
   rounds: 5,
   calls: 2_000,
   latencyBlocks: 4,
@@ -81,6 +83,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --cpu-prof DIR          run the relay children with node --cpu-prof, profiles into DIR
   --host-reader R         sdk (default): the SDK's StdioClientTransport reader, as SDK-based hosts
                           have it; linear: same parsing, linear buffering, to see the bridge alone
+  --aggregate on|off|only ten servers through one aggregated relay vs single relays (default on)
   --out FILE              JSON results (default bench-results.json)
   --help`;
 
@@ -109,6 +112,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
       'no-mcp-remote': { type: 'boolean', default: false },
       'cpu-prof': { type: 'string' },
       'host-reader': { type: 'string', default: 'sdk' },
+      aggregate: { type: 'string', default: 'on' },
       out: { type: 'string', default: 'bench-results.json' },
       help: { type: 'boolean', default: false },
     },
@@ -126,8 +130,11 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
   const calls = positiveInt(values.calls, '--calls', base.calls);
   const hostReader = HOST_READERS.find((r) => r === values['host-reader']);
   if (hostReader === undefined) throw new Error(`--host-reader must be one of ${HOST_READERS.join(', ')} (got ${values['host-reader']})`);
+  const aggregate = (['on', 'off', 'only'] as const).find((v) => v === values.aggregate);
+  if (aggregate === undefined) throw new Error(`--aggregate must be on, off or only (got ${values.aggregate})`);
   return {
     ...base,
+    aggregate,
     rounds: positiveInt(values.rounds, '--rounds', base.rounds),
     calls,
     latencyBlocks: Math.min(base.latencyBlocks, calls),

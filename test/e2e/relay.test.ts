@@ -223,12 +223,12 @@ describe('bad command-line input', () => {
   it.each([
     [['ftp://example.com/mcp'], /must be http\(s\)/],
     [['http://example.com/mcp'], /--allow-http/],
-    [['not a url'], /not a valid URL/],
+    [['not a url'], /neither a URL \(https:\/\/…\) nor a server of the servers file/],
     [['https://example.com/mcp', '--header', 'NoColonHere'], /must look like "Name: value"/],
     [['https://example.com/mcp', '--header', 'X-Key: ${MISSING_VAR}'], /MISSING_VAR is not set/],
     [['https://example.com/mcp', '--transport', 'carrier-pigeon'], /Invalid values/],
     [['https://example.com/mcp', '--no-such-flag'], /Unknown argument/],
-    [[], /Not enough non-option arguments/],
+    [[], /missing the server: a URL/],
   ])('%j → exit 2 with a clear message', async (args, message) => {
     const relay = spawnRelay(args, { home: await tempHome() });
     const exit = await relay.exited;
