@@ -7,6 +7,9 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/log.js';
+import { serverKey } from '../../src/store/paths.js';
+import { CredentialStore } from '../../src/store/store.js';
 import { startTestServer, type TestServer } from '../helpers/mcp-servers.js';
 import { connectRelay, killAll, spawnRelay, tempHome } from '../helpers/relay.js';
 
@@ -119,5 +122,29 @@ describe('servers file through the relay', () => {
       expect((await relay.exited).code).toBe(2);
       expect(relay.stderr()).toMatch(/"s" is neither a URL \(https:\/\/…\) nor a server of the servers file: .*absent\.json does not exist/);
     });
+  });
+
+  it('status NAME and logout NAME find the login the relay made for that server (same URL and client id)', async () => {
+    const home = await tempHome();
+    const url = 'https://a.example.com/mcp';
+    // The key the relay uses: URL plus the static client id, here from an environment variable.
+    const key = serverKey({ serverUrl: url, clientId: 'static-1' });
+    const store = new CredentialStore(join(home, 'store'), silentLogger());
+    await store.server(key).writeServer({ url, created_at: Date.now(), last_used_at: Date.now() });
+    const file = await writeJson(join(home, 'servers.json'), { mcpServers: { work: { url, clientId: '${CLIENT}' } } });
+    const env = { CLIENT: 'static-1' };
+
+    const status = spawnRelay(['status', 'work', '--config', file, '--json'], { home, env });
+    expect((await status.exited).code).toBe(0);
+    expect((JSON.parse(status.lines.join('\n')) as { servers: Array<{ url: string; key: string }> }).servers.map((x) => x.key)).toEqual([key]);
+
+    const logout = spawnRelay(['logout', 'work', '--config', file], { home, env });
+    expect((await logout.exited).code).toBe(0);
+    expect(logout.lines.join('\n')).toContain(`Logged out of ${url}`);
+    expect(await store.list()).toEqual([]);
+
+    const unknown = spawnRelay(['status', 'nope', '--config', file], { home, env });
+    expect((await unknown.exited).code).toBe(2);
+    expect(unknown.stderr()).toContain('server "nope": no such server');
   });
 });
