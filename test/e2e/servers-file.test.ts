@@ -147,4 +147,16 @@ describe('servers file through the relay', () => {
     expect((await unknown.exited).code).toBe(2);
     expect(unknown.stderr()).toContain('server "nope": no such server');
   });
+
+  it('login NAME reaches the server of the file with its headers', async () => {
+    server = await startTestServer({ kind: 'stateful', requireHeader: { name: 'x-api-key', value: SECRET } });
+    const home = await tempHome();
+    const file = await writeJson(join(home, 'servers.json'), { mcpServers: { open: { url: server.url, headers: { 'X-Api-Key': SECRET } } } });
+    const login = spawnRelay(['login', 'open', '--config', file], { home });
+    expect((await login.exited).code).toBe(0);
+    // The file's header got it past the server's check, so no login was needed.
+    expect(login.lines.join('\n')).toContain(`${server.url} did not ask for a login (HTTP 200)`);
+    expect(server.seenHeaders.map((h) => h['x-api-key'])).toContain(SECRET);
+    expect(login.stderr()).not.toContain(SECRET);
+  });
 });
