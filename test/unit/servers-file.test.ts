@@ -215,6 +215,15 @@ describe('servers file: resolving the command line', () => {
     expect(thrown(() => resolve(['gh', 'https://x.example/mcp', '--config', file])).message).toContain('give a server URL on its own');
   });
 
+  it("a value refused by the flag's own check is named by its file key", async () => {
+    await writeFile(file, JSON.stringify({ mcpServers: { p: { url: 'https://p.example/mcp', denyPrompt: [''] }, q: { url: 'https://q.example/mcp' } } }));
+    expect(thrown(() => resolve(['p', '--config', file])).message).toBe(`${file}, server "p": "denyPrompt" needs a prompt name or a glob`);
+    // The same check on a value from the command line speaks of the flag.
+    expect(thrown(() => resolve(['q', '--config', file, '--deny-prompt', ''])).message).toBe(
+      `${file}, server "q": --deny-prompt needs a prompt name or a glob`,
+    );
+  });
+
   it('a header whose variable is unset names the variable, not the value', () => {
     const err = thrown(() => resolve(['gh', '--config', file], {}));
     expect(err.message).toContain('TOKEN');
