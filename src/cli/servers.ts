@@ -141,8 +141,8 @@ export function resolveServers(args: ServersArgs, argv: readonly string[], env: 
       : '--all needs the servers file, but ';
     throw new RelayError('BAD_CONFIG', `${what}${file} does not exist (give --config FILE, or set ${SERVERS_FILE_ENV})`);
   }
-  // --all: every entry but the local programs; a broken entry is an error, not silently left out.
-  const names = args.all ? [...loaded.servers.values()].filter((s) => s.kind !== 'stdio').map((s) => s.name) : targets;
+  // --all: every entry but local programs and disabled ones; a broken entry is an error, not silently left out.
+  const names = args.all ? [...loaded.servers.values()].filter((s) => s.kind === 'invalid' || (s.kind === 'url' && !s.disabled)).map((s) => s.name) : targets;
   if (names.length === 0) throw new RelayError('BAD_CONFIG', `${file} has no URL servers for --all`);
   const given = givenOnCommandLine(argv, specs);
   return names.map((name) => {
