@@ -1,6 +1,6 @@
 /**
- * The account commands: `mcp-relay status [server-url]` lists what the credential store holds
- * (never a secret), and `mcp-relay logout <server-url> | --all` deletes the server's files and
+ * The account commands: `mcp-relay status [server-url | name]` lists what the credential store holds
+ * (never a secret), and `mcp-relay logout <server-url | name> | --all` deletes the server's files and
  * has auth/revocation.ts revoke the tokens at the authorization server (RFC 7009) when it offers
  * revocation; this file only selects, orders and prints.
  * Both write to stdout (people and scripts, `--json`); warnings go to stderr.
@@ -18,6 +18,7 @@ import { CredentialStore, type ListedServer, type ServerStore, type StoredClient
 import { formatLogout, formatStatus, LOGOUT_EPILOGUE, nothingStored, revocationWarnings, sameUrl, serverLabel, STATUS_EPILOGUE } from './account-format.js';
 import { toServerStatus, type LogoutResult, type StoredEntry } from './account-format.js';
 import { processRunning } from '../pid.js';
+import { isUrlArgument, resolveNamedServer } from './servers.js';
 
 /** What the account commands need from the outside world. */
 export interface AccountDeps {
@@ -183,6 +184,7 @@ async function logoutOne(server: ServerStore, url: string | null, allowHttp: boo
 
 interface AccountArgs {
   serverUrl?: string;
+  config?: string;
   resource?: string;
   clientId?: string;
   json: boolean;
@@ -192,7 +194,11 @@ interface AccountArgs {
 
 function selectionOptions<T>(y: Argv<T>) {
   return y
-    .positional('server-url', { type: 'string', describe: 'Server URL as given to the relay (or a key shown by `mcp-relay status`)' })
+    .positional('server-url', {
+      type: 'string',
+      describe: 'Server URL as given to the relay, the name of a server in the servers file, or a key shown by `mcp-relay status`',
+    })
+    .option('config', { type: 'string', describe: 'Servers file to look a name up in (default: as for the relay)' })
     .option('resource', { type: 'string', describe: 'The --resource the relay was started with (part of the server identity)' })
     .option('client-id', { type: 'string', describe: 'The --client-id (or --client-info client_id) the relay was started with (part of the server identity)' })
     .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document (for scripts) instead of text' });
@@ -209,8 +215,20 @@ function liveDeps(env: NodeJS.ProcessEnv): AccountDeps {
   };
 }
 
-function selection(a: AccountArgs): Selection {
-  return { target: a.serverUrl, resource: a.resource, clientId: a.clientId };
+/**
+ * The selection on the command line. A target that is neither a URL nor a store key names a
+ * server of the servers file: its URL, resource and client id are the relay's, so the store key
+ * is the one the relay uses (flags given here still win).
+ */
+function selection(a: AccountArgs, env: NodeJS.ProcessEnv): Selection {
+  const target = a.serverUrl;
+  if (target === undefined || isUrlArgument(target) || SERVER_KEY_PATTERN.test(target)) return { target, resource: a.resource, clientId: a.clientId };
+  const { config } = resolveNamedServer(target, a.config, env);
+  return {
+    target: config.serverUrl.href,
+    resource: a.resource ?? config.auth.resource,
+    clientId: a.clientId ?? config.auth.clientId ?? (config.auth.clientInfo?.client_id as string | undefined),
+  };
 }
 
 /** Add `status [server-url]` and `logout [server-url]` to the CLI. */
@@ -222,7 +240,7 @@ export function registerAccountCommands(parser: Argv, env: NodeJS.ProcessEnv): v
       (y) => selectionOptions(y).epilogue(STATUS_EPILOGUE).example('$0 status --json', 'every server, for scripts'),
       async (args) => {
         const a = args as unknown as AccountArgs;
-        process.exitCode = await runStatus(selection(a), a.json, liveDeps(env));
+        process.exitCode = await runStatus(selection(a, env), a.json, liveDeps(env));
       },
     )
     .command(
@@ -237,7 +255,7 @@ export function registerAccountCommands(parser: Argv, env: NodeJS.ProcessEnv): v
           .example('$0 logout --all', 'forget every stored login'),
       async (args) => {
         const a = args as unknown as AccountArgs;
-        process.exitCode = await runLogout(selection(a), { all: a.all === true, json: a.json, allowHttp: a.allowHttp === true }, liveDeps(env));
+        process.exitCode = await runLogout(selection(a, env), { all: a.all === true, json: a.json, allowHttp: a.allowHttp === true }, liveDeps(env));
       },
     );
 }

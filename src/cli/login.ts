@@ -1,5 +1,5 @@
 /**
- * `mcp-relay login <server-url>`: log in from a terminal. Joins a login a waiting relay already
+ * `mcp-relay login <server-url | name>`: log in from a terminal. Joins a login a waiting relay already
  * started (same state, verifier and redirect URI from the store) or starts one; opens the browser
  * unless --no-browser; and accepts the pasted redirect address on stdin (a bare code only where
  * the server does not promise RFC 9207 `iss`: see auth/paste.ts).
@@ -14,7 +14,8 @@ import { createLogger } from '../log.js';
 import { createFetch, type FetchFn } from '../http/fetch.js';
 import { createCoordinator, openStore, recordServer } from '../auth/setup.js';
 import { usableTokens } from '../auth/login.js';
-import { connectionOptions, toConfig, type ConnectionArgs } from './options.js';
+import { connectionOptions } from './options.js';
+import { resolveServers, type ServersArgs } from './servers.js';
 
 /** Ask the server for its challenge (scope, resource metadata URL) with an unauthenticated initialize. */
 async function probeChallenge(config: Config, fetch: FetchFn): Promise<{ status: number; challenge: BearerChallenge }> {
@@ -110,9 +111,14 @@ export function registerLoginCommand(parser: Argv, env: NodeJS.ProcessEnv): void
   parser.command(
     'login <server-url>',
     'Log in from a terminal, or finish a login a relay started (paste the redirect address)',
-    (y) => connectionOptions(y).option('force', { type: 'boolean', default: false, describe: 'Log in again even if the stored tokens are still valid' }),
+    (y) =>
+      connectionOptions(y)
+        .option('force', { type: 'boolean', default: false, describe: 'Log in again even if the stored tokens are still valid' })
+        .option('config', { type: 'string', describe: 'Servers file to look a server name up in (default: as for the relay)' }),
     async (args) => {
-      const config = toConfig(args as unknown as ConnectionArgs, env);
+      // A URL, or the name of a server in the servers file (its settings, the flags here over them).
+      const [server] = resolveServers(args as unknown as ServersArgs, process.argv.slice(2), env);
+      const config = server!.config;
       const code = await runLogin(config, env, Boolean((args as { force?: boolean }).force), {
         stdin: process.stdin,
         out: (t) => process.stdout.write(t),

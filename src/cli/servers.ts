@@ -64,6 +64,8 @@ type FlagSettings = { type?: string; array?: boolean; choices?: readonly string[
 const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
 let specsCache: OptionSpec[] | undefined;
+/** The flags' defaults, as yargs would fill them in, by file key. */
+const defaults: Record<string, unknown> = {};
 
 /**
  * The proxy's flags as file settings, read from `connectionOptions` by handing it a recorder
@@ -74,7 +76,8 @@ export function relayOptionSpecs(): OptionSpec[] {
   const specs: OptionSpec[] = [];
   const recorder = {
     positional: () => recorder,
-    option: (name: string, s: FlagSettings) => {
+    option: (name: string, s: FlagSettings & { default?: unknown }) => {
+      if (s.default !== undefined) defaults[camel(name)] = s.default;
       const type = s.type === 'number' || s.type === 'boolean' ? s.type : 'string';
       specs.push({ key: camel(name), flag: `--${name}`, type, array: s.array === true, choices: s.choices, aliases: [s.alias ?? []].flat() });
       return recorder;
@@ -138,8 +141,8 @@ export function resolveServers(args: ServersArgs, argv: readonly string[], env: 
       : '--all needs the servers file, but ';
     throw new RelayError('BAD_CONFIG', `${what}${file} does not exist (give --config FILE, or set ${SERVERS_FILE_ENV})`);
   }
-  // --all: every entry but the local programs; a broken entry is an error, not silently left out.
-  const names = args.all ? [...loaded.servers.values()].filter((s) => s.kind !== 'stdio').map((s) => s.name) : targets;
+  // --all: every entry but local programs and disabled ones; a broken entry is an error, not silently left out.
+  const names = args.all ? [...loaded.servers.values()].filter((s) => s.kind === 'invalid' || (s.kind === 'url' && !s.disabled)).map((s) => s.name) : targets;
   if (names.length === 0) throw new RelayError('BAD_CONFIG', `${file} has no URL servers for --all`);
   const given = givenOnCommandLine(argv, specs);
   return names.map((name) => {
@@ -188,4 +191,14 @@ function serverConfig(server: FileServer, args: ServersArgs, given: Set<string>,
     message = message.replace(/^server URL/, '"url"');
     throw fileError(file, server.name, undefined, message);
   }
+}
+
+/**
+ * One server of the file by name, with nothing from the command line: what `status NAME` and
+ * `logout NAME` need to find the same store entry the relay uses.
+ */
+export function resolveNamedServer(name: string, configFile: string | undefined, env: NodeJS.ProcessEnv): ResolvedServer {
+  relayOptionSpecs();
+  const args = { ...structuredClone(defaults), serverUrl: [name], config: configFile } as unknown as ServersArgs;
+  return resolveServers(args, [], env)[0]!;
 }

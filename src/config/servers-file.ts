@@ -56,6 +56,8 @@ export interface FileServer {
   prefix: string | null | undefined;
   /** The relay options present in the entry, by key. */
   options: Record<string, OptionValue>;
+  /** The host's `"disabled": true`: left out of `--all`, still relayed when named. */
+  disabled: boolean;
 }
 
 /** An entry that launches a local program (`command`, `"type": "stdio"`): not a relay server. */
@@ -176,6 +178,12 @@ export function closestKey(key: string, known: readonly string[]): string | unde
 
 /** Keys an entry may have besides the relay options. `type` is the hosts' transport kind. */
 const ENTRY_KEYS = ['url', 'headers', 'prefix', 'type'] as const;
+/**
+ * Keys hosts keep in their own entries (Cline, Roo Code: `disabled`, `autoApprove`, `alwaysAllow`;
+ * several: `description`), accepted and ignored so a host's config file can be used as it is.
+ * `"disabled": true` leaves the entry out of `--all`.
+ */
+const HOST_KEYS = new Set(['disabled', 'autoApprove', 'alwaysAllow', 'description']);
 /** Values of `type` for a remote server (VS Code "http"/"sse", Claude Code "http"/"sse", others "streamable-http"). */
 const URL_TYPES = new Set(['http', 'sse', 'streamable-http', 'streamableHttp']);
 /** Options the file may not set: they are about the command line itself. */
@@ -221,7 +229,7 @@ function parseEntry(file: string, name: string, entry: unknown, specs: readonly 
   const byKey = new Map(specs.map((s) => [s.key, s]));
   const options: Record<string, OptionValue> = {};
   for (const [key, value] of Object.entries(entry)) {
-    if ((ENTRY_KEYS as readonly string[]).includes(key)) continue;
+    if ((ENTRY_KEYS as readonly string[]).includes(key) || HOST_KEYS.has(key)) continue;
     const spec = byKey.get(key);
     if (!spec) {
       const hint = closestKey(key, [...ENTRY_KEYS, ...byKey.keys()]);
@@ -250,6 +258,7 @@ function parseEntry(file: string, name: string, entry: unknown, specs: readonly 
     headers: headerLines(entry.headers, err),
     prefix: prefixOf(entry.prefix, err),
     options,
+    disabled: entry.disabled === true,
   };
 }
 

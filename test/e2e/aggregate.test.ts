@@ -9,7 +9,7 @@ import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema
 import { followingOpener } from '../../src/demo/browser.js';
 import { aggregateArgs, allPages, closeAggregates, connectAggregate, writeServersFile, type AggregateEntry } from '../helpers/aggregate.js';
 import { restartTestServer, startTestServer, type TestServer } from '../helpers/mcp-servers.js';
-import { startPagedServer } from '../helpers/paged-server.js';
+import { startPagedServer } from '../helpers/paged-tools-server.js';
 import { startModernServer, type ModernServer } from '../helpers/modern-server.js';
 import { browserEnv, browserLaunches, closeDemos, demo } from '../helpers/oauth.js';
 import { prng, testSeed } from '../helpers/prng.js';

@@ -47,6 +47,13 @@ describe('servers file: shape and types', () => {
     expect(f.servers.get('local')?.kind).toBe('stdio');
   });
 
+  it("accepts a host's own keys (Cline's disabled/autoApprove, description) and leaves disabled servers out of --all", () => {
+    const f = parse({
+      mcpServers: { c: { url: 'https://c/mcp', type: 'streamableHttp', disabled: true, autoApprove: [], alwaysAllow: ['x'], description: 'd' } },
+    });
+    expect(f.servers.get('c')).toMatchObject({ kind: 'url', disabled: true, options: {} });
+  });
+
   it('expands ${ENV} in url, and says which variable is missing', () => {
     expect((parse({ mcpServers: { a: { url: 'https://${HOST}/mcp' } } }, { HOST: 'h.example' }).servers.get('a') as FileServer).url).toBe(
       'https://h.example/mcp',
@@ -198,9 +205,15 @@ describe('servers file: resolving the command line', () => {
     expect(s).toMatchObject({ name: 'https://x.example/mcp', prefix: null });
   });
 
-  it('several names, and --all (every server but local programs; a broken one is an error)', () => {
+  it('several names, and --all (every server but local programs and disabled ones; a broken one is an error)', async () => {
     expect(resolve(['gh', 'docs', '--config', file]).map((s) => s.name)).toEqual(['gh', 'docs']);
     expect(thrown(() => resolve(['--all', '--config', file])).message).toContain('server "bad"');
+    await writeFile(
+      file,
+      JSON.stringify({ mcpServers: { on: { url: 'https://on/mcp' }, off: { url: 'https://off/mcp', disabled: true }, local: { command: 'x' } } }),
+    );
+    expect(resolve(['--all', '--config', file]).map((s) => s.name)).toEqual(['on']);
+    expect(resolve(['off', '--config', file]).map((s) => s.name)).toEqual(['off']);
   });
 
   it('errors name the file, the server and the key; flag messages speak of the file key', () => {
@@ -213,6 +226,15 @@ describe('servers file: resolving the command line', () => {
     );
     expect(thrown(() => resolve(['gh', '--config', join(dir, 'missing.json')])).message).toContain('missing.json does not exist');
     expect(thrown(() => resolve(['gh', 'https://x.example/mcp', '--config', file])).message).toContain('give a server URL on its own');
+  });
+
+  it("a value refused by the flag's own check is named by its file key", async () => {
+    await writeFile(file, JSON.stringify({ mcpServers: { p: { url: 'https://p.example/mcp', denyPrompt: [''] }, q: { url: 'https://q.example/mcp' } } }));
+    expect(thrown(() => resolve(['p', '--config', file])).message).toBe(`${file}, server "p": "denyPrompt" needs a prompt name or a glob`);
+    // The same check on a value from the command line speaks of the flag.
+    expect(thrown(() => resolve(['q', '--config', file, '--deny-prompt', ''])).message).toBe(
+      `${file}, server "q": --deny-prompt needs a prompt name or a glob`,
+    );
   });
 
   it('a header whose variable is unset names the variable, not the value', () => {
