@@ -48,6 +48,8 @@ export interface StoredEntry extends ListedServer {
   tokens?: StoredTokens | undefined;
   discovery?: StoredDiscovery | undefined;
   pending?: PendingLogin | undefined;
+  /** Where the secrets of the tokens are: the OS keychain or the 0600 file (ServerStore.tokensBackend). */
+  tokensBackend?: 'keychain' | 'file' | undefined;
 }
 
 /** One server in `status --json`. Times are ISO 8601 (UTC); no field ever holds a secret. */
@@ -72,6 +74,8 @@ export interface ServerStatus {
     obtained_at: string;
     /** The grant that obtained the tokens; null when the store did not record it (older logins). */
     grant: NonNullable<StoredTokens['grant']> | null;
+    /** Where the token secrets are kept (--credential-store): the OS keychain or the 0600 tokens file. */
+    stored_in: 'keychain' | 'file';
   } | null;
   /** The authorization server (issuer) of the tokens, the client or the cached metadata. */
   issuer: string | null;
@@ -108,6 +112,7 @@ export function toServerStatus(e: StoredEntry, now: number, running: (pid: numbe
           scope: e.tokens.scope ?? null,
           obtained_at: iso(e.tokens.obtained_at),
           grant: e.tokens.grant ?? null,
+          stored_in: e.tokensBackend ?? 'file',
         }
       : null,
     issuer: e.tokens?.issuer ?? e.client?.issuer ?? metaIssuer ?? null,
@@ -174,6 +179,7 @@ export function formatStatus(root: string, servers: readonly ServerStatus[], now
       out += row('grant', t.grant ? GRANT_TEXT[t.grant] : 'not recorded (an interactive login)');
       out += row('refresh token', t.refresh_token ? 'yes' : 'no');
       out += row('scope', t.scope ?? '(none recorded)');
+      out += row('secrets in', t.stored_in === 'keychain' ? 'the OS keychain (service "mcp-relay")' : 'the 0600 files of the store');
     }
     if (s.issuer) out += row('issuer', s.issuer);
     if (s.last_used_at) out += row('last used', `${relativeText(Date.parse(s.last_used_at), now)} (${s.last_used_at})`);

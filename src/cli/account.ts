@@ -70,8 +70,14 @@ async function stored(store: CredentialStore): Promise<ListedServer[]> {
 
 async function readEntry(store: CredentialStore, listed: ListedServer): Promise<StoredEntry> {
   const s = store.server(listed.key);
-  const [client, tokens, discovery, pending] = await Promise.all([s.readClient(), s.readTokens(), s.readDiscovery(), s.readPending()]);
-  return { ...listed, client, tokens, discovery, pending };
+  const [client, tokens, discovery, pending, tokensBackend] = await Promise.all([
+    s.readClient(),
+    s.readTokens(),
+    s.readDiscovery(),
+    s.readPending(),
+    s.tokensBackend(),
+  ]);
+  return { ...listed, client, tokens, discovery, pending, tokensBackend };
 }
 
 /** `mcp-relay status`: resolves to the exit code. */
