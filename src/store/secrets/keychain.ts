@@ -22,7 +22,7 @@ import type { SecretBackend, SecretEntry } from './backend.js';
 /** The keychain service name of every entry. */
 export const KEYCHAIN_SERVICE = 'mcp-relay';
 /** The probe (a child process) is killed after this long, and the keychain counted unusable. */
-export const PROBE_TIMEOUT_MS = 5_000;
+export const PROBE_TIMEOUT_MS = 10_000;
 /** One keychain operation after a good probe (a prompt may be answered by a person meanwhile). */
 const OP_TIMEOUT_MS = 30_000;
 const LIB = '@napi-rs/keyring';
