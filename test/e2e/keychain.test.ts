@@ -197,6 +197,32 @@ describe.skipIf(missing !== undefined)('the store classes in this process', () =
   });
 });
 
+describe.skipIf(missing !== undefined)('a writer killed between the keychain entry and the file', () => {
+  it('readers take the newer entry (its rotated refresh token), not the secrets the file last named', async () => {
+    const home = await tempHome();
+    const saved = process.env.DBUS_SESSION_BUS_ADDRESS;
+    process.env.DBUS_SESSION_BUS_ADDRESS = keyring.env.DBUS_SESSION_BUS_ADDRESS;
+    try {
+      const store = new CredentialStore(join(home, 'store'), silentLogger(), { credentialStore: 'keychain', env: { ...process.env, ...keyring.env } });
+      const server = store.server(serverKey({ serverUrl: 'https://mcp.example.com/mcp' }));
+      const old = { access_token: 'AT-1', refresh_token: 'RT-1', token_type: 'Bearer', expires_at: Date.now() - 1_000, obtained_at: 1 };
+      await server.withLock(() => server.writeTokens(old));
+      expect((await server.readTokens())?.refresh_token).toBe('RT-1');
+      // What a refresh that died after its keychain write leaves: a newer entry, the old file.
+      const file = join(server.dir, 'tokens.json');
+      const { AsyncEntry } = await import('@napi-rs/keyring');
+      await new AsyncEntry('mcp-relay', file, { linux: { store: 'secret-service' } }).setPassword(
+        JSON.stringify({ version: 'written-by-a-dead-process', secrets: { access_token: 'AT-2', refresh_token: 'RT-2' } }),
+      );
+      const read = await server.readTokens();
+      expect(read).toMatchObject({ access_token: 'AT-2', refresh_token: 'RT-2', expires_at: old.expires_at });
+    } finally {
+      if (saved === undefined) delete process.env.DBUS_SESSION_BUS_ADDRESS;
+      else process.env.DBUS_SESSION_BUS_ADDRESS = saved;
+    }
+  });
+});
+
 describe('no usable keychain (a D-Bus address that leads nowhere)', () => {
   const nowhere = { DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/mcp-relay-test-bus' };
 

@@ -47,11 +47,8 @@ export interface SecretBackend {
    * @throws RelayError `KEYCHAIN_UNAVAILABLE` naming the cause (never a secret).
    */
   put(file: string, entry: SecretEntry): Promise<void>;
-  /**
-   * The entry of `file`, or undefined when there is none (deleted by the user: no login).
-   * `version`: the one the file names; a backend may answer from memory when it matches.
-   */
-  get(file: string, version?: string): Promise<SecretEntry | undefined>;
+  /** The entry of `file`, or undefined when there is none (deleted by the user: no login). */
+  get(file: string): Promise<SecretEntry | undefined>;
   /** Delete the entry of `file`; an absent one is fine. */
   delete(file: string): Promise<void>;
 }

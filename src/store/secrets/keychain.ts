@@ -133,11 +133,14 @@ function failure(op: string, file: string, err: unknown): RelayError {
   return new RelayError('KEYCHAIN_UNAVAILABLE', `the OS keychain failed to ${op} the entry of ${file}: ${explain(msg)}`, { cause: err });
 }
 
+/**
+ * No memory of entries between reads: after a writer died between its entry and its file, the
+ * file names the old version and only the keychain has the newest (rotated) refresh token; a
+ * copy remembered by version would hand out the dead one.
+ */
 class KeychainBackend implements SecretBackend {
   readonly name = 'keychain' as const;
   readonly inline = false;
-  /** The last entry seen per file: a reader whose file names the same version needs no keychain round trip. */
-  private readonly seen = new Map<string, SecretEntry>();
 
   constructor(private readonly lib: Keyring) {}
 
@@ -151,29 +154,19 @@ class KeychainBackend implements SecretBackend {
     } catch (err) {
       throw failure('write', file, err);
     }
-    this.seen.set(file, entry);
   }
 
-  async get(file: string, version?: string): Promise<SecretEntry | undefined> {
-    const known = this.seen.get(file);
-    if (known && version !== undefined && known.version === version) return known;
+  async get(file: string): Promise<SecretEntry | undefined> {
     let text: string | null;
     try {
       text = await this.entry(file).getPassword(AbortSignal.timeout(OP_TIMEOUT_MS));
     } catch (err) {
       throw failure('read', file, err);
     }
-    if (text === null) {
-      this.seen.delete(file);
-      return undefined;
-    }
-    const entry = parseEntry(text);
-    if (entry) this.seen.set(file, entry);
-    return entry;
+    return text === null ? undefined : parseEntry(text);
   }
 
   async delete(file: string): Promise<void> {
-    this.seen.delete(file);
     try {
       await this.entry(file).deletePassword(AbortSignal.timeout(OP_TIMEOUT_MS));
     } catch (err) {

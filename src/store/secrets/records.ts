@@ -55,7 +55,7 @@ export async function readSecretFile<T>(file: string, parse: (v: unknown) => T, 
     if (raw === undefined) return undefined;
     if ('value' in raw) return raw.value;
     const backend = await backends.byName(raw.ref.store);
-    const entry = await backend.get(file, raw.ref.version);
+    const entry = await backend.get(file);
     if (entry === undefined) {
       if (!vanishedWarned.has(file)) {
         vanishedWarned.add(file);
