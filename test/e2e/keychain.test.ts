@@ -101,8 +101,15 @@ describe.skipIf(missing !== undefined)('secrets in the OS keychain (gnome-keyrin
 
     const status = await cli(home, ['status', '--json'], keyring.env);
     expect(status.code).toBe(0);
-    const doc = JSON.parse(status.stdout) as { servers: Array<{ tokens: { stored_in: string } }> };
-    expect(doc.servers[0]!.tokens.stored_in).toBe('keychain');
+    const doc = JSON.parse(status.stdout) as { servers: Array<{ secrets_in: string; tokens: unknown }> };
+    expect(doc.servers[0]!.secrets_in).toBe('keychain');
+    expect(doc.servers[0]!.tokens).toMatchObject({ refresh_token: true, expired: false });
+    // Where that keychain cannot be reached, status still lists the login and says why it cannot show more.
+    const away = await cli(home, ['status', '--json'], { DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/mcp-relay-test-bus' });
+    expect(away.code).toBe(0);
+    const awayDoc = JSON.parse(away.stdout) as { servers: Array<{ secrets_in: string; secrets_unreadable: string; tokens: unknown }> };
+    expect(awayDoc.servers[0]).toMatchObject({ secrets_in: 'keychain', tokens: null });
+    expect(awayDoc.servers[0]!.secrets_unreadable).toMatch(/D-Bus session bus cannot be reached/);
     const human = await cli(home, ['status'], keyring.env);
     expect(human.stdout).toMatch(/secrets in +the OS keychain/);
     for (const secret of [tokens!.access_token!, tokens!.refresh_token!]) expect(status.stdout + human.stdout + status.stderr).not.toContain(secret);
@@ -257,7 +264,8 @@ describe.skipIf(missing !== undefined)('a keychain that hangs', () => {
     const home = await tempHome();
     process.kill(keyring.busPid, 'SIGSTOP');
     try {
-      const relay = await connectRelay([d.url], { home, env: { ...browserEnv(home), ...keyring.env } });
+      // --login-wait above the probe timeout: the call gets the server's answer, not the login shield's.
+      const relay = await connectRelay([d.url, '--login-wait', '60'], { home, env: { ...browserEnv(home), ...keyring.env } });
       expect(text(await relay.client.callTool({ name: 'echo', arguments: { text: 'hung' } }))).toBe('hung');
       expect(relay.stderr()).toMatch(/the keychain did not answer within/);
     } finally {
