@@ -195,11 +195,18 @@ export class ServerStore {
   }
   /**
    * With --credential-store keychain, fail now (before a browser login whose tokens could not be
-   * kept) when no keychain is usable here. Other modes decide lazily, at the first secret written.
+   * kept) when no keychain is usable here. Other modes decide lazily, at the first secret written
+   * (auto) or read from the keychain.
    * @throws RelayError `KEYCHAIN_UNAVAILABLE`
    */
   async checkSecretStore(): Promise<void> {
-    if (this.deps.secrets.mode === 'keychain') await this.deps.secrets.forWrite();
+    if (this.deps.secrets.mode === 'keychain') {
+      await this.deps.secrets.forWrite();
+      return;
+    }
+    // A stored login in the keychain: start its probe (a child process) now, alongside the rest
+    // of the start-up, rather than when the first request needs the token. Errors surface there.
+    if ((await this.tokensBackend()) === 'keychain') this.deps.secrets.byName('keychain').catch(() => undefined);
   }
   /** Where the secrets of the stored login are (what `status` shows); undefined without tokens. */
   async tokensBackend(): Promise<SecretBackendName | undefined> {
