@@ -239,9 +239,10 @@ export class ServerStore {
   }
 
   /**
-   * Forget this server: delete the keychain entries its files name, every file in its directory
-   * (credentials, set-aside corrupt files, leftover temp files) and then the directory. The lock is left alone, so this is
-   * safe inside {@link withLock}; the then-empty directory goes when the lock is released
+   * Forget this server: delete the keychain entries its files name, every file in its
+   * directory (credentials, set-aside corrupt files, leftover temp files) and then the
+   * directory. The lock is left alone, so this is safe inside {@link withLock}; the then-empty
+   * directory goes when the lock is released
    * and the next removeAll or write runs (an empty directory lists without `server`).
    */
   async removeAll(): Promise<void> {
