@@ -26,6 +26,7 @@ export type RelayErrorCode =
   | 'DISCOVERY_FAILED' // protected-resource / authorization-server metadata unusable
   | 'UNSAFE_URL' // a URL from metadata or config that must not be used
   | 'STORE_IO' // the credential store could not be read or written
+  | 'KEYCHAIN_UNAVAILABLE' // --credential-store keychain (or a login kept there) but no usable OS keychain here
   | 'LOCK_TIMEOUT' // the store lock could not be taken in time
   | 'SHUTTING_DOWN'; // the relay is closing
 

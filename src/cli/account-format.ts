@@ -48,6 +48,10 @@ export interface StoredEntry extends ListedServer {
   tokens?: StoredTokens | undefined;
   discovery?: StoredDiscovery | undefined;
   pending?: PendingLogin | undefined;
+  /** Where the secrets of the tokens are: the OS keychain or the 0600 file (ServerStore.tokensBackend). */
+  tokensBackend?: 'keychain' | 'file' | undefined;
+  /** Why the tokens could not be read (their keychain is not usable here); they are then absent above. */
+  tokensUnreadable?: string | undefined;
 }
 
 /** One server in `status --json`. Times are ISO 8601 (UTC); no field ever holds a secret. */
@@ -73,6 +77,10 @@ export interface ServerStatus {
     /** The grant that obtained the tokens; null when the store did not record it (older logins). */
     grant: NonNullable<StoredTokens['grant']> | null;
   } | null;
+  /** Where the login's secrets are kept (--credential-store): the OS keychain or the 0600 files; null without a login. */
+  secrets_in: 'keychain' | 'file' | null;
+  /** Set when the login's secrets could not be read here (their keychain is not usable): why. `tokens` is then null. */
+  secrets_unreadable: string | null;
   /** The authorization server (issuer) of the tokens, the client or the cached metadata. */
   issuer: string | null;
   /** Whether the authorization server advertises an RFC 7009 revocation endpoint. */
@@ -110,6 +118,8 @@ export function toServerStatus(e: StoredEntry, now: number, running: (pid: numbe
           grant: e.tokens.grant ?? null,
         }
       : null,
+    secrets_in: e.tokensBackend ?? null,
+    secrets_unreadable: e.tokensUnreadable ?? null,
     issuer: e.tokens?.issuer ?? e.client?.issuer ?? metaIssuer ?? null,
     revocation_supported: typeof meta?.revocation_endpoint === 'string',
     pending_login: e.pending
@@ -163,7 +173,7 @@ export function formatStatus(root: string, servers: readonly ServerStatus[], now
     out += row('client', s.client ? `${s.client.client_id} (${CLIENT_KIND_TEXT[s.client.kind]})` : 'none registered yet');
     const t = s.tokens;
     if (!t) {
-      out += row('access token', 'none (not logged in)');
+      out += row('access token', s.secrets_unreadable ? `kept in the OS keychain, not readable here: ${s.secrets_unreadable}` : 'none (not logged in)');
     } else {
       out += row(
         'access token',
@@ -175,6 +185,7 @@ export function formatStatus(root: string, servers: readonly ServerStatus[], now
       out += row('refresh token', t.refresh_token ? 'yes' : 'no');
       out += row('scope', t.scope ?? '(none recorded)');
     }
+    if (s.secrets_in) out += row('secrets in', s.secrets_in === 'keychain' ? 'the OS keychain (service "mcp-relay")' : 'the 0600 files of the store');
     if (s.issuer) out += row('issuer', s.issuer);
     if (s.last_used_at) out += row('last used', `${relativeText(Date.parse(s.last_used_at), now)} (${s.last_used_at})`);
     const p = s.pending_login;
@@ -266,7 +277,7 @@ const EXIT_CODES = `Exit codes:
   1  nothing to do (nothing stored for that server), or a failure
   2  bad command-line input`;
 
-export const STATUS_EPILOGUE = `Lists each server in the credential store (set MCP_RELAY_HOME to use another store): URL, key, OAuth client, access token expiry, the grant that obtained it (browser login, client credentials or device code), whether a refresh token is stored, scope, issuer, last use and any login in progress. Never prints a token, client secret, state or PKCE verifier. An empty store is not an error (exit 0).
+export const STATUS_EPILOGUE = `Lists each server in the credential store (set MCP_RELAY_HOME to use another store): URL, key, OAuth client, access token expiry, the grant that obtained it (browser login, client credentials or device code), whether a refresh token is stored, scope, issuer, where the secrets are kept (OS keychain or files), last use and any login in progress. Never prints a token, client secret, state or PKCE verifier. An empty store is not an error (exit 0).
 
 ${EXIT_CODES}`;
 

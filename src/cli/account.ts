@@ -9,7 +9,7 @@ import { promises as fs } from 'node:fs';
 import type { Argv } from 'yargs';
 import { revokeStoredTokens } from '../auth/revocation.js';
 import { readValue } from '../config/config.js';
-import { describeError, RelayError } from '../errors.js';
+import { describeError, isRelayError, RelayError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { createFetch, type FetchFn } from '../http/fetch.js';
 import { LOCK_NAME } from '../store/lock.js';
@@ -71,8 +71,21 @@ async function stored(store: CredentialStore): Promise<ListedServer[]> {
 
 async function readEntry(store: CredentialStore, listed: ListedServer): Promise<StoredEntry> {
   const s = store.server(listed.key);
-  const [client, tokens, discovery, pending] = await Promise.all([s.readClient(), s.readTokens(), s.readDiscovery(), s.readPending()]);
-  return { ...listed, client, tokens, discovery, pending };
+  let tokensUnreadable: string | undefined;
+  // A login kept in a keychain this machine cannot reach is still listed (without its details).
+  const unreadable = <T>(err: unknown): T | undefined => {
+    if (!isRelayError(err, 'KEYCHAIN_UNAVAILABLE')) throw err;
+    tokensUnreadable ??= err.message;
+    return undefined;
+  };
+  const [client, tokens, discovery, pending, tokensBackend] = await Promise.all([
+    s.readClient().catch(unreadable<StoredClient>),
+    s.readTokens().catch(unreadable<StoredTokens>),
+    s.readDiscovery(),
+    s.readPending(),
+    s.tokensBackend(),
+  ]);
+  return { ...listed, client, tokens, discovery, pending, tokensBackend, tokensUnreadable };
 }
 
 /** `mcp-relay status`: resolves to the exit code. */

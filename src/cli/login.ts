@@ -44,6 +44,7 @@ export async function runLogin(config: Config, env: NodeJS.ProcessEnv, force: bo
   const log = createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel, file: config.logFile });
   const fetch = createFetch(env, config.tls && { options: config.tls, certHost: config.serverUrl.host });
   const { server } = openStore(config, env, log);
+  await server.checkSecretStore();
   await recordServer(server, config, log);
   const current = await server.readTokens();
   const pending = await server.readPending();

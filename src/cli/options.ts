@@ -200,6 +200,13 @@ export function connectionOptions<T>(y: Argv<T>) {
       describe: 'Open a browser for login; --no-browser prints the URL for `mcp-relay login` instead',
       group: 'OAuth:',
     })
+    .option('credential-store', {
+      choices: ['auto', 'keychain', 'file'] as const,
+      default: 'auto' as const,
+      describe:
+        'Where tokens and client secrets are kept: auto = the OS keychain where usable (macOS Keychain, Windows Credential Manager, a Secret Service on Linux), else 0600 files (said once in the log); keychain = the keychain or an error; file = 0600 files',
+      group: 'Credentials:',
+    })
     .option('log-level', { choices: LOG_LEVELS, default: 'info' as const, describe: 'Log level (logs go to stderr, never stdout)', group: 'Logging:' })
     .option('log-file', { type: 'string', describe: 'Also append JSON logs to this file', group: 'Logging:' })
     .option('debug', { type: 'boolean', default: false, describe: 'Shorthand for --log-level debug', group: 'Logging:' });
@@ -249,6 +256,7 @@ export interface ConnectionArgs {
   logLevel: Config['logLevel'];
   logFile?: string;
   debug: boolean;
+  credentialStore?: Config['credentialStore'];
 }
 
 /**
@@ -448,6 +456,7 @@ export function toConfig(args: ConnectionArgs, env: NodeJS.ProcessEnv): Config {
     // --debug raises the level to debug; it never lowers an explicit trace.
     logLevel: args.debug && args.logLevel !== 'trace' ? 'debug' : args.logLevel,
     logFile: args.logFile,
+    credentialStore: args.credentialStore ?? 'auto',
     auth: {
       ...client,
       ...clientCredentialsOptions(args, env, client),

@@ -56,6 +56,7 @@ export const makeAuth: ProxyDeps['makeAuth'] = async (config, log, env, version)
     return command && { hook: command, idle: () => Promise.resolve(), loginHint: 'Check --headers-command', close: async () => {} };
   }
   const { store, server } = openStore(config, env, log);
+  await server.checkSecretStore();
   // npx users have no `mcp-relay` command: the hints name the one that works here.
   const terminalLogin = loginCommand(config.serverUrl.href, { resource: config.auth.resource, clientId: config.auth.clientId }, { argv: process.argv, env });
   const startedAt = Date.now();

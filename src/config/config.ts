@@ -92,6 +92,8 @@ export interface Config {
   logFile?: string | undefined;
   /** Store root override (else MCP_RELAY_HOME, else the user config dir). */
   storeRoot?: string | undefined;
+  /** --credential-store: where secrets are written (auto: the OS keychain where usable, else files). */
+  credentialStore?: 'auto' | 'keychain' | 'file' | undefined;
 }
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);

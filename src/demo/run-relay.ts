@@ -58,14 +58,15 @@ function logLine(line: string): { notice: boolean; text: string } {
 }
 
 /**
- * Spawn `node bin/mcp-relay.js <url> --log-level info --auth-timeout N` and connect an SDK
+ * Spawn `node bin/mcp-relay.js <url> --log-level info --auth-timeout N --credential-store file` and connect an SDK
  * client to it (initialize included). On failure the child is closed before rethrowing.
  */
 export async function startRelay(opts: RelayChildOptions): Promise<RelayChild> {
   const tail = opts.tail ?? [];
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: [RELAY_BIN, opts.serverUrl, '--log-level', 'info', '--auth-timeout', String(opts.authTimeoutSec)],
+    // The demo's store is a temp dir deleted at the end: keychain entries would outlive it.
+    args: [RELAY_BIN, opts.serverUrl, '--log-level', 'info', '--auth-timeout', String(opts.authTimeoutSec), '--credential-store', 'file'],
     env: opts.env,
     ...(opts.cwd ? { cwd: opts.cwd } : {}),
     stderr: 'pipe',

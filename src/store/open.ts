@@ -9,7 +9,7 @@ import { defaultStoreRoot, serverKey } from './paths.js';
 import { CredentialStore, type ServerStore, type StoredTokens } from './store.js';
 
 export function openStore(config: Config, env: NodeJS.ProcessEnv, log: Logger): { store: CredentialStore; server: ServerStore } {
-  const store = new CredentialStore(config.storeRoot ?? defaultStoreRoot(env), log);
+  const store = new CredentialStore(config.storeRoot ?? defaultStoreRoot(env), log, { credentialStore: config.credentialStore ?? 'auto', env });
   const key = serverKey({
     serverUrl: config.serverUrl.href,
     resource: config.auth.resource,
@@ -42,7 +42,7 @@ export async function readTokensOrWarn(store: ServerStore, log: Logger): Promise
   try {
     return await store.readTokens();
   } catch (err) {
-    if (!isRelayError(err, 'STORE_IO')) throw err;
+    if (!isRelayError(err, 'STORE_IO') && !isRelayError(err, 'KEYCHAIN_UNAVAILABLE')) throw err;
     log.warn(`credential store unusable, continuing without stored login: ${describeError(err)}`);
     return undefined;
   }

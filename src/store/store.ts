@@ -35,6 +35,9 @@ import {
 import { checkLayout } from './layout.js';
 import { LOCK_NAME, withLock, type WithLockOptions } from './lock.js';
 import { SERVER_KEY_PATTERN } from './paths.js';
+import type { CredentialStoreMode, SecretBackendName } from './secrets/backend.js';
+import { forgetSecrets, readSecretFile, secretBackendOf, secretFields, writeSecretFile } from './secrets/records.js';
+import { SecretBackends } from './secrets/select.js';
 
 export type { CachedMethod, PendingLogin, StoredCache, StoredClient, StoredDiscovery, StoredServer, StoredTokens } from './guards.js';
 export { CACHED_METHODS } from './guards.js';
@@ -58,16 +61,25 @@ export interface ListedServer {
   server?: StoredServer;
 }
 
+export interface CredentialStoreOptions {
+  /** Where new secrets are written (--credential-store); default "file". Reads follow each file's record. */
+  credentialStore?: CredentialStoreMode | undefined;
+  /** For the keychain probe (D-Bus address); default process.env. */
+  env?: NodeJS.ProcessEnv | undefined;
+}
+
 export class CredentialStore {
   readonly root: string;
   readonly serversDir: string;
   private readonly log: Logger;
+  private readonly secrets: SecretBackends;
   private layoutVerified = false;
 
-  constructor(root: string, log: Logger) {
+  constructor(root: string, log: Logger, opts: CredentialStoreOptions = {}) {
     this.root = root;
     this.serversDir = join(root, SERVERS_DIR);
     this.log = log;
+    this.secrets = new SecretBackends(opts.credentialStore ?? 'file', opts.env ?? process.env, log);
   }
 
   /**
@@ -81,6 +93,7 @@ export class CredentialStore {
     }
     return new ServerStore(key, join(this.serversDir, key), {
       log: this.log,
+      secrets: this.secrets,
       ready: (forWrite) => this.ready(forWrite),
       ensureParents: async () => {
         await ensurePrivateDir(this.root);
@@ -128,6 +141,7 @@ export class CredentialStore {
 
 interface ServerStoreDeps {
   log: Logger;
+  secrets: SecretBackends;
   ready: (forWrite: boolean) => Promise<void>;
   ensureParents: () => Promise<void>;
 }
@@ -179,6 +193,26 @@ export class ServerStore {
   clearTokens(): Promise<void> {
     return this.clear(FILES.tokens);
   }
+  /**
+   * With --credential-store keychain, fail now (before a browser login whose tokens could not be
+   * kept) when no keychain is usable here. Other modes decide lazily, at the first secret written
+   * (auto) or read from the keychain.
+   * @throws RelayError `KEYCHAIN_UNAVAILABLE`
+   */
+  async checkSecretStore(): Promise<void> {
+    if (this.deps.secrets.mode === 'keychain') {
+      await this.deps.secrets.forWrite();
+      return;
+    }
+    // A stored login in the keychain: start its probe (a child process) now, alongside the rest
+    // of the start-up, rather than when the first request needs the token. Errors surface there.
+    if ((await this.tokensBackend()) === 'keychain') this.deps.secrets.byName('keychain').catch(() => undefined);
+  }
+  /** Where the secrets of the stored login are (what `status` shows); undefined without tokens. */
+  async tokensBackend(): Promise<SecretBackendName | undefined> {
+    await this.deps.ready(false);
+    return secretBackendOf(join(this.dir, FILES.tokens));
+  }
 
   readDiscovery(): Promise<StoredDiscovery | undefined> {
     return this.read(FILES.discovery, parseDiscovery);
@@ -205,9 +239,10 @@ export class ServerStore {
   }
 
   /**
-   * Forget this server: delete every file in its directory (credentials, set-aside corrupt
-   * files, leftover temp files) and then the directory. The lock is left alone, so this is
-   * safe inside {@link withLock}; the then-empty directory goes when the lock is released
+   * Forget this server: delete the keychain entries its files name, every file in its
+   * directory (credentials, set-aside corrupt files, leftover temp files) and then the
+   * directory. The lock is left alone, so this is safe inside {@link withLock}; the then-empty
+   * directory goes when the lock is released
    * and the next removeAll or write runs (an empty directory lists without `server`).
    */
   async removeAll(): Promise<void> {
@@ -221,6 +256,7 @@ export class ServerStore {
         cause: err,
       });
     }
+    for (const name of names) if (secretFields(name)) await forgetSecrets(join(this.dir, name), this.deps.secrets, this.deps.log);
     for (const name of names) {
       if (name === LOCK_NAME) continue;
       const path = join(this.dir, name);
@@ -246,7 +282,9 @@ export class ServerStore {
 
   private async read<T>(name: string, parse: (v: unknown) => T): Promise<T | undefined> {
     await this.deps.ready(false);
-    return readJsonFile(join(this.dir, name), parse, this.deps.log);
+    const file = join(this.dir, name);
+    if (secretFields(name)) return readSecretFile(file, parse, this.deps.secrets, this.deps.log);
+    return readJsonFile(file, parse, this.deps.log);
   }
 
   private async write<T>(name: string, data: T, parse: (v: unknown) => T): Promise<void> {
@@ -259,12 +297,17 @@ export class ServerStore {
       throw new RelayError('STORE_IO', `refusing to write ${join(this.dir, name)}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
     await this.ensureDir();
-    await writeJsonFileAtomic(join(this.dir, name), checked);
+    const fields = secretFields(name);
+    if (fields) await writeSecretFile(join(this.dir, name), checked as Record<string, unknown>, fields, this.deps.secrets, this.deps.log);
+    else await writeJsonFileAtomic(join(this.dir, name), checked);
   }
 
   private async clear(name: string): Promise<void> {
     await this.deps.ready(false);
-    await removeFile(join(this.dir, name));
+    const file = join(this.dir, name);
+    // The file names its keychain entry: delete that first (a file left without its entry reads as no login).
+    if (secretFields(name)) await forgetSecrets(file, this.deps.secrets, this.deps.log);
+    await removeFile(file);
   }
 
   /** Directories are created lazily and re-created if someone deleted the store meanwhile. */

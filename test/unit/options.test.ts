@@ -142,6 +142,13 @@ describe('toConfig options', () => {
     expect(c.auth.omitResource).toBe(true);
   });
 
+  it('--credential-store: auto by default, keychain and file pass through, anything else is refused by the parser', () => {
+    expect(config([URL_]).credentialStore).toBe('auto');
+    expect(config([URL_, '--credential-store', 'keychain']).credentialStore).toBe('keychain');
+    expect(config([URL_, '--credential-store', 'file']).credentialStore).toBe('file');
+    expect(() => config([URL_, '--credential-store', 'vault'])).toThrow(/credential-store/);
+  });
+
   it('--no-browser sets noBrowser', () => {
     expect(config([URL_, '--no-browser']).auth.noBrowser).toBe(true);
     expect(config([URL_, '--browser']).auth.noBrowser).toBe(false);
