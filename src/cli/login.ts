@@ -8,7 +8,7 @@
 import { createInterface } from 'node:readline';
 import type { Argv } from 'yargs';
 import { bearerChallenge, type BearerChallenge } from '../http/challenge.js';
-import type { Config } from '../config/config.js';
+import { type Config, machineGrantKind } from '../config/config.js';
 import { describeError, isRelayError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { createFetch, type FetchFn } from '../http/fetch.js';
@@ -66,7 +66,7 @@ export async function runLogin(config: Config, env: NodeJS.ProcessEnv, force: bo
   const coordinator = createCoordinator(config, server, { env, fetch, log, notify: (t) => io.err(`${t}\n`), pasteHere: true });
   const done = new AbortController();
   // Machine-to-machine logins have nothing to paste.
-  const pasted = config.auth.clientCredentials ? new Promise<void>(() => {}) : readPastes(io, (text) => coordinator.finishPasted(text), done.signal);
+  const pasted = machineGrantKind(config.auth) ? new Promise<void>(() => {}) : readPastes(io, (text) => coordinator.finishPasted(text), done.signal);
   try {
     await Promise.race([
       coordinator.unauthorized({ status: 401, challenge: probe.challenge, rejected: current ? `Bearer ${current.access_token}` : undefined }),

@@ -23,9 +23,19 @@ export interface StoredTokens {
   grant?: TokenGrant;
 }
 
-/** How tokens were obtained: a browser/paste login, the machine-to-machine grant, or the device flow. */
-export type TokenGrant = 'authorization_code' | 'client_credentials' | 'device_code';
-const TOKEN_GRANTS: ReadonlySet<string> = new Set<TokenGrant>(['authorization_code', 'client_credentials', 'device_code']);
+/**
+ * How tokens were obtained: a browser/paste login, the device flow, or a machine login (client
+ * credentials, a workload identity JWT, an enterprise IdP's ID-JAG; both of the latter are RFC
+ * 7523 jwt-bearer grants).
+ */
+export type TokenGrant = 'authorization_code' | 'client_credentials' | 'device_code' | 'workload_identity' | 'enterprise_managed';
+const TOKEN_GRANTS: ReadonlySet<string> = new Set<TokenGrant>([
+  'authorization_code',
+  'client_credentials',
+  'device_code',
+  'workload_identity',
+  'enterprise_managed',
+]);
 
 /** client.json: the OAuth client the relay uses with this server's authorization server. */
 export interface StoredClient {
