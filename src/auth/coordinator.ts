@@ -52,6 +52,8 @@ export interface CoordinatorDeps {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Running as `mcp-relay login`: instructions say "paste it here". */
   pasteHere?: boolean;
+  /** The machine grant (setup.ts builds it with what it needs); default: from the options (grants.ts). */
+  grant?: MachineGrant | undefined;
 }
 
 export class AuthCoordinator implements AuthHook, LoginStatus {
@@ -71,7 +73,7 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
 
   constructor(private readonly deps: CoordinatorDeps) {
     this.now = deps.now ?? Date.now;
-    this.grant = machineGrant(deps.config.auth);
+    this.grant = deps.grant ?? machineGrant(deps.config.auth);
   }
 
   private get log(): Logger {

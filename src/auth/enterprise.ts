@@ -12,6 +12,7 @@
  * Both legs go through tokenRequest (token-endpoint.ts).
  */
 import { discoverAuthorizationServerMetadata } from '@modelcontextprotocol/sdk/client/auth.js';
+import type { AuthorizationServerMetadata } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { type EnterpriseOptions, readSecretSource } from '../config/config.js';
 import { describeError, RelayError } from '../errors.js';
 import { clientAuthentication, type ClientAuth } from './client-auth.js';
@@ -27,15 +28,24 @@ export const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token';
 /** The ID-JAG token type of the identity assertion authorization grant draft. */
 export const ID_JAG_TYPE = 'urn:ietf:params:oauth:token-type:id-jag';
 
-/** The IdP's token endpoint and how the relay's client authenticates there. */
+/** Signs in at the IdP (idp-login.ts) and yields a current ID token. */
+export type IdTokenLogin = (metadata: AuthorizationServerMetadata) => Promise<string>;
+
+/** The IdP's token endpoint, how the relay's client authenticates there, and its metadata when read. */
 interface IdpEndpoint {
   endpoint: string;
   methods: readonly string[] | undefined;
+  metadata?: AuthorizationServerMetadata | undefined;
 }
 
-/** The IdP's token endpoint: --idp-token-endpoint, else its RFC 8414 / OpenID Connect metadata. */
-async function idpTokenEndpoint(o: EnterpriseOptions, r: MachineGrantRequest): Promise<IdpEndpoint> {
-  if (o.idpTokenEndpoint) return { endpoint: assertSafeEndpoint(o.idpTokenEndpoint, '--idp-token-endpoint', r.allowHttp ?? false), methods: undefined };
+/**
+ * The IdP's token endpoint: --idp-token-endpoint, else its RFC 8414 / OpenID Connect metadata.
+ * A login at the IdP (`needLogin`) always reads the metadata (it needs the authorization endpoint
+ * and PKCE S256, as any login).
+ */
+async function idpTokenEndpoint(o: EnterpriseOptions, r: MachineGrantRequest, needLogin: boolean): Promise<IdpEndpoint> {
+  const allowHttp = r.allowHttp ?? false;
+  if (o.idpTokenEndpoint && !needLogin) return { endpoint: assertSafeEndpoint(o.idpTokenEndpoint, '--idp-token-endpoint', allowHttp), methods: undefined };
   let meta: Awaited<ReturnType<typeof discoverAuthorizationServerMetadata>>;
   try {
     meta = await discoverAuthorizationServerMetadata(o.idpIssuer, { fetchFn: r.fetch });
@@ -45,8 +55,9 @@ async function idpTokenEndpoint(o: EnterpriseOptions, r: MachineGrantRequest): P
     });
   }
   if (!meta) throw new RelayError('DISCOVERY_FAILED', `the IdP ${o.idpIssuer} publishes no OAuth or OpenID Connect metadata; pass --idp-token-endpoint`);
-  const checked = validateAuthorizationServerMetadata(meta, o.idpIssuer, r.allowHttp ?? false, false);
-  return { endpoint: assertSafeEndpoint(checked.token_endpoint, 'token_endpoint', r.allowHttp ?? false), methods: checked.token_endpoint_auth_methods_supported };
+  const checked = validateAuthorizationServerMetadata(meta, o.idpIssuer, allowHttp, needLogin);
+  const endpoint = o.idpTokenEndpoint ?? checked.token_endpoint;
+  return { endpoint: assertSafeEndpoint(endpoint, 'token_endpoint', allowHttp), methods: checked.token_endpoint_auth_methods_supported, metadata: checked };
 }
 
 /**
@@ -80,27 +91,38 @@ function idpClientAuth(o: EnterpriseOptions, methods: readonly string[] | undefi
   return clientAuthentication({ client_id: o.idpClientId, client_secret: o.idpClientSecret }, { supported: methods }).apply;
 }
 
-/** Where the ID token comes from. Without --idp-id-token the relay would log in at the IdP itself (not built yet). */
-function idToken(o: EnterpriseOptions): string {
-  if (!o.idpIdToken) throw new RelayError('BAD_CONFIG', '--idp-issuer needs --idp-id-token (the relay does not log in at the IdP itself yet)');
-  return readSecretSource(o.idpIdToken);
+/** The ID token: --idp-id-token as it reads now, else from the IdP login (idp-login.ts). */
+async function idToken(o: EnterpriseOptions, idp: IdpEndpoint, login: IdTokenLogin | undefined): Promise<string> {
+  if (o.idpIdToken) return readSecretSource(o.idpIdToken);
+  if (!login || !idp.metadata) throw new RelayError('BAD_CONFIG', '--idp-issuer needs --idp-id-token here (no IdP login is possible in this command)');
+  return login(idp.metadata);
 }
 
-/** Enterprise-managed authorization as a machine grant (the legs are in the module header). */
-export function enterpriseGrant(o: EnterpriseOptions): MachineGrant {
+/**
+ * Enterprise-managed authorization as a machine grant (the legs are in the module header). With
+ * `login`, the ID token comes from the relay's own IdP login when --idp-id-token is not given.
+ */
+export function enterpriseGrant(o: EnterpriseOptions, login?: IdTokenLogin): MachineGrant {
   const label = 'enterprise sign-in';
   let idp: IdpEndpoint | undefined;
   return {
     kind: 'enterprise_managed',
     label,
+    // An IdP login may wait minutes for the user: done before this server's lock is taken, so the
+    // relays of this server wait on the IdP login (its own store and lock), not on this lock.
+    async beforeLock(r) {
+      if (o.idpIdToken || !login) return;
+      idp ??= await idpTokenEndpoint(o, r, true);
+      await idToken(o, idp, login);
+    },
     async request(r) {
       checkJwtBearerSupport(r, label);
       const audience = r.discovered.metadata.issuer;
-      const subject = idToken(o);
+      idp ??= await idpTokenEndpoint(o, r, !o.idpIdToken);
+      const subject = await idToken(o, idp, login);
       // Leg 1: ID token → ID-JAG at the IdP.
       let jag: string;
       try {
-        idp ??= await idpTokenEndpoint(o, r);
         const params = new URLSearchParams({
           grant_type: TOKEN_EXCHANGE_GRANT,
           requested_token_type: ID_JAG_TYPE,
@@ -119,7 +141,6 @@ export function enterpriseGrant(o: EnterpriseOptions): MachineGrant {
         });
         jag = await processIdJagResponse(res);
       } catch (err) {
-        if (err instanceof RelayError && (err.code === 'DISCOVERY_FAILED' || err.code === 'UNSAFE_URL')) throw err;
         const hints: Record<string, string> = {
           invalid_grant: `it refused the ID token from ${o.idpIdToken?.flag ?? 'the IdP login'} (expired, or issued for another client): sign in at the IdP again`,
           invalid_client: `it does not accept the IdP client ${o.idpClientId ?? '(none)'}: check --idp-client-id / --idp-client-secret`,

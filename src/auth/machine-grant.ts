@@ -42,6 +42,11 @@ export interface MachineGrant {
    * what to check; `status` and `cause` are kept so retry.ts can tell passing failures.
    */
   request(r: MachineGrantRequest): Promise<StoredTokens>;
+  /**
+   * What may wait for a person and so must not hold this server's lock (the enterprise IdP login,
+   * which has a lock of its own): run before the lock is taken.
+   */
+  beforeLock?(r: MachineGrantRequest): Promise<void>;
 }
 
 export interface MachineGrantLogin extends MachineGrantRequest {
@@ -58,6 +63,7 @@ export interface MachineGrantLogin extends MachineGrantRequest {
  * meanwhile is used instead of asking for one more (N relays started at once make one request).
  */
 export async function machineGrantLogin(grant: MachineGrant, c: MachineGrantLogin): Promise<StoredTokens> {
+  await grant.beforeLock?.(c);
   return c.store.withLock(async () => {
     const cur = await c.store.readTokens();
     if (cur?.grant === grant.kind && cur.access_token !== c.staleAccessToken && !expiresSoon(cur, c.now())) {

@@ -7,7 +7,7 @@ import { LazyAuth } from '../auth/lazy.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { stderrWriter } from '../stderr.js';
-import { openStore, recordServer } from '../store/open.js';
+import { openIdpStore, openStore, recordServer } from '../store/open.js';
 import { createFetch } from '../http/fetch.js';
 import type { ProxyDeps } from './proxy.js';
 import { LoginShield } from '../relay/login-shield.js';
@@ -81,6 +81,8 @@ export const makeAuth: ProxyDeps['makeAuth'] = async (config, log, env, version)
       fetch: createFetch(env, config.tls && { options: config.tls, certHost: config.serverUrl.host }),
       log,
       notify: (text) => stderrWriter().write(`${text}\n`),
+      // Enterprise-managed authorization: one IdP login shared by every server behind the IdP.
+      idpStore: config.auth.enterprise ? openIdpStore(store, config.auth.enterprise) : undefined,
     });
   // A machine grant decides which stored tokens count (see the coordinator): no shortcut there.
   const coordinator = machine ? await load() : new LazyAuth(load, server, log);

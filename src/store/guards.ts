@@ -21,6 +21,8 @@ export interface StoredTokens {
   obtained_at: number;
   /** The grant that obtained them (what `status` shows); absent in stores written before it was recorded. */
   grant?: TokenGrant;
+  /** OpenID Connect ID token, kept for an enterprise IdP login (the subject of the ID-JAG exchange). */
+  id_token?: string;
 }
 
 /**
@@ -169,6 +171,7 @@ export function parseTokens(v: unknown): StoredTokens {
     resource: optStr(o, 'resource', f),
     obtained_at: num(o, 'obtained_at', f),
     grant: optGrant(o, f),
+    id_token: optStr(o, 'id_token', f),
   });
 }
 
