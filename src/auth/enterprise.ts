@@ -105,6 +105,7 @@ async function idToken(o: EnterpriseOptions, idp: IdpEndpoint, login: IdTokenLog
 export function enterpriseGrant(o: EnterpriseOptions, login?: IdTokenLogin): MachineGrant {
   const label = 'enterprise sign-in';
   let idp: IdpEndpoint | undefined;
+  let signedIn: string | undefined;
   return {
     kind: 'enterprise_managed',
     label,
@@ -113,13 +114,16 @@ export function enterpriseGrant(o: EnterpriseOptions, login?: IdTokenLogin): Mac
     async beforeLock(r) {
       if (o.idpIdToken || !login) return;
       idp ??= await idpTokenEndpoint(o, r, true);
-      await idToken(o, idp, login);
+      signedIn = await idToken(o, idp, login);
     },
     async request(r) {
       checkJwtBearerSupport(r, label);
       const audience = r.discovered.metadata.issuer;
       idp ??= await idpTokenEndpoint(o, r, !o.idpIdToken);
-      const subject = await idToken(o, idp, login);
+      // The ID token beforeLock just obtained is used once, as is (not checked again for the
+      // renewal margin, which a short-lived ID token never passes).
+      const subject = signedIn ?? (await idToken(o, idp, login));
+      signedIn = undefined;
       // Leg 1: ID token → ID-JAG at the IdP.
       let jag: string;
       try {

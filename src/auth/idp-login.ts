@@ -39,12 +39,16 @@ export interface IdpLoginDeps {
   pasteHere?: boolean | undefined;
 }
 
-/** An ID token that is still good for REFRESH_MARGIN_MS (its `exp`, OIDC Core §2), else undefined. */
-export function freshIdToken(t: StoredTokens | undefined, now: number): string | undefined {
+/**
+ * An ID token still good for `marginMs` (its `exp`, OIDC Core §2), else undefined. A stored one
+ * must last REFRESH_MARGIN_MS (renewed before it runs out); one just issued only has to be
+ * unexpired (an IdP may issue ID tokens shorter-lived than the margin).
+ */
+export function freshIdToken(t: StoredTokens | undefined, now: number, marginMs = REFRESH_MARGIN_MS): string | undefined {
   if (!t?.id_token) return undefined;
   try {
     const exp = decodeJwt(t.id_token).exp;
-    return typeof exp === 'number' && exp * 1000 - REFRESH_MARGIN_MS > now ? t.id_token : undefined;
+    return typeof exp === 'number' && exp * 1000 - marginMs > now ? t.id_token : undefined;
   } catch {
     return undefined;
   }
@@ -104,7 +108,7 @@ export function idpLogin(o: EnterpriseOptions, d: IdpLoginDeps): (metadata: Auth
       staleAccessToken: stored?.access_token,
       pasteHere: d.pasteHere,
     });
-    const idToken = freshIdToken(tokens, now());
+    const idToken = freshIdToken(tokens, now(), 0);
     if (!idToken) {
       throw new RelayError(
         'AUTH_FAILED',
@@ -128,7 +132,7 @@ async function renew(d: IdpLoginDeps, discovered: Discovered, config: Config, no
       const t = await refreshTokens({ discovered, client, resource: undefined, fetch: d.fetch, now }, cur);
       await d.store.writeTokens(t);
       d.log.info('ID token renewed at the identity provider');
-      return freshIdToken(t, now());
+      return freshIdToken(t, now(), 0);
     } catch (err) {
       if (!isDeadGrant(err)) throw err;
       d.log.warn(`the identity provider refused the refresh (${describeError(err)}); signing in again`);
