@@ -284,12 +284,18 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
         now: this.now,
         staleAccessToken: stale,
         retry: this.retryDeps(),
+        signal: this.closing.signal,
+        onWaiting: () => {
+          if (!this.waiting) this.emit('waiting');
+        },
       };
       this.tokens = await machineGrantLogin(grant, c);
       this.failedLogin = undefined;
     } catch (err) {
       this.failedLogin = { until: this.now() + LOGIN_COOLDOWN_MS, error: err };
       throw isRelayError(err) ? err : new RelayError('AUTH_FAILED', `${grant.label} failed: ${describeError(err)}`, { cause: err });
+    } finally {
+      if (this.waiting) this.emit('done');
     }
   }
 

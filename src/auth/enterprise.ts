@@ -29,7 +29,7 @@ export const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token';
 export const ID_JAG_TYPE = 'urn:ietf:params:oauth:token-type:id-jag';
 
 /** Signs in at the IdP (idp-login.ts) and yields a current ID token. */
-export type IdTokenLogin = (metadata: AuthorizationServerMetadata) => Promise<string>;
+export type IdTokenLogin = (metadata: AuthorizationServerMetadata, r: Pick<MachineGrantRequest, 'onWaiting' | 'signal'>) => Promise<string>;
 
 /** The IdP's token endpoint, how the relay's client authenticates there, and its metadata when read. */
 interface IdpEndpoint {
@@ -92,10 +92,10 @@ function idpClientAuth(o: EnterpriseOptions, methods: readonly string[] | undefi
 }
 
 /** The ID token: --idp-id-token as it reads now, else from the IdP login (idp-login.ts). */
-async function idToken(o: EnterpriseOptions, idp: IdpEndpoint, login: IdTokenLogin | undefined): Promise<string> {
+async function idToken(o: EnterpriseOptions, idp: IdpEndpoint, login: IdTokenLogin | undefined, r: MachineGrantRequest): Promise<string> {
   if (o.idpIdToken) return readSecretSource(o.idpIdToken);
   if (!login || !idp.metadata) throw new RelayError('BAD_CONFIG', '--idp-issuer needs --idp-id-token here (no IdP login is possible in this command)');
-  return login(idp.metadata);
+  return login(idp.metadata, r);
 }
 
 /**
@@ -114,7 +114,7 @@ export function enterpriseGrant(o: EnterpriseOptions, login?: IdTokenLogin): Mac
     async beforeLock(r) {
       if (o.idpIdToken || !login) return;
       idp ??= await idpTokenEndpoint(o, r, true);
-      signedIn = await idToken(o, idp, login);
+      signedIn = await idToken(o, idp, login, r);
     },
     async request(r) {
       checkJwtBearerSupport(r, label);
@@ -122,7 +122,7 @@ export function enterpriseGrant(o: EnterpriseOptions, login?: IdTokenLogin): Mac
       idp ??= await idpTokenEndpoint(o, r, !o.idpIdToken);
       // The ID token beforeLock just obtained is used once, as is (not checked again for the
       // renewal margin, which a short-lived ID token never passes).
-      const subject = signedIn ?? (await idToken(o, idp, login));
+      const subject = signedIn ?? (await idToken(o, idp, login, r));
       signedIn = undefined;
       // Leg 1: ID token → ID-JAG at the IdP.
       let jag: string;

@@ -8,7 +8,6 @@
  * silently by refresh under that store's lock (re-read first, as every refresh), and only a dead
  * refresh token leads to a new login.
  */
-import type { AuthorizationServerMetadata } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { decodeJwt } from 'jose';
 import type { Config, EnterpriseOptions } from '../config/config.js';
 import { describeError, RelayError } from '../errors.js';
@@ -17,6 +16,7 @@ import type { Logger } from '../log.js';
 import type { ServerStore, StoredTokens } from '../store/store.js';
 import type { Opener } from './browser.js';
 import type { Discovered } from './discovery.js';
+import type { IdTokenLogin } from './enterprise.js';
 import { interactiveLogin } from './login.js';
 import { isDeadGrant, REFRESH_MARGIN_MS, refreshTokens } from './tokens.js';
 import { staticClient } from './registration.js';
@@ -78,10 +78,10 @@ function idpLoginConfig(config: Config, o: EnterpriseOptions): Config {
  * A function that yields a current ID token from the IdP: the stored one, else a silent refresh,
  * else a login (one per IdP across processes).
  */
-export function idpLogin(o: EnterpriseOptions, d: IdpLoginDeps): (metadata: AuthorizationServerMetadata) => Promise<string> {
+export function idpLogin(o: EnterpriseOptions, d: IdpLoginDeps): IdTokenLogin {
   const now = d.now ?? Date.now;
   const config = idpLoginConfig(d.config, o);
-  return async (metadata) => {
+  return async (metadata, r) => {
     const discovered: Discovered = { authorizationServerUrl: o.idpIssuer, metadata };
     const stored = await d.store.readTokens();
     const current = freshIdToken(stored, now());
@@ -107,7 +107,10 @@ export function idpLogin(o: EnterpriseOptions, d: IdpLoginDeps): (metadata: Auth
       // The stored access token is not what is missing (the ID token is): do not accept it again.
       staleAccessToken: stored?.access_token,
       pasteHere: d.pasteHere,
+      signal: r.signal,
+      onWaiting: r.onWaiting,
     });
+    await recordIdp(d.store, o.idpIssuer, now());
     const idToken = freshIdToken(tokens, now(), 0);
     if (!idToken) {
       throw new RelayError(
@@ -117,6 +120,15 @@ export function idpLogin(o: EnterpriseOptions, d: IdpLoginDeps): (metadata: Auth
     }
     return idToken;
   };
+}
+
+/** server.json of the IdP's store, so `status` lists the IdP login under the IdP's issuer (best effort). */
+async function recordIdp(store: ServerStore, issuer: string, now: number): Promise<void> {
+  try {
+    if (!(await store.readServer())) await store.writeServer({ url: issuer, created_at: now, last_used_at: now });
+  } catch {
+    // Only what `status` shows; the login itself is stored.
+  }
 }
 
 /** Refresh at the IdP under its store lock; undefined when a new login is needed (no or dead refresh token). */

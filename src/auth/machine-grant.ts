@@ -30,6 +30,10 @@ export interface MachineGrantRequest {
   /** --allow-http: endpoints outside the metadata (the IdP's) may be plain http. Default false. */
   allowHttp?: boolean | undefined;
   log: Logger;
+  /** A grant that signs a person in (the enterprise IdP login): called when the user is asked to act. */
+  onWaiting?: (() => void) | undefined;
+  /** The relay is closing: a login waiting for the user stops. */
+  signal?: AbortSignal | undefined;
 }
 
 export interface MachineGrant {

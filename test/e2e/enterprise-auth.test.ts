@@ -112,6 +112,17 @@ describe('enterprise-managed authorization', () => {
     expect(logs).not.toMatch(/eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+/);
   });
 
+  it('relays for both servers started at once: still one IdP login (one tab, one code exchange)', async () => {
+    const { idp, a, b } = await setup();
+    const home = await tempHome();
+    const relays = await Promise.all([a, b].map((m) => connectRelay(args(idp, m), { home, env: env(home, [a, b]) })));
+    await Promise.all(relays.map((r) => r.client.listTools()));
+    expect(browserLaunches(home)).toHaveLength(1);
+    expect(idp.counters.authorizations).toBe(1);
+    expect(idp.counters.tokenRequests).toEqual({ authorization_code: 1, [TOKEN_EXCHANGE]: 2 });
+    for (const m of [a, b]) expect(jwtBearerGrants(m)).toHaveLength(1);
+  });
+
   it('a later relay process uses the stored IdP login: no browser, one more token exchange', async () => {
     const { idp, a } = await setup();
     const home = await tempHome();
