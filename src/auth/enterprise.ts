@@ -19,7 +19,7 @@ import { clientAuthentication, type ClientAuth } from './client-auth.js';
 import { assertSafeEndpoint, validateAuthorizationServerMetadata } from './discovery.js';
 import { checkJwtBearerSupport, requestJwtBearerToken, staticClientAuth } from './jwt-bearer.js';
 import { grantFailure, type MachineGrant, type MachineGrantRequest } from './machine-grant.js';
-import { oauthErrorCode, processTokenResponse, tokenRequest } from './token-endpoint.js';
+import { oauthErrorCode, processTokenResponse, tokenProblem, tokenRequest } from './token-endpoint.js';
 
 /** RFC 8693 §2.1: the token exchange grant type. */
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -29,7 +29,11 @@ export const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token';
 export const ID_JAG_TYPE = 'urn:ietf:params:oauth:token-type:id-jag';
 
 /** Signs in at the IdP (idp-login.ts) and yields a current ID token. */
-export type IdTokenLogin = (metadata: AuthorizationServerMetadata, r: Pick<MachineGrantRequest, 'onWaiting' | 'signal'>) => Promise<string>;
+export interface IdTokenLogin {
+  (metadata: AuthorizationServerMetadata, r: Pick<MachineGrantRequest, 'onWaiting' | 'signal'>): Promise<string>;
+  /** The IdP refused this ID token (invalid_grant): it is not offered again; a refresh or a new login replaces it. */
+  forget(idToken: string): Promise<void>;
+}
 
 /** The IdP's token endpoint, how the relay's client authenticates there, and its metadata when read. */
 interface IdpEndpoint {
@@ -145,6 +149,8 @@ export function enterpriseGrant(o: EnterpriseOptions, login?: IdTokenLogin): Mac
         });
         jag = await processIdJagResponse(res);
       } catch (err) {
+        // A stored ID token the IdP refuses (a revoked session) must not be offered until it expires.
+        if (login && !o.idpIdToken && tokenProblem(err)?.error === 'invalid_grant') await login.forget(subject);
         const hints: Record<string, string> = {
           invalid_grant: `it refused the ID token from ${o.idpIdToken?.flag ?? 'the IdP login'} (expired, or issued for another client): sign in at the IdP again`,
           invalid_client: `it does not accept the IdP client ${o.idpClientId ?? '(none)'}: check --idp-client-id / --idp-client-secret`,

@@ -8,6 +8,7 @@
  * silently by refresh under that store's lock (re-read first, as every refresh), and only a dead
  * refresh token leads to a new login.
  */
+import type { AuthorizationServerMetadata } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { decodeJwt } from 'jose';
 import type { Config, EnterpriseOptions } from '../config/config.js';
 import { describeError, RelayError } from '../errors.js';
@@ -81,7 +82,17 @@ function idpLoginConfig(config: Config, o: EnterpriseOptions): Config {
 export function idpLogin(o: EnterpriseOptions, d: IdpLoginDeps): IdTokenLogin {
   const now = d.now ?? Date.now;
   const config = idpLoginConfig(d.config, o);
-  return async (metadata, r) => {
+  const forget = (idToken: string) =>
+    d.store.withLock(async () => {
+      // Under the lock and re-read: only this ID token goes (another relay may have replaced it);
+      // the refresh token stays, so the next attempt renews silently if the IdP still allows it.
+      const cur = await d.store.readTokens();
+      if (cur?.id_token !== idToken) return;
+      const { id_token: _refused, ...rest } = cur;
+      await d.store.writeTokens(rest);
+      d.log.warn('the identity provider refused the stored ID token; it is dropped (a refresh or a new sign-in replaces it)');
+    });
+  const login = async (metadata: AuthorizationServerMetadata, r: Parameters<IdTokenLogin>[1]): Promise<string> => {
     const discovered: Discovered = { authorizationServerUrl: o.idpIssuer, metadata };
     const stored = await d.store.readTokens();
     const current = freshIdToken(stored, now());
@@ -120,6 +131,7 @@ export function idpLogin(o: EnterpriseOptions, d: IdpLoginDeps): IdTokenLogin {
     }
     return idToken;
   };
+  return Object.assign(login, { forget });
 }
 
 /** server.json of the IdP's store, so `status` lists the IdP login under the IdP's issuer (best effort). */

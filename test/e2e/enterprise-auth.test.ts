@@ -152,6 +152,28 @@ describe('enterprise-managed authorization', () => {
     expect(jwtBearerGrants(b)).toHaveLength(1);
   });
 
+  it('an ID token the IdP refuses (revoked session) is dropped: the next relay renews it by refresh instead of presenting it again', async () => {
+    const { idp, a } = await setup();
+    const home = await tempHome();
+    const first = await connectRelay(args(idp, a), { home, env: env(home, [a]) });
+    await first.client.listTools();
+    await first.transport.close();
+    idp.refuseNextExchange();
+    a.s.expireAll();
+    const refused = spawnRelay(args(idp, a), { home, env: env(home, [a]) });
+    refused.send(INIT(1));
+    const answer = await refused.waitFor((m) => m.id === 1);
+    expect(String((answer.error as { message?: string } | undefined)?.message)).toContain(
+      `the token exchange at the IdP ${idp.issuer} answered "invalid_grant"`,
+    );
+    refused.child.kill();
+    const next = await connectRelay(args(idp, a), { home, env: env(home, [a]) });
+    await next.client.listTools();
+    expect(browserLaunches(home)).toHaveLength(1);
+    expect(idp.counters.tokenRequests).toEqual({ authorization_code: 1, refresh_token: 1, [TOKEN_EXCHANGE]: 2 });
+    expect(jwtBearerGrants(a)).toHaveLength(2);
+  });
+
   it('--idp-id-token: no IdP login; a refused ID token is reported as the IdP exchange failing, with what the IdP said', async () => {
     const { idp, a } = await setup();
     const home = await tempHome();

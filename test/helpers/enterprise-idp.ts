@@ -38,6 +38,8 @@ export interface EnterpriseIdp {
   jwksUri: string;
   counters: { authorizations: number; tokenRequests: Record<string, number> };
   exchanges: Exchange[];
+  /** The next token exchange is refused with invalid_grant, as after a revoked session. */
+  refuseNextExchange(): void;
   close(): Promise<void>;
 }
 
@@ -56,6 +58,7 @@ export async function startEnterpriseIdp(mcpClients: (audience: string) => strin
   const signingKey = await importJWK(signingJwk, 'ES256');
   const counters = { authorizations: 0, tokenRequests: {} as Record<string, number> };
   const exchanges: Exchange[] = [];
+  let refuseNext = false;
 
   const server = createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -89,6 +92,10 @@ export async function startEnterpriseIdp(mcpClients: (audience: string) => strin
       const p = ctx.oidc.params;
       if (p.subject_token_type !== ID_TOKEN_TYPE) throw new errors.InvalidRequest('subject_token_type must be id_token');
       if (p.requested_token_type !== ID_JAG_TYPE) throw new errors.InvalidRequest('requested_token_type must be id-jag');
+      if (refuseNext) {
+        refuseNext = false;
+        throw new errors.InvalidGrant('the session behind this ID token was revoked');
+      }
       let sub: string;
       try {
         const { payload } = await jwtVerify(p.subject_token ?? '', jwks, { issuer, audience: ctx.oidc.client.clientId });
@@ -142,6 +149,9 @@ export async function startEnterpriseIdp(mcpClients: (audience: string) => strin
     jwksUri: `${issuer}/jwks`,
     counters,
     exchanges,
+    refuseNextExchange: () => {
+      refuseNext = true;
+    },
     close: () =>
       new Promise<void>((r) => {
         server.closeAllConnections();
