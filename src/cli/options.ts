@@ -424,9 +424,10 @@ function enterpriseOptions(
   const idpFlags = [args.idpClientId, args.idpClientSecret, args.idpIdToken, args.idpTokenEndpoint].some((v) => v !== undefined);
   if (idpFlags && args.idpIssuer === undefined)
     throw new RelayError('BAD_CONFIG', '--idp-client-id, --idp-client-secret, --idp-id-token and --idp-token-endpoint need --idp-issuer');
-  const other = (what: string) => {
+  // --device-code stays allowed where the relay signs in at the IdP (no --idp-id-token): it picks the device flow there.
+  const other = (what: string, deviceAllowed = false) => {
     if (args.clientCredentials) throw new RelayError('BAD_CONFIG', `${what} and --client-credentials are two different logins; give one of them`);
-    if (args.deviceCode) throw new RelayError('BAD_CONFIG', `${what} and --device-code are two different logins; give one of them`);
+    if (args.deviceCode && !deviceAllowed) throw new RelayError('BAD_CONFIG', `${what} and --device-code are two different logins; give one of them`);
     if (args.clientMetadataUrl !== undefined) throw new RelayError('BAD_CONFIG', `${what} does not use --client-metadata-url`);
   };
   if (args.workloadToken !== undefined) {
@@ -435,7 +436,7 @@ function enterpriseOptions(
     return { workloadToken: parseSecretSource(args.workloadToken, env, '--workload-token') };
   }
   if (args.idpIssuer === undefined) return {};
-  other('--idp-issuer');
+  other(args.idpIdToken !== undefined ? '--idp-id-token' : '--idp-issuer', args.idpIdToken === undefined);
   if (client.clientId === undefined && client.clientInfo === undefined) {
     throw new RelayError(
       'BAD_CONFIG',

@@ -255,7 +255,11 @@ describe('enterprise sign-in flags', () => {
       'two different logins',
     );
     expect(refusal([URL_, '--workload-token', '@t', '--idp-issuer', 'https://idp.example', '--client-id', 'c']).message).toContain('two different logins');
-    expect(refusal([URL_, '--idp-issuer', 'https://idp.example', '--client-id', 'c', '--device-code']).message).toContain('two different logins');
+    expect(refusal([URL_, '--idp-issuer', 'https://idp.example', '--idp-id-token', '@t', '--client-id', 'c', '--device-code']).message).toContain(
+      'two different logins',
+    );
+    // Without --idp-id-token the relay signs in at the IdP, and --device-code picks the device flow there.
+    expect(config([URL_, '--idp-issuer', 'https://idp.example', '--client-id', 'c', '--device-code']).auth.deviceCode).toBe(true);
   });
 
   it('--idp-issuer needs the MCP client; the other --idp-* flags need --idp-issuer; URLs must be https', () => {
