@@ -17,11 +17,12 @@ import type { ServerStore, StoredTokens } from '../store/store.js';
 import { clientAuthentication, PrivateKeyJwt } from './client-auth.js';
 import type { Discovered } from './discovery.js';
 import { staticClient } from './registration.js';
-import { withTokenRetry, type TokenRetryDeps } from './retry.js';
+import { machineGrantLogin, type MachineGrant } from './machine-grant.js';
+import type { TokenRetryDeps } from './retry.js';
 import { processTokenResponse, redact, tokenProblem, tokenRequest } from './token-endpoint.js';
 export { CLIENT_KEY_ALGS, parseClientKey } from './client-key.js';
 export { JWT_BEARER_ASSERTION_TYPE } from './client-auth.js';
-import { expiresSoon, toStored, tokenEndpoint } from './tokens.js';
+import { toStored, tokenEndpoint } from './tokens.js';
 
 /**
  * `private_key_jwt` (RFC 7523 §2.2) in the SDK's AddClientAuthentication shape `(headers,
@@ -151,21 +152,17 @@ export interface ClientCredentialsLogin extends ClientCredentialsRequest {
   retry?: TokenRetryDeps | undefined;
 }
 
+/** The client credentials grant as one of the machine grants (machine-grant.ts). */
+export const clientCredentialsGrant: MachineGrant = {
+  kind: 'client_credentials',
+  label: 'client credentials grant',
+  request: (r) => requestClientCredentialsToken(r),
+};
+
 /**
- * Get a client credentials token under the store lock, shared by every relay of this server:
- * after taking the lock the store is read again, and a token another relay fetched meanwhile is
- * used instead of asking for one more (so N relays started at once make one token request).
+ * Get a client credentials token under the store lock, shared by every relay of this server
+ * (machine-grant.ts {@link machineGrantLogin}): N relays started at once make one token request.
  */
 export async function clientCredentialsLogin(c: ClientCredentialsLogin): Promise<StoredTokens> {
-  return c.store.withLock(async () => {
-    const cur = await c.store.readTokens();
-    if (isClientCredentialsTokens(cur) && cur.access_token !== c.staleAccessToken && !expiresSoon(cur, c.now())) {
-      c.log.debug('another relay already fetched a client credentials token; using it');
-      return cur;
-    }
-    const fresh = await withTokenRetry(() => requestClientCredentialsToken(c), c.retry ?? { now: c.now, log: c.log });
-    await c.store.writeTokens(fresh);
-    c.log.info(`access token obtained with the client credentials grant${c.auth.clientKey ? ' (private_key_jwt)' : ''}`);
-    return fresh;
-  });
+  return machineGrantLogin(clientCredentialsGrant, c);
 }

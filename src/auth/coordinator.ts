@@ -12,8 +12,9 @@
  *   starts a login. Transient token endpoint failures (5xx, temporarily_unavailable, resets,
  *   timeouts) are retried under the lock as retry.ts allows (Retry-After honoured, never past
  *   the lock's stale time), then reported as AUTH_SERVER_UNAVAILABLE; the tokens are kept.
- * - With --client-credentials there is no person: the client credentials grant replaces the
- *   login and the refresh alike (before expiry, on 401, under the same lock), never a browser.
+ * - With a machine grant (--client-credentials, --workload-token, --idp-issuer; machine-grant.ts)
+ *   there is no person: the grant replaces the login and the refresh alike (before expiry, on
+ *   401, under the same lock), never a browser.
  */
 import type { Config } from '../config/config.js';
 import { describeError, isRelayError, RelayError } from '../errors.js';
@@ -28,7 +29,8 @@ import { cacheDiscovery, readCachedDiscovery } from './discovery-cache.js';
 import { selectResource, selectScope } from './selection.js';
 import { finish, interactiveLogin, usableTokens, type LoginContext } from './login.js';
 import { checkPasted, issExpected, parsePasted } from './paste.js';
-import { clientCredentialsLogin, isClientCredentialsTokens } from './client-credentials.js';
+import { machineGrant } from './grants.js';
+import { machineGrantLogin, type MachineGrant } from './machine-grant.js';
 import { staticClient } from './registration.js';
 import { expiresSoon, isDeadGrant, refreshTokens } from './tokens.js';
 import { withTokenRetry } from './retry.js';
@@ -50,6 +52,8 @@ export interface CoordinatorDeps {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Running as `mcp-relay login`: instructions say "paste it here". */
   pasteHere?: boolean;
+  /** The machine grant (setup.ts builds it with what it needs); default: from the options (grants.ts). */
+  grant?: MachineGrant | undefined;
 }
 
 export class AuthCoordinator implements AuthHook, LoginStatus {
@@ -64,9 +68,12 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
   private readonly now: () => number;
   private waiting = false;
   private readonly listeners: Array<(event: 'waiting' | 'done') => void> = [];
+  /** The machine grant of the options, if any (one object per coordinator: it may remember a refusal). */
+  private readonly grant: MachineGrant | undefined;
 
   constructor(private readonly deps: CoordinatorDeps) {
     this.now = deps.now ?? Date.now;
+    this.grant = deps.grant ?? machineGrant(deps.config.auth);
   }
 
   private get log(): Logger {
@@ -146,14 +153,14 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
     return tokens;
   }
 
-  /** --client-credentials: the relay is a service identity, not a person. */
+  /** A machine grant: the relay is a service identity (or an enterprise IdP's user), not a browser login. */
   private get machine(): boolean {
-    return this.deps.config.auth.clientCredentials === true;
+    return this.grant !== undefined;
   }
 
-  /** In client credentials mode, tokens from a person's login (same store key) are not ours to use. */
+  /** With a machine grant, tokens another grant obtained (a person's login, same store key) are not ours to use. */
   private own(t: StoredTokens | undefined): StoredTokens | undefined {
-    return !this.machine || isClientCredentialsTokens(t) ? t : undefined;
+    return !this.grant || t?.grant === this.grant.kind ? t : undefined;
   }
 
   private async recover(info: UnauthorizedInfo): Promise<void> {
@@ -255,16 +262,18 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
   }
 
   /**
-   * The client credentials grant, after a 401/403 or before expiry: never a browser or
-   * pending.json. A failure is an AUTH_FAILED naming what to check; for LOGIN_COOLDOWN_MS it is
+   * The machine grant, after a 401/403 or before expiry: never a browser or pending.json. A
+   * failure is an AUTH_FAILED naming what to check; for LOGIN_COOLDOWN_MS it is
    * answered again rather than sent to the authorization server once per queued request.
    */
   private async machineLogin(scope: (d: Discovered) => string | undefined, stale: string | undefined, freshDiscovery: boolean): Promise<void> {
     if (this.failedLogin && this.now() < this.failedLogin.until) throw this.failedLogin.error;
+    const grant = this.grant!;
     try {
       const discovered = await this.discovery(freshDiscovery);
       const { store, fetch, log, config } = this.deps;
       const c = {
+        allowHttp: config.allowHttp,
         store,
         fetch,
         log,
@@ -275,12 +284,18 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
         now: this.now,
         staleAccessToken: stale,
         retry: this.retryDeps(),
+        signal: this.closing.signal,
+        onWaiting: () => {
+          if (!this.waiting) this.emit('waiting');
+        },
       };
-      this.tokens = await clientCredentialsLogin(c);
+      this.tokens = await machineGrantLogin(grant, c);
       this.failedLogin = undefined;
     } catch (err) {
       this.failedLogin = { until: this.now() + LOGIN_COOLDOWN_MS, error: err };
-      throw isRelayError(err) ? err : new RelayError('AUTH_FAILED', `client credentials login failed: ${describeError(err)}`, { cause: err });
+      throw isRelayError(err) ? err : new RelayError('AUTH_FAILED', `${grant.label} failed: ${describeError(err)}`, { cause: err });
+    } finally {
+      if (this.waiting) this.emit('done');
     }
   }
 
@@ -334,7 +349,8 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
       allowHttp: this.deps.config.allowHttp,
       fetch: this.deps.fetch,
       log: this.log,
-      requirePkce: !this.deps.config.auth.clientCredentials,
+      // A machine grant sends no authorization request, so there is no PKCE to refuse over.
+      requirePkce: !this.machine,
     });
     this.discovered = d;
     await cacheDiscovery(this.deps.store, d, this.resourceMetadataUrl, this.now(), this.log);

@@ -35,6 +35,8 @@ export interface TokenEndpointResponse {
   expires_in?: number;
   refresh_token?: string;
   scope?: string;
+  /** OpenID Connect Core §3.1.3.3: present when the scope had openid (an enterprise IdP login). */
+  id_token?: string;
 }
 
 /** What went wrong, as the `cause` of the RelayError {@link processTokenResponse} throws. */
@@ -175,6 +177,10 @@ export async function processTokenResponse(res: Response): Promise<TokenEndpoint
   if (t.scope !== undefined) {
     if (typeof t.scope !== 'string') throw fieldError(status, 'scope', 'a string', t.scope);
     out.scope = t.scope;
+  }
+  if (t.id_token !== undefined) {
+    if (typeof t.id_token !== 'string' || t.id_token === '') throw fieldError(status, 'id_token', 'a non-empty string', t.id_token);
+    out.id_token = t.id_token;
   }
   return out;
 }

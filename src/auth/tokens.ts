@@ -25,7 +25,7 @@ const DEAD_GRANT_CODES = new Set(['invalid_grant', 'invalid_client', 'unauthoriz
 
 /** Token response (relative `expires_in`) → stored tokens (absolute `expires_at`). */
 export function toStored(
-  t: Pick<TokenEndpointResponse, 'access_token' | 'expires_in' | 'refresh_token' | 'scope'> & { token_type?: string | undefined },
+  t: Pick<TokenEndpointResponse, 'access_token' | 'expires_in' | 'refresh_token' | 'scope' | 'id_token'> & { token_type?: string | undefined },
   now: number,
   extra: { issuer?: string; resource?: string; previousRefreshToken?: string; previousScope?: string; grant?: StoredTokens['grant'] },
 ): StoredTokens {
@@ -38,6 +38,7 @@ export function toStored(
   if (scope) out.scope = scope;
   if (typeof t.expires_in === 'number' && Number.isFinite(t.expires_in)) out.expires_at = now + t.expires_in * 1000;
   if (extra.issuer) out.issuer = extra.issuer;
+  if (t.id_token) out.id_token = t.id_token;
   if (extra.resource) out.resource = extra.resource;
   return out;
 }

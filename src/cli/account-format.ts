@@ -144,6 +144,8 @@ const GRANT_TEXT: Record<NonNullable<StoredTokens['grant']>, string> = {
   authorization_code: 'authorization code (browser login)',
   client_credentials: 'client credentials (machine-to-machine, no user)',
   device_code: 'device code (login on another device)',
+  workload_identity: 'workload identity (jwt-bearer with the platform token, no user)',
+  enterprise_managed: 'enterprise-managed (ID-JAG from the identity provider)',
 };
 
 /** A label for a server in messages: its URL, or its key when server.json is gone. */

@@ -8,11 +8,11 @@
 import { createInterface } from 'node:readline';
 import type { Argv } from 'yargs';
 import { bearerChallenge, type BearerChallenge } from '../http/challenge.js';
-import type { Config } from '../config/config.js';
+import { type Config, machineGrantKind } from '../config/config.js';
 import { describeError, isRelayError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { createFetch, type FetchFn } from '../http/fetch.js';
-import { createCoordinator, openStore, recordServer } from '../auth/setup.js';
+import { createCoordinator, openIdpStore, openStore, recordServer } from '../auth/setup.js';
 import { usableTokens } from '../auth/login.js';
 import { connectionOptions } from './options.js';
 import { resolveServers, type ServersArgs } from './servers.js';
@@ -43,7 +43,7 @@ export interface LoginIo {
 export async function runLogin(config: Config, env: NodeJS.ProcessEnv, force: boolean, io: LoginIo): Promise<number> {
   const log = createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel, file: config.logFile });
   const fetch = createFetch(env, config.tls && { options: config.tls, certHost: config.serverUrl.host });
-  const { server } = openStore(config, env, log);
+  const { store, server } = openStore(config, env, log);
   await server.checkSecretStore();
   await recordServer(server, config, log);
   const current = await server.readTokens();
@@ -65,10 +65,11 @@ export async function runLogin(config: Config, env: NodeJS.ProcessEnv, force: bo
     io.out(`${config.serverUrl.href} did not ask for a login (HTTP ${probe.status}); nothing to do.\n`);
     return 0;
   }
-  const coordinator = createCoordinator(config, server, { env, fetch, log, notify: (t) => io.err(`${t}\n`), pasteHere: true });
+  const idpStore = config.auth.enterprise ? openIdpStore(store, config.auth.enterprise) : undefined;
+  const coordinator = createCoordinator(config, server, { env, fetch, log, notify: (t) => io.err(`${t}\n`), pasteHere: true, idpStore });
   const done = new AbortController();
   // Machine-to-machine logins have nothing to paste.
-  const pasted = config.auth.clientCredentials ? new Promise<void>(() => {}) : readPastes(io, (text) => coordinator.finishPasted(text), done.signal);
+  const pasted = machineGrantKind(config.auth) ? new Promise<void>(() => {}) : readPastes(io, (text) => coordinator.finishPasted(text), done.signal);
   try {
     await Promise.race([
       coordinator.unauthorized({ status: 401, challenge: probe.challenge, rejected: current ? `Bearer ${current.access_token}` : undefined }),

@@ -4,6 +4,7 @@
 import { isIPv4 } from 'node:net';
 import type { Argv } from 'yargs';
 import { isLoopbackHost, parseClientInfo, parseHeaders, parseServerUrl, readValue, type Config, type TransportChoice } from '../config/config.js';
+import { parseSecretSource } from '../config/config.js';
 import { CLIENT_KEY_ALGS, parseClientKey } from '../auth/client-key.js';
 import { RelayError } from '../errors.js';
 import { tlsOptions } from '../config/tls.js';
@@ -155,6 +156,25 @@ export function connectionOptions<T>(y: Argv<T>) {
       describe: 'Signing algorithm for --client-key-file (default: from the key: RS256 for RSA, ES256/ES384/ES512 for EC, EdDSA for Ed25519)',
       group: 'OAuth:',
     })
+    .option('workload-token', {
+      type: 'string',
+      describe:
+        'Workload identity: the platform JWT (GitHub Actions OIDC, Kubernetes service-account token) as @file or env:NAME, presented with the jwt-bearer grant (RFC 7523); the file is read again for every token request; no browser',
+      group: 'Enterprise sign-in:',
+    })
+    .option('idp-issuer', {
+      type: 'string',
+      describe: "Enterprise-managed authorization: your company IdP's issuer URL; tokens come from an ID-JAG it issues (no consent screen)",
+      group: 'Enterprise sign-in:',
+    })
+    .option('idp-client-id', { type: 'string', describe: "The relay's client id at the IdP", group: 'Enterprise sign-in:' })
+    .option('idp-client-secret', { type: 'string', describe: 'Its client secret; @file or env:NAME keeps it out of `ps`', group: 'Enterprise sign-in:' })
+    .option('idp-id-token', {
+      type: 'string',
+      describe: 'A given ID token (@file or env:NAME; CI, tests) instead of logging in at the IdP',
+      group: 'Enterprise sign-in:',
+    })
+    .option('idp-token-endpoint', { type: 'string', describe: 'The IdP token endpoint, where it publishes no metadata', group: 'Enterprise sign-in:' })
     .option('client-metadata-url', {
       type: 'string',
       describe: 'HTTPS URL of a Client ID Metadata Document to use as client_id when the server supports it',
@@ -243,6 +263,12 @@ export interface ConnectionArgs {
   clientKeyFile?: string;
   clientKeyId?: string;
   clientKeyAlg?: string;
+  workloadToken?: string;
+  idpIssuer?: string;
+  idpClientId?: string;
+  idpClientSecret?: string;
+  idpIdToken?: string;
+  idpTokenEndpoint?: string;
   resource?: string;
   omitResource: boolean;
   scope?: string;
@@ -409,6 +435,63 @@ function clientCredentialsOptions(
   return { clientCredentials: true, clientKey: parseClientKey(pem, { alg: args.clientKeyAlg, keyId, source: raw }) };
 }
 
+/** An https URL (http on loopback or with --allow-http) for an --idp-* flag; kept as given (an issuer is an identifier). */
+function checkIdpUrl(raw: string, flag: string, allowHttp: boolean): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (!url || !(url.protocol === 'https:' || (url.protocol === 'http:' && (allowHttp || isLoopbackHost(url.hostname)))) || raw.includes('#')) {
+    throw new RelayError('BAD_CONFIG', `${flag} must be an https URL without a fragment, e.g. https://login.example.com (got ${raw})`);
+  }
+  return raw;
+}
+
+/**
+ * --workload-token and --idp-*: the two enterprise machine logins, each exclusive of the other
+ * logins; EMA needs the registered MCP client (its second leg authenticates as it).
+ */
+function enterpriseOptions(
+  args: ConnectionArgs,
+  env: NodeJS.ProcessEnv,
+  client: Pick<Config['auth'], 'clientId' | 'clientSecret' | 'clientInfo'>,
+): Pick<Config['auth'], 'workloadToken' | 'enterprise'> {
+  const idpFlags = [args.idpClientId, args.idpClientSecret, args.idpIdToken, args.idpTokenEndpoint].some((v) => v !== undefined);
+  if (idpFlags && args.idpIssuer === undefined)
+    throw new RelayError('BAD_CONFIG', '--idp-client-id, --idp-client-secret, --idp-id-token and --idp-token-endpoint need --idp-issuer');
+  // --device-code stays allowed where the relay signs in at the IdP (no --idp-id-token): it picks the device flow there.
+  const other = (what: string, deviceAllowed = false) => {
+    if (args.clientCredentials) throw new RelayError('BAD_CONFIG', `${what} and --client-credentials are two different logins; give one of them`);
+    if (args.deviceCode && !deviceAllowed) throw new RelayError('BAD_CONFIG', `${what} and --device-code are two different logins; give one of them`);
+    if (args.clientMetadataUrl !== undefined) throw new RelayError('BAD_CONFIG', `${what} does not use --client-metadata-url`);
+  };
+  if (args.workloadToken !== undefined) {
+    if (args.idpIssuer !== undefined) throw new RelayError('BAD_CONFIG', '--workload-token and --idp-issuer are two different logins; give one of them');
+    other('--workload-token');
+    return { workloadToken: parseSecretSource(args.workloadToken, env, '--workload-token') };
+  }
+  if (args.idpIssuer === undefined) return {};
+  other(args.idpIdToken !== undefined ? '--idp-id-token' : '--idp-issuer', args.idpIdToken === undefined);
+  if (client.clientId === undefined && client.clientInfo === undefined) {
+    throw new RelayError(
+      'BAD_CONFIG',
+      '--idp-issuer needs the client registered at the MCP authorization server: --client-id (with --client-secret) or --client-info',
+    );
+  }
+  if (args.idpClientSecret !== undefined && args.idpClientId === undefined) throw new RelayError('BAD_CONFIG', '--idp-client-secret needs --idp-client-id');
+  return {
+    enterprise: {
+      idpIssuer: checkIdpUrl(args.idpIssuer, '--idp-issuer', args.allowHttp),
+      idpClientId: args.idpClientId !== undefined ? readValue(args.idpClientId, env, '--idp-client-id') : undefined,
+      idpClientSecret: args.idpClientSecret !== undefined ? readValue(args.idpClientSecret, env, '--idp-client-secret') : undefined,
+      idpIdToken: args.idpIdToken !== undefined ? parseSecretSource(args.idpIdToken, env, '--idp-id-token') : undefined,
+      idpTokenEndpoint: args.idpTokenEndpoint !== undefined ? checkIdpUrl(args.idpTokenEndpoint, '--idp-token-endpoint', args.allowHttp) : undefined,
+    },
+  };
+}
+
 /** --deny-tool globs: a tool name is never empty, so neither is a pattern. */
 function denyTools(globs: readonly string[]): string[] {
   return filterGlobs(globs, '--deny-tool', 'a tool name or a glob such as "delete_*"');
@@ -460,6 +543,7 @@ export function toConfig(args: ConnectionArgs, env: NodeJS.ProcessEnv): Config {
     auth: {
       ...client,
       ...clientCredentialsOptions(args, env, client),
+      ...enterpriseOptions(args, env, client),
       clientMetadataUrl: args.clientMetadataUrl !== undefined ? checkClientMetadataUrl(args.clientMetadataUrl) : undefined,
       resource: args.resource !== undefined ? checkResource(args.resource) : undefined,
       omitResource: args.omitResource,

@@ -7,15 +7,22 @@ import { LazyAuth } from '../auth/lazy.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { stderrWriter } from '../stderr.js';
-import { openStore, recordServer } from '../store/open.js';
+import { openIdpStore, openStore, recordServer } from '../store/open.js';
 import { createFetch } from '../http/fetch.js';
 import type { ProxyDeps } from './proxy.js';
 import { LoginShield } from '../relay/login-shield.js';
 import { LAST_USED_INTERVAL_MS, recordingUse } from '../auth/usage.js';
 import { loginCommand } from '../config/launch.js';
+import { type MachineGrantKind, machineGrantKind } from '../config/config.js';
 import { join } from 'node:path';
 import { importOnFirstContact, MCP_REMOTE_IMPORTS_FILE } from '../auth/mcp-remote-import.js';
 
+/** What the host is told to check when a machine login fails. */
+const MACHINE_HINTS: Record<MachineGrantKind, string> = {
+  client_credentials: 'Check --client-id and --client-secret / --client-key-file, and that the client may use the client_credentials grant',
+  workload_identity: 'Check --workload-token (the file must hold a current platform token whose audience is the authorization server)',
+  enterprise_managed: 'Check --idp-issuer, --idp-id-token and --client-id / --client-secret (the error names the leg that failed)',
+};
 /** Seconds between two "last used" records of one relay; tests set it low (see docs/store.md). */
 const LAST_USED_ENV = 'MCP_RELAY_LAST_USED_INTERVAL_S';
 
@@ -63,7 +70,8 @@ export const makeAuth: ProxyDeps['makeAuth'] = async (config, log, env, version)
   await recordServer(server, config, log, startedAt);
   // Coming from mcp-remote: its login for this server becomes ours (no browser, no registration).
   // Not for machine logins or metadata-document clients, which mcp-remote files under other keys.
-  if (!config.auth.clientCredentials && !config.auth.clientMetadataUrl) {
+  const machine = machineGrantKind(config.auth);
+  if (!machine && !config.auth.clientMetadataUrl) {
     const staticClient = config.auth.clientId !== undefined || config.auth.clientInfo !== undefined;
     const recordFile = join(store.root, MCP_REMOTE_IMPORTS_FILE);
     await importOnFirstContact(server, { env, serverUrl: config.serverUrl.href, resource: config.auth.resource, staticClient, recordFile, log });
@@ -74,9 +82,11 @@ export const makeAuth: ProxyDeps['makeAuth'] = async (config, log, env, version)
       fetch: createFetch(env, config.tls && { options: config.tls, certHost: config.serverUrl.host }),
       log,
       notify: (text) => stderrWriter().write(`${text}\n`),
+      // Enterprise-managed authorization: one IdP login shared by every server behind the IdP.
+      idpStore: config.auth.enterprise ? openIdpStore(store, config.auth.enterprise) : undefined,
     });
-  // Client credentials decide which stored tokens count (see the coordinator): no shortcut there.
-  const coordinator = config.auth.clientCredentials ? await load() : new LazyAuth(load, server, log);
+  // A machine grant decides which stored tokens count (see the coordinator): no shortcut there.
+  const coordinator = machine ? await load() : new LazyAuth(load, server, log);
   // Read-modify-write of cache.json, one at a time: initialize and tools/list answers arrive
   // together and would otherwise each overwrite the other's entry.
   let writes: Promise<void> = Promise.resolve();
@@ -106,9 +116,7 @@ export const makeAuth: ProxyDeps['makeAuth'] = async (config, log, env, version)
     },
     shield,
     idle: () => coordinator.idle(),
-    loginHint: config.auth.clientCredentials
-      ? 'Check --client-id and --client-secret / --client-key-file, and that the client may use the client_credentials grant'
-      : `To log in from a terminal on this machine: ${terminalLogin}`,
+    loginHint: machine ? MACHINE_HINTS[machine] : `To log in from a terminal on this machine: ${terminalLogin}`,
     close: async () => {
       await writes; // a cache update under way must land before the process exits
       await coordinator.close();

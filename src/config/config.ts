@@ -23,6 +23,70 @@ export interface ClientOptions {
   clientCredentials?: boolean | undefined;
   /** private_key_jwt client authentication (RFC 7523), from `--client-key-file`. */
   clientKey?: ClientKey | undefined;
+  /**
+   * Workload identity (`--workload-token`): where the platform's JWT is, as given (`@file` or
+   * `env:NAME`). Kept as the source, not the value: it is read again for every token request,
+   * because platforms rotate the file.
+   */
+  workloadToken?: SecretSource | undefined;
+  /** Enterprise-managed authorization (`--idp-issuer` and the other `--idp-*` flags). */
+  enterprise?: EnterpriseOptions | undefined;
+}
+
+/** The company identity provider of enterprise-managed authorization (ID-JAG). */
+export interface EnterpriseOptions {
+  /** `--idp-issuer`: the IdP's issuer identifier. */
+  idpIssuer: string;
+  /** `--idp-client-id`: the relay's client at the IdP. */
+  idpClientId?: string | undefined;
+  /** `--idp-client-secret`, already read from its @file / env:NAME. */
+  idpClientSecret?: string | undefined;
+  /** `--idp-id-token`: a given ID token (CI, tests) instead of an IdP login, read again for every exchange. */
+  idpIdToken?: SecretSource | undefined;
+  /** `--idp-token-endpoint`: where the IdP publishes no metadata. */
+  idpTokenEndpoint?: string | undefined;
+}
+
+/**
+ * A credential the relay reads when it needs it: a file (`@path`, read again every time, since
+ * platforms rotate it) or a value taken from the environment once (`env:NAME`).
+ */
+export type SecretSource = { file: string; flag: string } | { value: string; flag: string };
+
+/** `@file` or `env:NAME` → a {@link SecretSource}; anything else is refused (a token on the command line shows in `ps`). */
+export function parseSecretSource(raw: string, env: NodeJS.ProcessEnv, flag: string): SecretSource {
+  if (raw.startsWith('@')) return { file: expandEnv(raw.slice(1), env, flag), flag };
+  if (raw.startsWith('env:')) return { value: readValue(raw, env, flag), flag };
+  throw new RelayError('BAD_CONFIG', `${flag} takes @path/to/file or env:NAME (a token given inline would show in \`ps\`)`);
+}
+
+/**
+ * The current content of a {@link SecretSource}, trimmed.
+ *
+ * @throws RelayError `AUTH_FAILED` naming the flag and the file when it cannot be read or is empty.
+ */
+export function readSecretSource(src: SecretSource): string {
+  let text: string;
+  if ('value' in src) text = src.value.trim();
+  else {
+    try {
+      text = readFileSync(src.file, 'utf8').trim();
+    } catch (err) {
+      throw new RelayError('AUTH_FAILED', `${src.flag}: cannot read ${src.file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
+    }
+  }
+  if (text === '') throw new RelayError('AUTH_FAILED', `${src.flag}: ${'file' in src ? src.file : 'the variable'} is empty`);
+  return text;
+}
+
+/** The non-interactive ("machine") logins: each replaces the browser login and the refresh alike. */
+export type MachineGrantKind = 'client_credentials' | 'workload_identity' | 'enterprise_managed';
+
+/** Which machine login the options ask for, if any (the flags make them exclusive). */
+export function machineGrantKind(auth: ClientOptions): MachineGrantKind | undefined {
+  if (auth.workloadToken !== undefined) return 'workload_identity';
+  if (auth.enterprise !== undefined) return 'enterprise_managed';
+  return auth.clientCredentials ? 'client_credentials' : undefined;
 }
 
 /** A private key the relay signs client assertions with (RFC 7523 §2.2, `private_key_jwt`). */

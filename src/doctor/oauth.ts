@@ -5,7 +5,7 @@
  */
 import type { AuthorizationServerMetadata } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { discover, type Discovered } from '../auth/discovery.js';
-import type { Config } from '../config/config.js';
+import { type Config, machineGrantKind } from '../config/config.js';
 import { describeError } from '../errors.js';
 import type { FetchFn } from '../http/fetch.js';
 import type { Logger } from '../log.js';
@@ -40,7 +40,8 @@ export async function checkMetadata(
         allowHttp: config.allowHttp,
         fetch,
         log,
-        requirePkce: !config.auth.clientCredentials,
+        // A machine grant sends no authorization request: no PKCE to require.
+        requirePkce: machineGrantKind(config.auth) === undefined,
       }),
       'OAuth discovery',
       DISCOVERY_TIMEOUT_MS,

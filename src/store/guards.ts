@@ -21,11 +21,23 @@ export interface StoredTokens {
   obtained_at: number;
   /** The grant that obtained them (what `status` shows); absent in stores written before it was recorded. */
   grant?: TokenGrant;
+  /** OpenID Connect ID token, kept for an enterprise IdP login (the subject of the ID-JAG exchange). */
+  id_token?: string;
 }
 
-/** How tokens were obtained: a browser/paste login, the machine-to-machine grant, or the device flow. */
-export type TokenGrant = 'authorization_code' | 'client_credentials' | 'device_code';
-const TOKEN_GRANTS: ReadonlySet<string> = new Set<TokenGrant>(['authorization_code', 'client_credentials', 'device_code']);
+/**
+ * How tokens were obtained: a browser/paste login, the device flow, or a machine login (client
+ * credentials, a workload identity JWT, an enterprise IdP's ID-JAG; both of the latter are RFC
+ * 7523 jwt-bearer grants).
+ */
+export type TokenGrant = 'authorization_code' | 'client_credentials' | 'device_code' | 'workload_identity' | 'enterprise_managed';
+const TOKEN_GRANTS: ReadonlySet<string> = new Set<TokenGrant>([
+  'authorization_code',
+  'client_credentials',
+  'device_code',
+  'workload_identity',
+  'enterprise_managed',
+]);
 
 /** client.json: the OAuth client the relay uses with this server's authorization server. */
 export interface StoredClient {
@@ -159,6 +171,7 @@ export function parseTokens(v: unknown): StoredTokens {
     resource: optStr(o, 'resource', f),
     obtained_at: num(o, 'obtained_at', f),
     grant: optGrant(o, f),
+    id_token: optStr(o, 'id_token', f),
   });
 }
 

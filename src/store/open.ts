@@ -18,6 +18,14 @@ export function openStore(config: Config, env: NodeJS.ProcessEnv, log: Logger): 
   return { store, server: store.server(key) };
 }
 
+/**
+ * The store of an enterprise IdP login (idp-login.ts), keyed by the IdP issuer and the relay's
+ * client there, so every MCP server behind that IdP (and every relay process) shares one login.
+ */
+export function openIdpStore(store: CredentialStore, idp: { idpIssuer: string; idpClientId?: string | undefined }): ServerStore {
+  return store.server(serverKey({ serverUrl: idp.idpIssuer, clientId: `idp:${idp.idpClientId ?? ''}` }));
+}
+
 /** Record the server in server.json (what `status` lists) and its last use. Best effort. */
 export async function recordServer(server: ServerStore, config: Config, log: Logger, now = Date.now()): Promise<void> {
   try {

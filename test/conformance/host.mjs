@@ -32,8 +32,22 @@ const context = process.env.MCP_CONFORMANCE_CONTEXT ? JSON.parse(process.env.MCP
 /** Relay flags (and env holding secrets) for what the scenario's context provides. */
 function relayOptions() {
   const machine = scenario.startsWith('auth/client-credentials');
-  const args = ['--auth-timeout', String(AUTH_TIMEOUT_S), ...(machine ? ['--client-credentials'] : ['--client-metadata-url', CIMD_URL])];
+  // Enterprise sign-in: the workload JWT (WIF) or the IdP's ID token (EMA) come in the context.
+  const enterprise = context.valid_jwt !== undefined || context.idp_issuer !== undefined;
+  const login = machine ? ['--client-credentials'] : enterprise ? [] : ['--client-metadata-url', CIMD_URL];
+  const args = ['--auth-timeout', String(AUTH_TIMEOUT_S), ...login];
   const env = {};
+  if (context.valid_jwt !== undefined) {
+    env.CONFORMANCE_WORKLOAD_TOKEN = context.valid_jwt;
+    args.push('--workload-token', 'env:CONFORMANCE_WORKLOAD_TOKEN');
+  }
+  if (context.idp_issuer !== undefined) {
+    args.push('--idp-issuer', context.idp_issuer);
+    if (context.idp_client_id) args.push('--idp-client-id', context.idp_client_id);
+    if (context.idp_token_endpoint) args.push('--idp-token-endpoint', context.idp_token_endpoint);
+    env.CONFORMANCE_IDP_ID_TOKEN = context.idp_id_token;
+    args.push('--idp-id-token', 'env:CONFORMANCE_IDP_ID_TOKEN');
+  }
   if (context.client_id) args.push('--client-id', context.client_id);
   if (context.client_secret) {
     env.CONFORMANCE_CLIENT_SECRET = context.client_secret;

@@ -7,13 +7,17 @@
  *   relies on the default /authorize, /token, /register endpoints);
  * - /mcp is a real SDK MCP server (stateless), behind a bearer check.
  * Every /register, /authorize and /token request is recorded with its raw parameters.
+ * With `jwtBearer`, the token endpoint also takes RFC 7523 jwt-bearer grants (workload identity,
+ * enterprise-managed authorization) and the metadata says so.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { listenLoopback } from './loopback-server.js';
 import { createCapabilityServer } from './mcp-capabilities.js';
 import { createStatelessRouter, MCP_PATH } from './mcp-routes.js';
 
+/** RFC 7523 §2.1. */
+const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 /** Lifetime of issued access tokens (long: tests expire them explicitly with `expireAll`). */
 const ACCESS_TOKEN_TTL_SEC = 3600;
 
@@ -22,13 +26,22 @@ export interface OAuthRecord {
   endpoint: '/register' | '/authorize' | '/token';
   /** Query (GET /authorize) or form (POST /token) parameters, decoded but otherwise untouched. */
   params: Record<string, string>;
+  /** The Authorization header of a /token request (client authentication), if any. */
+  authorization?: string | undefined;
 }
+
+/** The RFC 6749 §5.2 error to answer a jwt-bearer grant with, or undefined to issue tokens. */
+export type JwtBearerCheck = (params: Record<string, string>, headers: IncomingHttpHeaders) => Promise<string | undefined>;
 
 export interface PlainOAuthOptions {
   /** The `resource` of the protected resource metadata, exactly as published; a function gets the origin. null: no PRM. */
   resource: ((origin: string) => string) | null;
   /** Serve /.well-known/oauth-authorization-server (default true). */
   asMetadata?: boolean;
+  /** Accept RFC 7523 jwt-bearer grants, each checked by this function. */
+  jwtBearer?: JwtBearerCheck;
+  /** token_endpoint_auth_methods_supported (default ['none']). */
+  tokenAuthMethods?: string[];
 }
 
 export interface PlainOAuthServer {
@@ -86,9 +99,9 @@ export async function startPlainOAuthServer(opts: PlainOAuthOptions): Promise<Pl
           token_endpoint: `${origin}/token`,
           registration_endpoint: `${origin}/register`,
           response_types_supported: ['code'],
-          grant_types_supported: ['authorization_code', 'refresh_token'],
+          grant_types_supported: ['authorization_code', 'refresh_token', ...(opts.jwtBearer ? [JWT_BEARER] : [])],
           code_challenge_methods_supported: ['S256'],
-          token_endpoint_auth_methods_supported: ['none'],
+          token_endpoint_auth_methods_supported: opts.tokenAuthMethods ?? ['none'],
         };
       }
       wellKnown.push({ path, status: body ? 200 : 404 });
@@ -113,7 +126,7 @@ export async function startPlainOAuthServer(opts: PlainOAuthOptions): Promise<Pl
     }
     if (path === '/token' && req.method === 'POST') {
       const params = Object.fromEntries(new URLSearchParams(await readText(req)));
-      records.push({ endpoint: '/token', params });
+      records.push({ endpoint: '/token', params, authorization: req.headers.authorization });
       if (params.grant_type === 'authorization_code') {
         const c = codes.get(params.code ?? '');
         codes.delete(params.code ?? '');
@@ -125,6 +138,10 @@ export async function startPlainOAuthServer(opts: PlainOAuthOptions): Promise<Pl
         return verified ? issue(res) : send(res, 400, { error: 'invalid_grant' });
       }
       if (params.grant_type === 'refresh_token' && refreshTokens.delete(params.refresh_token ?? '')) return issue(res);
+      if (params.grant_type === JWT_BEARER && opts.jwtBearer) {
+        const error = await opts.jwtBearer(params, req.headers);
+        return error ? send(res, error === 'invalid_client' ? 401 : 400, { error, error_description: `refused by the test server (${error})` }) : issue(res);
+      }
       return send(res, 400, { error: 'invalid_grant' });
     }
     if (path === MCP_PATH) {

@@ -246,3 +246,55 @@ describe('toConfig static client', () => {
     expect(config([URL_, '--client-info', '{"client_id":"same"}', '--client-id', 'same']).auth.clientInfo).toEqual({ client_id: 'same' });
   });
 });
+
+describe('enterprise sign-in flags', () => {
+  it('--workload-token keeps the file as a source (read at each token request) and takes env:NAME once', () => {
+    expect(config([URL_, '--workload-token', '@/var/run/secrets/token']).auth.workloadToken).toEqual({
+      file: '/var/run/secrets/token',
+      flag: '--workload-token',
+    });
+    expect(config([URL_, '--workload-token', 'env:WIF'], { WIF: 'eyJ.x.y' }).auth.workloadToken).toEqual({ value: 'eyJ.x.y', flag: '--workload-token' });
+    expect(refusal([URL_, '--workload-token', 'eyJ.x.y']).message).toContain('@path/to/file or env:NAME');
+  });
+
+  it('the machine logins exclude each other and the interactive options', () => {
+    expect(refusal([URL_, '--workload-token', '@t', '--client-credentials', '--client-id', 'c', '--client-secret', 's']).message).toContain(
+      'two different logins',
+    );
+    expect(refusal([URL_, '--workload-token', '@t', '--idp-issuer', 'https://idp.example', '--client-id', 'c']).message).toContain('two different logins');
+    expect(refusal([URL_, '--idp-issuer', 'https://idp.example', '--idp-id-token', '@t', '--client-id', 'c', '--device-code']).message).toContain(
+      'two different logins',
+    );
+    // Without --idp-id-token the relay signs in at the IdP, and --device-code picks the device flow there.
+    expect(config([URL_, '--idp-issuer', 'https://idp.example', '--client-id', 'c', '--device-code']).auth.deviceCode).toBe(true);
+  });
+
+  it('--idp-issuer needs the MCP client; the other --idp-* flags need --idp-issuer; URLs must be https', () => {
+    expect(refusal([URL_, '--idp-issuer', 'https://idp.example']).message).toContain('--client-id');
+    expect(refusal([URL_, '--idp-client-id', 'x']).message).toContain('need --idp-issuer');
+    expect(refusal([URL_, '--idp-issuer', 'http://idp.example', '--client-id', 'c']).message).toContain('https');
+    const c = config(
+      [
+        URL_,
+        '--idp-issuer',
+        'https://idp.example',
+        '--idp-client-id',
+        'relay',
+        '--idp-client-secret',
+        'env:S',
+        '--idp-id-token',
+        '@/tmp/id',
+        '--client-id',
+        'c',
+      ],
+      { S: 'sec' },
+    );
+    expect(c.auth.enterprise).toEqual({
+      idpIssuer: 'https://idp.example',
+      idpClientId: 'relay',
+      idpClientSecret: 'sec',
+      idpIdToken: { file: '/tmp/id', flag: '--idp-id-token' },
+      idpTokenEndpoint: undefined,
+    });
+  });
+});

@@ -28,7 +28,9 @@ describe('processTokenResponse', () => {
     const t = await processTokenResponse(
       json({ access_token: 'at', token_type: 'bearer', expires_in: 60, refresh_token: 'rt', scope: 'a b', id_token: 'x', extra: 1 }),
     );
-    expect(t).toEqual({ access_token: 'at', token_type: 'bearer', expires_in: 60, refresh_token: 'rt', scope: 'a b' });
+    // id_token is kept: an enterprise IdP login (idp-login.ts) needs it.
+    expect(t).toEqual({ access_token: 'at', token_type: 'bearer', expires_in: 60, refresh_token: 'rt', scope: 'a b', id_token: 'x' });
+    await expect(processTokenResponse(json({ access_token: 'at', token_type: 'Bearer', id_token: 7 }))).rejects.toThrow('"id_token"');
     expect(await processTokenResponse(json({ access_token: 'at', token_type: 'Bearer' }))).toEqual({ access_token: 'at', token_type: 'Bearer' });
     // Digits in a string (some servers; the SDK accepted them) are read as the number.
     expect((await processTokenResponse(json({ access_token: 'at', token_type: 'Bearer', expires_in: '3600' }))).expires_in).toBe(3600);
