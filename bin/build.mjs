@@ -1,0 +1,117 @@
+#!/usr/bin/env node
+// The published build: src/ bundled by esbuild into dist/bundle/, which is all that bin/mcp-relay.js
+// runs and all that the package ships (package.json "files"), so an install downloads no
+// dependencies at all. `npm run build` runs it after tsc (which still typechecks and emits dist/
+// for the tests that import single modules); `prepare` runs that build, so `npm pack`, `npm publish`
+// and an install from a git clone all get it. Not part of the package.
+//
+// Decisions (docs/performance.md, "Cold install"):
+// - ESM, platform node, target node20, code splitting: every `import()` in src/ stays a separate
+//   chunk loaded only when used (the login and account commands, the demo, doctor, undici, the
+//   legacy SSE transport, `open`, yargs).
+// - No source maps in the package (tsc's dist/ keeps them for development).
+// - Our own code is NOT minified: the stack traces pino writes to a log file keep our function
+//   names and real line numbers, readable in the shipped file. Third-party modules are minified
+//   (with their names kept, since some code reads constructor names): that is most of the bytes.
+// - The SDK is bundled from the paths src/ imports; its server side (express, hono, ajv, cors)
+//   must stay out of everything the relay loads: `--metafile` makes that checkable
+//   (test/e2e/package.test.ts reads dist/bundle-meta.json).
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const OUT_DIR = join(ROOT, 'dist', 'bundle');
+
+/** Minify third-party modules only (see the decisions above). */
+const minifyDependencies = {
+  name: 'minify-dependencies',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]node_modules[\\/].*\.[cm]?js$/ }, async (args) => {
+      const source = await readFile(args.path, 'utf8');
+      const { code } = await esbuild.transform(source, {
+        loader: 'js',
+        minify: true,
+        keepNames: true,
+        target: 'node20',
+        legalComments: 'none',
+        sourcefile: args.path,
+      });
+      return { contents: code, loader: 'js' };
+    });
+  },
+};
+
+/** yargs' internal files and its dependencies, as src/cli/yargs-parts.ts finds them in node_modules. */
+const YARGS_INTERNAL = {
+  factory: './build/lib/yargs-factory.js',
+  'process-argv': './build/lib/utils/process-argv.js',
+  'yargs-parser': 'yargs-parser',
+  y18n: 'y18n',
+  escalade: 'escalade/sync',
+  'get-caller-file': 'get-caller-file',
+  cliui: 'cliui',
+  'string-width': 'string-width',
+};
+
+/**
+ * The lean yargs of src/cli/yargs-lean.ts, bundled: its parts module is swapped for
+ * yargs-parts-bundled.ts, whose `yargs-internal:` imports resolve here (the factory is not in
+ * yargs' export map, so it is reached by path, as yargs-parts.ts does at run time).
+ */
+const yargsInternal = {
+  name: 'yargs-internal',
+  setup(build) {
+    const yargsRoot = join(ROOT, 'node_modules', 'yargs');
+    build.onResolve({ filter: /^\.\/yargs-parts\.js$/ }, (args) =>
+      args.importer.endsWith(join('src', 'cli', 'yargs-lean.ts')) ? { path: join(ROOT, 'src', 'cli', 'yargs-parts-bundled.ts') } : undefined,
+    );
+    build.onResolve({ filter: /^yargs-internal:/ }, async (args) => {
+      const target = YARGS_INTERNAL[args.path.slice('yargs-internal:'.length)];
+      if (!target) return { errors: [{ text: `unknown ${args.path}` }] };
+      if (target.startsWith('./')) return { path: join(yargsRoot, target) };
+      const found = await build.resolve(target, { resolveDir: yargsRoot, kind: args.kind });
+      return found.errors.length > 0 ? { errors: found.errors } : { path: found.path };
+    });
+  },
+};
+
+/**
+ * CommonJS dependencies (pino, proper-lockfile, undici...) call require() for Node's modules; in an
+ * ES module bundle esbuild routes those calls to a `require` it expects in scope.
+ */
+const REQUIRE_SHIM = "import { createRequire as __mcpRelayCreateRequire } from 'node:module';\nconst require = __mcpRelayCreateRequire(import.meta.url);";
+
+export async function build() {
+  await rm(OUT_DIR, { recursive: true, force: true });
+  const result = await esbuild.build({
+    absWorkingDir: ROOT,
+    entryPoints: {
+      // The CLI (bin/mcp-relay.js imports it).
+      main: 'src/cli/main.ts',
+      // The demo's stand-in browser, started as `node <file>` (src/demo/run-relay.ts finds it beside the bundle).
+      'auto-browser': 'src/demo/auto-browser.ts',
+      // env-paths for bin/mcp-relay.js, which needs it before the CLI is imported (compile cache).
+      'env-paths': 'node_modules/env-paths/index.js',
+    },
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    splitting: true,
+    outdir: OUT_DIR,
+    // Flat: modules find package.json and bin/ by paths relative to their own file (two levels up).
+    sourcemap: false,
+    legalComments: 'none',
+    metafile: true,
+    banner: { js: REQUIRE_SHIM },
+    plugins: [yargsInternal, minifyDependencies],
+    logLevel: 'warning',
+  });
+  // For checks only (test/e2e/package.test.ts); package.json "files" leaves it out.
+  await writeFile(join(ROOT, 'dist', 'bundle-meta.json'), JSON.stringify(result.metafile));
+  return result.metafile;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await build();
