@@ -13,6 +13,7 @@ import { MIB, parseBenchArgs, USAGE, type BenchOptions } from './options.js';
 import { checkTargets, formatTable, formatTargets, lostProgress, summarize } from './report.js';
 import { runRound, type RoundResult } from './round.js';
 import { startBenchServer } from './server.js';
+import { formatColdInstall, measureColdInstall, type ColdInstallSummary } from './cold-install.js';
 import { ChildRegistry, findMcpRemote, RELAY_BIN, VARIANTS, type VariantName } from './targets.js';
 
 /** Exit code for bad flags, as the CLI uses. */
@@ -122,6 +123,10 @@ async function run(opts: BenchOptions): Promise<void> {
     process.off('SIGTERM', onSignal);
   }
 
+  // After the bridge rounds: installing downloads and writes much, which must not disturb them.
+  let coldInstall: ColdInstallSummary | undefined;
+  if (opts.coldInstallRounds > 0) coldInstall = await measureColdInstall(PROJECT_DIR, opts.coldInstallRounds, (line) => process.stderr.write(`${line}\n`));
+
   const summary = summarize(rounds);
   const targets = checkTargets(rounds);
   const lost = lostProgress(summary);
@@ -138,6 +143,7 @@ async function run(opts: BenchOptions): Promise<void> {
     targets,
     warnings: lost,
     rounds,
+    coldInstall,
   };
   await writeFile(out, `${JSON.stringify(doc, null, 2)}\n`);
 
@@ -149,6 +155,7 @@ async function run(opts: BenchOptions): Promise<void> {
   process.stdout.write(
     `${formatTable(summary)}\n\nTargets (medians of per-round figures; each round runs the variants side by side):\n${formatTargets(targets)}\n`,
   );
+  if (coldInstall) process.stdout.write(`\n${formatColdInstall(coldInstall)}\n`);
   for (const w of lost) process.stdout.write(`warning: ${w}\n`);
   process.stdout.write(`\n${seconds.toFixed(0)} s; JSON written to ${out}\n`);
 }
