@@ -105,6 +105,9 @@ export async function build() {
     sourcemap: false,
     legalComments: 'none',
     metafile: true,
+    // Native code cannot be bundled: the OS keychain module stays an (optional) dependency, found
+    // in node_modules beside the package when the keychain is used.
+    external: ['@napi-rs/keyring'],
     banner: { js: REQUIRE_SHIM },
     plugins: [yargsInternal, minifyDependencies],
     logLevel: 'warning',
