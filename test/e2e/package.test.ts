@@ -71,10 +71,13 @@ describe('the npm package', () => {
     expect(files.filter((f) => f.path.endsWith('.map'))).toEqual([]);
   });
 
-  it('runs from the install: --version, and one tool call relayed to a real server, logged as JSON to stderr and the log file', async () => {
+  it('runs from the install: --version, --help, status, and one tool call relayed to a real server, logged as JSON to stderr and the log file', async () => {
     const bin = join(installed, 'bin', 'mcp-relay.js');
-    const { stdout } = await promisify(execFile)(process.execPath, [bin, '--version']);
-    expect(stdout.trim()).toBe(pkg.version);
+    const run = (...args: string[]) => promisify(execFile)(process.execPath, [bin, ...args], { env: { ...process.env, MCP_RELAY_HOME: join(work, 'store') } });
+    expect((await run('--version')).stdout.trim()).toBe(pkg.version);
+    // The help renderer (bundled, evaluated on first use) and a lazily loaded command chunk.
+    expect((await run('--help')).stdout).toContain('Usage: mcp-relay <server-url> [options]');
+    expect((await run('status')).stdout).toContain('Nothing is stored yet');
 
     const server: TestServer = await startTestServer({ kind: 'stateful' });
     try {
