@@ -16,7 +16,7 @@
 // - The SDK is bundled from the paths src/ imports; its server side (express, hono, ajv, cors)
 //   must stay out of everything the relay loads: `--metafile` makes that checkable
 //   (test/e2e/package.test.ts reads dist/bundle-meta.json).
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
@@ -83,6 +83,30 @@ const yargsInternal = {
  */
 const REQUIRE_SHIM = "import { createRequire as __mcpRelayCreateRequire } from 'node:module';\nconst require = __mcpRelayCreateRequire(import.meta.url);";
 
+/** The notices file shipped beside the chunks (minifying drops the packages' license comments). */
+export const LICENSES_FILE = 'THIRD-PARTY-LICENSES.txt';
+
+/**
+ * Every bundled package's name, version, license and license text, as their licenses (MIT, ISC,
+ * BSD, Apache-2.0...) ask of copies that include them.
+ */
+async function writeLicenses(metafile) {
+  const roots = new Set();
+  for (const input of Object.keys(metafile.inputs)) {
+    const m = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\/(?!.*node_modules\/)/.exec(input);
+    if (m) roots.add(m[1]);
+  }
+  const sections = [];
+  for (const root of [...roots].sort()) {
+    const pkg = JSON.parse(await readFile(join(ROOT, root, 'package.json'), 'utf8'));
+    const file = (await readdir(join(ROOT, root))).find((f) => /^(licen[cs]e|copying)(\.|$)/i.test(f));
+    const text = file ? (await readFile(join(ROOT, root, file), 'utf8')).trim() : `(no license file; package.json says ${pkg.license ?? 'nothing'})`;
+    sections.push(`${pkg.name}@${pkg.version} (${pkg.license ?? 'unknown'})\n\n${text}`);
+  }
+  const head = 'mcp-relay bundles the following packages (dist/bundle/). Their notices:';
+  await writeFile(join(OUT_DIR, LICENSES_FILE), `${head}\n\n${sections.join(`\n\n${'-'.repeat(72)}\n\n`)}\n`);
+}
+
 export async function build() {
   await rm(OUT_DIR, { recursive: true, force: true });
   const result = await esbuild.build({
@@ -112,6 +136,7 @@ export async function build() {
     plugins: [yargsInternal, minifyDependencies],
     logLevel: 'warning',
   });
+  await writeLicenses(result.metafile);
   // For checks only (test/e2e/package.test.ts); package.json "files" leaves it out.
   await writeFile(join(ROOT, 'dist', 'bundle-meta.json'), JSON.stringify(result.metafile));
   return result.metafile;

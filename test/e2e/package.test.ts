@@ -15,6 +15,9 @@ import { startTestServer, type TestServer } from '../helpers/mcp-servers.js';
 import { bundleMeta, filesUnder, installTarball, NPM_TIMEOUT_MS, packageOf, packRepo, reachableOutputs, REPO, type PackedFile } from '../helpers/package.js';
 import { INIT, killAll, spawnRelay, tempHome } from '../helpers/relay.js';
 
+/** bin/build.mjs's notices file (LICENSES_FILE there). */
+const LICENSES_FILE = 'THIRD-PARTY-LICENSES.txt';
+
 /** Issue 16's goal for the installed package (without the optional keychain module). */
 const MAX_INSTALLED_BYTES = 3 * 1024 * 1024;
 /** The MCP SDK's server-side dependencies: a client never runs them. */
@@ -48,14 +51,19 @@ describe('the npm package', () => {
       .filter((p) => !(p.startsWith('dist/bundle/') || ['bin/mcp-relay.js', 'package.json', 'README.md', 'LICENSE'].includes(p)));
     expect(outside).toEqual([]);
     expect(packed.filter((f) => f.path.endsWith('.map'))).toEqual([]);
-    // The build's outputs, exactly (a stale chunk of an older build would be shipped dead weight).
-    const built = Object.keys(bundleMeta().outputs).sort();
-    expect(
-      packed
-        .map((f) => f.path)
-        .filter((p) => p.startsWith('dist/bundle/'))
-        .sort(),
-    ).toEqual(built);
+    // The build's outputs, exactly (a stale chunk of an older build would be shipped dead weight),
+    // and the notices of the packages bundled in them.
+    const built = [...Object.keys(bundleMeta().outputs), `dist/bundle/${LICENSES_FILE}`].sort();
+    const shipped = packed.map((f) => f.path).filter((p) => p.startsWith('dist/bundle/'));
+    expect(shipped.sort()).toEqual(built);
+  });
+
+  it('names every bundled package, with its license, in the shipped notices file', async () => {
+    const notices = await readFile(join(installed, 'dist', 'bundle', LICENSES_FILE), 'utf8');
+    const bundled = new Set(Object.values(bundleMeta().outputs).flatMap((o) => Object.keys(o.inputs).map(packageOf)));
+    bundled.delete('src');
+    expect(bundled.size).toBeGreaterThan(20);
+    expect([...bundled].filter((name) => !notices.includes(`\n${name}@`))).toEqual([]);
   });
 
   it(`installs offline as one package with no dependencies, at most ${MAX_INSTALLED_BYTES} bytes`, async () => {
