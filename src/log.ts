@@ -6,15 +6,9 @@
  */
 import { closeSync, fchmodSync, fstatSync, openSync, writeSync } from 'node:fs';
 import { RelayError } from './errors.js';
-import { createRequire } from 'node:module';
 import { pino, type Logger, type LevelWithSilent, type StreamEntry } from 'pino';
-import type PinoPretty from 'pino-pretty';
+import { prettyStderr } from './log-pretty.js';
 import { stderrWriter } from './stderr.js';
-
-/** pino-pretty is only for a person at a terminal; hosts pipe stderr, so load it on demand. */
-function loadPretty(): typeof PinoPretty {
-  return createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
-}
 
 export type { Logger };
 
@@ -75,9 +69,9 @@ export function createLogger(opts: LogOptions): Logger {
     const usePretty = opts.pretty ?? process.stderr.isTTY === true;
     streams.push({
       level: opts.level as pino.Level,
-      stream: usePretty
-        ? loadPretty()({ destination: 2, sync: true, colorize: process.stderr.isTTY === true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' })
-        : stderrWriter(),
+      // Plain streams only, never pino transports: those run in worker threads loaded by file
+      // path, which a bundled build does not have (bin/build.mjs).
+      stream: usePretty ? prettyStderr(process.stderr.isTTY === true) : stderrWriter(),
     });
   }
   if (opts.file) streams.push({ level: opts.level as pino.Level, stream: logFileStream(opts.file, opts.quietStderr === true) });

@@ -1,11 +1,19 @@
 /**
  * `mcp-relay demo` (the walkthrough `npm run demo` runs) and `mcp-relay demo-server` (only the
  * demo server, for trying the relay with your own host app and browser).
+ *
+ * The demo itself is imported only when one of these commands runs: it is the one part of the
+ * relay that runs an MCP *server* (the SDK's Server and Streamable HTTP server transport, which
+ * bring ajv and @hono/node-server), and the bundled build keeps it in chunks that `status`,
+ * `login` and `doctor` never load.
  */
 import type { Argv } from 'yargs';
 import { RelayError } from '../errors.js';
-import { runDemo } from '../demo/run.js';
-import { DEFAULT_DEMO_SERVER_PORT, DEFAULT_DEMO_TOKEN_TTL_SEC, runDemoServer } from '../demo/run-server.js';
+
+/** A fixed default port, so a host configuration pasted once keeps working across restarts. */
+export const DEFAULT_DEMO_SERVER_PORT = 7331;
+/** Default access-token lifetime: an hour, like many real servers (--token-ttl to see refreshes). */
+export const DEFAULT_DEMO_TOKEN_TTL_SEC = 3600;
 
 /** Highest TCP port. */
 const MAX_PORT = 65_535;
@@ -44,7 +52,10 @@ export function registerDemoCommands(parser: Argv, env: NodeJS.ProcessEnv): void
         .option('keep-store', { type: 'boolean', default: false, describe: "Keep the demo's temporary credential store and print where it is" })
         .example('$0 demo', 'run the walkthrough (your browser opens when one is available)')
         .example('$0 demo --auto', 'run it without a browser (as the test suite does)'),
-    (args) => untilDone(env, (io) => runDemo({ auto: Boolean(args.auto), keepStore: Boolean(args['keep-store']), ...io })),
+    async (args) => {
+      const { runDemo } = await import('../demo/run.js');
+      await untilDone(env, (io) => runDemo({ auto: Boolean(args.auto), keepStore: Boolean(args['keep-store']), ...io }));
+    },
   );
 
   parser.command(
@@ -68,6 +79,7 @@ export function registerDemoCommands(parser: Argv, env: NodeJS.ProcessEnv): void
       const ttl = Number(args['token-ttl']);
       if (!Number.isInteger(ttl) || ttl < 1)
         throw new RelayError('BAD_CONFIG', `--token-ttl must be a whole number of seconds, at least 1 (got ${String(args['token-ttl'])})`);
+      const { runDemoServer } = await import('../demo/run-server.js');
       await untilDone(env, (io) => runDemoServer({ port, autoApprove: Boolean(args['auto-approve']), tokenTtlSec: ttl, ...io }));
     },
   );

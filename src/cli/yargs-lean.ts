@@ -8,18 +8,39 @@
  * (yargs/lib/platform-shims/esm.mjs, MIT), except that the help renderer is loaded ahead of the
  * parse when the command line asks for help, and on first use otherwise.
  *
- * The factory is not in yargs' export map, so it is reached by file path. If that ever fails (a
- * yargs release that moves it), the plain `import('yargs')` is used: slower, never broken.
+ * The parts come from yargs-parts.ts (yargs' files in node_modules, reached by path since the
+ * factory is not in yargs' export map) or, in the bundled build, from yargs-parts-bundled.ts
+ * (bin/build.mjs swaps the module). If that ever fails (a yargs release that moves them), the
+ * plain `import('yargs')` is used: slower, never broken.
  */
 import { notStrictEqual, strictEqual } from 'node:assert';
 import { readdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { basename, dirname, extname, join, relative, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
 import type { Argv } from 'yargs';
+import { loadYargsParts } from './yargs-parts.js';
 
 export type YargsFn = (argv: string[]) => Argv;
+export type Cliui = (opts: unknown) => unknown;
+export type StringWidth = (text: string) => number;
+
+/** yargs' factory and what its platform shim needs, wherever they were loaded from. */
+export interface YargsParts {
+  YargsFactory: (shim: unknown) => YargsFn;
+  getProcessArgvBin: () => string;
+  Parser: unknown;
+  y18n: (opts: unknown) => unknown;
+  findUp: unknown;
+  getCallerFile: (n: number) => string;
+  /** The help renderer if it was preloaded, else a synchronous load on first use. */
+  renderer: () => { cliui: Cliui; stringWidth: StringWidth };
+  /** yargs' locales folder (a missing one leaves yargs' English strings). */
+  localesDir: string;
+  /** Where yargs looks for the application's package.json. */
+  mainFilename: string;
+  require: NodeJS.Require;
+}
 
 /** The arguments that make yargs render help (main.ts: `.help()` with alias `h`). */
 function wantsHelp(argv: readonly string[]): boolean {
@@ -35,54 +56,18 @@ export async function loadYargs(argv: readonly string[]): Promise<YargsFn> {
   }
 }
 
-type Cliui = (opts: unknown) => unknown;
-
-/** A required ES module: its namespace, or its "module.exports" export itself (cliui has one). */
-function defaultOf<T>(loaded: unknown): T {
-  return (typeof loaded === 'function' ? loaded : (loaded as { default: T }).default) as T;
-}
-type StringWidth = (text: string) => number;
-
 /** The lean build itself (exported for tests; use loadYargs). */
 export async function leanYargs(preloadHelp: boolean): Promise<YargsFn> {
-  const entry = fileURLToPath(import.meta.resolve('yargs'));
-  const root = dirname(entry);
-  const requireHere = createRequire(entry);
-  // yargs' own dependencies, resolved from yargs (not from this package: stricter installs nest them).
-  const dep = (name: string) => import(pathToFileURL(requireHere.resolve(name)).href) as Promise<{ default: unknown }>;
-  const own = (...path: string[]) => import(pathToFileURL(join(root, ...path)).href) as Promise<Record<string, unknown>>;
-  const [factory, argvBin, parser, i18n, findUp, callerFile, help] = await Promise.all([
-    own('build', 'lib', 'yargs-factory.js'),
-    own('build', 'lib', 'utils', 'process-argv.js'),
-    dep('yargs-parser'),
-    dep('y18n'),
-    dep('escalade/sync'),
-    dep('get-caller-file'),
-    preloadHelp ? Promise.all([dep('cliui'), dep('string-width')]) : undefined,
-  ]);
-  const YargsFactory = factory.YargsFactory as (shim: unknown) => YargsFn;
-  const getCallerFile = callerFile.default as (n: number) => string;
-  let cliui = help?.[0].default as Cliui | undefined;
-  let stringWidth = help?.[1].default as StringWidth | undefined;
-  // Help rendered without being asked for on the command line: load it now. cliui and string-width
-  // are ES modules, and require() of one works from Node 20.19 and 22.12 (unflagged there); on
-  // 22.0-22.11 it throws ERR_REQUIRE_ESM, which is why package.json's engines skips those releases
-  // (test/unit/yargs-lean.test.ts, "loaded on first use", fails on 22.11).
-  const renderer = () => {
-    cliui ??= defaultOf<Cliui>(requireHere('cliui'));
-    stringWidth ??= defaultOf<StringWidth>(requireHere('string-width'));
-    return { cliui, stringWidth };
-  };
-  const mainFilename = root.substring(0, root.lastIndexOf('node_modules'));
+  const parts = await loadYargsParts(preloadHelp);
   const shim = {
     assert: { notStrictEqual, strictEqual },
-    cliui: (opts: unknown) => renderer().cliui(opts),
-    findUp: findUp.default,
+    cliui: (opts: unknown) => parts.renderer().cliui(opts),
+    findUp: parts.findUp,
     getEnv: (key: string) => process.env[key],
     inspect,
-    getProcessArgvBin: argvBin.getProcessArgvBin,
-    mainFilename: mainFilename || process.cwd(),
-    Parser: parser.default,
+    getProcessArgvBin: parts.getProcessArgvBin,
+    mainFilename: parts.mainFilename || process.cwd(),
+    Parser: parts.Parser,
     path: { basename, dirname, extname, relative, resolve, join },
     process: {
       argv: () => process.argv,
@@ -95,13 +80,13 @@ export async function leanYargs(preloadHelp: boolean): Promise<YargsFn> {
     },
     readFileSync,
     readdirSync,
-    require: requireHere,
+    require: parts.require,
     getCallerFile: () => {
-      const callerFile = getCallerFile(3);
+      const callerFile = parts.getCallerFile(3);
       return callerFile.startsWith('file://') ? fileURLToPath(callerFile) : callerFile;
     },
-    stringWidth: (text: string) => renderer().stringWidth(text),
-    y18n: (i18n.default as (opts: unknown) => unknown)({ directory: join(root, 'locales'), updateFiles: false }),
+    stringWidth: (text: string) => parts.renderer().stringWidth(text),
+    y18n: parts.y18n({ directory: parts.localesDir, updateFiles: false }),
   };
-  return YargsFactory(shim);
+  return parts.YargsFactory(shim);
 }

@@ -10,10 +10,6 @@ import { RELAY_BIN } from './run-relay.js';
 import { startDemoServer } from './server.js';
 import type { DemoRequestEvent } from './types.js';
 
-/** A fixed default port, so a host configuration pasted once keeps working across restarts. */
-export const DEFAULT_DEMO_SERVER_PORT = 7331;
-/** Default access-token lifetime: an hour, like many real servers (--token-ttl to see refreshes). */
-export const DEFAULT_DEMO_TOKEN_TTL_SEC = 3600;
 const HOST = '127.0.0.1';
 const SERVER_NAME = 'mcp-relay-demo';
 

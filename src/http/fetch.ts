@@ -46,6 +46,15 @@ type Undici = typeof import('undici');
 type Dispatcher = InstanceType<Undici['Agent']>;
 
 /**
+ * undici (a CommonJS package), loaded on first use. Its exports are read from the namespace's
+ * `default` (module.exports) when there is one: Node adds named exports to a CommonJS namespace
+ * by reading the source, a bundled build (bin/build.mjs) gives `default` only.
+ */
+function importUndici(): Promise<Undici> {
+  return import('undici').then((m) => (m as Undici & { default?: Undici }).default ?? m);
+}
+
+/**
  * The undici dispatchers for one set of TLS options, and the choice among them per request: direct
  * for NO_PROXY hosts (curl's rules, no-proxy.ts) and when no proxy applies, else a tunnel through
  * HTTPS_PROXY or HTTP_PROXY by the target's scheme. Every request the relay makes with undici
@@ -109,7 +118,7 @@ function undiciTls(tls: TlsClientOptions | undefined): Record<string, unknown> {
 export function createFetch(env: NodeJS.ProcessEnv = process.env, tls?: ClientTls): FetchFn {
   if (!proxyFromEnv(env) && !tls) return (input, init) => fetch(input, init);
   // undici is loaded only when a proxy or TLS options are configured (it costs ~18 MB of memory to load).
-  const loaded = import('undici');
+  const loaded = importUndici();
   const routers = new Map<string, ReturnType<typeof proxyRouter>>();
   return async (input, init) => {
     const undici = await loaded;
@@ -164,7 +173,7 @@ export function createLegacyFetch(env: NodeJS.ProcessEnv = process.env, tls?: Tl
 function undiciPooled(env: NodeJS.ProcessEnv, tls: TlsClientOptions | undefined): { fetch: FetchFn; close(): void } {
   let ready: Promise<{ fetch: FetchFn; close(): Promise<void> }> | undefined;
   const load = () =>
-    (ready ??= import('undici').then((undici) => {
+    (ready ??= importUndici().then((undici) => {
       const router = proxyRouter(undici, env, { connections: MAX_CONNECTIONS, ...undiciTls(tls) });
       const pooledFetch: FetchFn = (input, init) =>
         undici.fetch(input, {

@@ -14,6 +14,7 @@ import { checkTargets, formatTable, formatTargets, lostProgress, summarize } fro
 import { runRound, type RoundResult } from './round.js';
 import { startBenchServer } from './server.js';
 import { AGGREGATE_SERVERS, formatAggregate, runAggregateBench, type AggregateRound } from './aggregate.js';
+import { formatColdInstall, measureColdInstall, type ColdInstallSummary } from './cold-install.js';
 import { ChildRegistry, findMcpRemote, RELAY_BIN, VARIANTS, type VariantName } from './targets.js';
 
 /** Exit code for bad flags, as the CLI uses. */
@@ -139,6 +140,10 @@ async function run(opts: BenchOptions): Promise<void> {
     process.off('SIGTERM', onSignal);
   }
 
+  // After the bridge rounds: installing downloads and writes much, which must not disturb them.
+  let coldInstall: ColdInstallSummary | undefined;
+  if (opts.coldInstallRounds > 0) coldInstall = await measureColdInstall(PROJECT_DIR, opts.coldInstallRounds, (line) => process.stderr.write(`${line}\n`));
+
   const summary = summarize(rounds);
   const targets = checkTargets(rounds);
   const lost = lostProgress(summary);
@@ -156,6 +161,7 @@ async function run(opts: BenchOptions): Promise<void> {
     warnings: lost,
     rounds,
     aggregate: aggregateRounds,
+    coldInstall,
   };
   await writeFile(out, `${JSON.stringify(doc, null, 2)}\n`);
 
@@ -169,6 +175,7 @@ async function run(opts: BenchOptions): Promise<void> {
       `${formatTable(summary)}\n\nTargets (medians of per-round figures; each round runs the variants side by side):\n${formatTargets(targets)}\n`,
     );
   if (aggregateRounds.length) process.stdout.write(`\n${formatAggregate(aggregateRounds)}\n`);
+  if (coldInstall) process.stdout.write(`\n${formatColdInstall(coldInstall)}\n`);
   for (const w of lost) process.stdout.write(`warning: ${w}\n`);
   process.stdout.write(`\n${seconds.toFixed(0)} s; JSON written to ${out}\n`);
 }

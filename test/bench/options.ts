@@ -34,10 +34,13 @@ export interface BenchOptions {
   quick: boolean;
   /** The ten-server aggregate row group (aggregate.ts): run it too, skip it, or run only it. */
   aggregate: 'on' | 'off' | 'only';
+  /** Cold-install rounds (cold-install.ts; needs the npm registry); 0 leaves the figure out. */
+  coldInstallRounds: number;
 }
 
-/** Defaults of a full run: about 2 to 3 minutes on 2 cores. */
+/** Defaults of a full run: about 2 to 3 minutes on 2 cores (plus the cold installs: network-bound). */
 const FULL: Omit<BenchOptions, 'out' | 'skipMcpRemote' | 'cpuProfDir' | 'hostReader' | 'quick' | 'aggregate'> = {
+  coldInstallRounds: 3,
   rounds: 5,
   calls: 2_000,
   latencyBlocks: 4,
@@ -54,6 +57,7 @@ const FULL: Omit<BenchOptions, 'out' | 'skipMcpRemote' | 'cpuProfDir' | 'hostRea
 
 /** --quick: about 30 s. */
 const QUICK: Partial<BenchOptions> = {
+  coldInstallRounds: 2,
   rounds: 3,
   calls: 400,
   latencyBlocks: 2,
@@ -80,6 +84,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --payload-budget-mib N  MiB per variant per size per round (default ${FULL.payloadBudgetMib})
   --progress-steps N      progress notifications per slow call (default ${FULL.progressSteps})
   --no-mcp-remote         leave the mcp-remote reference out
+  --cold-install-rounds N npm pack + installs with empty caches vs mcp-remote (default ${FULL.coldInstallRounds}; 0: skip)
   --cpu-prof DIR          run the relay children with node --cpu-prof, profiles into DIR
   --host-reader R         sdk (default): the SDK's StdioClientTransport reader, as SDK-based hosts
                           have it; linear: same parsing, linear buffering, to see the bridge alone
@@ -115,6 +120,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
       aggregate: { type: 'string', default: 'on' },
       out: { type: 'string', default: 'bench-results.json' },
       help: { type: 'boolean', default: false },
+      'cold-install-rounds': { type: 'string' },
     },
   });
   if (values.help) return undefined;
@@ -149,6 +155,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
     cpuProfDir: values['cpu-prof'],
     hostReader,
     quick: values.quick,
+    coldInstallRounds: positiveInt(values['cold-install-rounds'], '--cold-install-rounds', base.coldInstallRounds, 0),
   };
 }
 
