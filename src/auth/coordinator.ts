@@ -14,12 +14,16 @@
  *   the lock's stale time), then reported as AUTH_SERVER_UNAVAILABLE; the tokens are kept.
  * - With --client-credentials there is no person: the client credentials grant replaces the
  *   login and the refresh alike (before expiry, on 401, under the same lock), never a browser.
+ * - DPoP (dpop.ts): a new login gets a new key when DPoP is on for the server; a refresh proves
+ *   the key stored with the tokens (RFC 9449 §5: a refresh token bound to a key is only accepted
+ *   with a proof of it), so every process and every refresh uses the one bound key.
  */
 import type { Config } from '../config/config.js';
 import { describeError, isRelayError, RelayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { FetchFn } from '../http/fetch.js';
-import type { AuthHook, UnauthorizedInfo } from './hook.js';
+import type { AuthHook, DpopProofRequest, UnauthorizedInfo } from './hook.js';
+import { accessTokenOf, authorizationValue, DpopNonces, DpopProver, newLoginDpop, requestProof, tokenDpop, type TokenDpop } from './dpop.js';
 import type { LoginStatus } from './login-status.js';
 import type { ServerStore, StoredClient, StoredTokens } from '../store/store.js';
 import type { Opener } from './browser.js';
@@ -64,9 +68,15 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
   private readonly now: () => number;
   private waiting = false;
   private readonly listeners: Array<(event: 'waiting' | 'done') => void> = [];
+  /** The MCP server's DPoP challenge, once it sent one (RFC 9449 §7.1): --dpop auto then binds new logins. */
+  private dpopChallenge: { algs?: string[] | undefined } | undefined;
+  private readonly prover: DpopProver;
+  /** Nonces of the authorization server's token endpoint (RFC 9449 §8), per origin. */
+  private readonly nonces = new DpopNonces();
 
   constructor(private readonly deps: CoordinatorDeps) {
     this.now = deps.now ?? Date.now;
+    this.prover = new DpopProver(this.now);
   }
 
   private get log(): Logger {
@@ -87,7 +97,21 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
         this.log.warn(`refreshing before expiry failed: ${describeError(err)}`);
       }
     }
-    return this.tokens ? `Bearer ${this.tokens.access_token}` : undefined;
+    return this.tokens ? authorizationValue(this.tokens) : undefined;
+  }
+
+  dpopProof(r: DpopProofRequest): Promise<string | undefined> {
+    return requestProof(this.prover, this.tokens, r);
+  }
+
+  /** The key of a new login when DPoP is on for this server (dpop.ts), else undefined. */
+  private newDpop(d: Discovered): Promise<TokenDpop | undefined> {
+    return newLoginDpop({ mode: this.deps.config.auth.dpop, metadata: d.metadata, challenge: this.dpopChallenge, prover: this.prover, nonces: this.nonces });
+  }
+
+  /** The stored key of bound tokens, for the requests that renew them. */
+  private boundDpop(t: StoredTokens | undefined): TokenDpop | undefined {
+    return t?.dpop_key ? tokenDpop(t.dpop_key, this.prover, this.nonces) : undefined;
   }
 
   unauthorized(info: UnauthorizedInfo): Promise<void> {
@@ -141,7 +165,7 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
     }
     const discovered = await this.discovery(false);
     checkPasted(pasted, pending, issExpected(discovered.metadata));
-    const tokens = await finish(this.loginContext(discovered, undefined, undefined), pending, pasted.code, pasted.iss);
+    const tokens = await finish(this.loginContext(discovered, undefined, undefined, await this.newDpop(discovered)), pending, pasted.code, pasted.iss);
     this.tokens = tokens;
     return tokens;
   }
@@ -157,8 +181,9 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
   }
 
   private async recover(info: UnauthorizedInfo): Promise<void> {
-    const rejected = info.rejected?.replace(/^Bearer\s+/i, '');
+    const rejected = accessTokenOf(info.rejected);
     if (info.challenge.resourceMetadata) this.resourceMetadataUrl = info.challenge.resourceMetadata;
+    if (info.challenge.dpop) this.dpopChallenge = info.challenge.dpop;
     const stepUp = info.status === 403 && info.challenge.error === 'insufficient_scope';
     const current = this.own(await this.deps.store.readTokens());
     if (!stepUp && usableTokens(current, rejected, this.now())) {
@@ -216,7 +241,7 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
       try {
         // No abort signal on the request itself: a refresh cut off after the server rotated the
         // refresh token would lose the new one.
-        const base = { discovered, client, resource: this.resource(discovered), fetch: this.deps.fetch, now: this.now };
+        const base = { discovered, client, resource: this.resource(discovered), fetch: this.deps.fetch, now: this.now, dpop: this.boundDpop(cur) };
         const fresh = await withTokenRetry(() => refreshTokens(base, cur), this.retryDeps());
         await this.deps.store.writeTokens(fresh);
         this.tokens = fresh;
@@ -243,7 +268,8 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
     try {
       const discovered = await this.discovery(true);
       const scope = this.scope(discovered, info, stepUp ? current : undefined);
-      const tokens = await interactiveLogin(this.loginContext(discovered, scope, rejected ?? (stepUp ? current?.access_token : undefined)));
+      const dpop = await this.newDpop(discovered);
+      const tokens = await interactiveLogin(this.loginContext(discovered, scope, rejected ?? (stepUp ? current?.access_token : undefined), dpop));
       this.tokens = tokens;
       this.failedLogin = undefined;
     } catch (err) {
@@ -275,6 +301,8 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
         now: this.now,
         staleAccessToken: stale,
         retry: this.retryDeps(),
+        // The grant is this identity's login: it keeps its bound key, or gets one if it has none.
+        dpopFor: async (cur: StoredTokens | undefined) => (isClientCredentialsTokens(cur) && this.boundDpop(cur)) || this.newDpop(discovered),
       };
       this.tokens = await clientCredentialsLogin(c);
       this.failedLogin = undefined;
@@ -284,8 +312,9 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
     }
   }
 
-  private loginContext(discovered: Discovered, scope: string | undefined, stale: string | undefined): LoginContext {
+  private loginContext(discovered: Discovered, scope: string | undefined, stale: string | undefined, dpop?: TokenDpop): LoginContext {
     return {
+      dpop,
       store: this.deps.store,
       config: this.deps.config,
       discovered,

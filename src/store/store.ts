@@ -36,8 +36,8 @@ import { checkLayout } from './layout.js';
 import { LOCK_NAME, withLock, type WithLockOptions } from './lock.js';
 import { SERVER_KEY_PATTERN } from './paths.js';
 
-export type { CachedMethod, PendingLogin, StoredCache, StoredClient, StoredDiscovery, StoredServer, StoredTokens } from './guards.js';
-export { CACHED_METHODS } from './guards.js';
+export type { CachedMethod, PendingLogin, StoredCache, StoredClient, StoredDiscovery, StoredDpopKey, StoredServer, StoredTokens } from './guards.js';
+export { CACHED_METHODS, TOKEN_SECRET_FIELDS } from './guards.js';
 export { LAYOUT_FILE, LAYOUT_VERSION } from './layout.js';
 
 export const SERVERS_DIR = 'servers';

@@ -42,8 +42,6 @@ const KNOWN_HARNESS_BUGS = {
 const NOT_BUILT = {
   'auth/cross-app-access-complete-flow': 'not built yet: enterprise-managed authorization (token exchange + jwt-bearer)',
   'auth/enterprise-managed-authorization': 'not built yet: enterprise-managed authorization (token exchange + jwt-bearer)',
-  'auth/dpop': 'not built yet: DPoP proofs (RFC 9449)',
-  'auth/dpop-nonce': 'not built yet: DPoP proofs (RFC 9449)',
   'auth/wif-jwt-bearer': 'not built yet: workload identity (--workload-token)',
 };
 
