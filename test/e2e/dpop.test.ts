@@ -24,11 +24,11 @@ const RELAYS = 6;
 const REQUESTS = 1000;
 const IN_FLIGHT = 25;
 
-async function servers(opts: { asNonce?: boolean; mcpNonce?: boolean } = {}): Promise<{ as: DpopAs; mcp: DpopMcpServer }> {
+async function servers(opts: { asNonce?: boolean; mcpNonce?: boolean; kind?: 'stateful' | 'sse' } = {}): Promise<{ as: DpopAs; mcp: DpopMcpServer }> {
   let mcp: DpopMcpServer | undefined;
   const as = await startDpopAs({ resource: () => mcp!.url, requireNonce: opts.asNonce });
   closers.push(() => as.close());
-  mcp = await startDpopMcpServer({ as: () => as, requireNonce: opts.mcpNonce });
+  mcp = await startDpopMcpServer({ as: () => as, requireNonce: opts.mcpNonce, kind: opts.kind });
   closers.push(() => mcp!.close());
   return { as, mcp };
 }
@@ -72,6 +72,21 @@ describe('DPoP-bound logins through the relay', () => {
     const shown = await status(home);
     expect(shown).toContain('DPoP-bound');
     expect(shown).not.toContain(tokens!.dpop_key!.jwk.d!);
+  });
+
+  it('signs the legacy HTTP+SSE transport too: the GET stream and every POST, nonce retry included', async () => {
+    const { as, mcp } = await servers({ kind: 'sse', mcpNonce: true });
+    const home = await tempHome();
+    const r = await connectRelay([mcp.url, '--transport', 'sse'], { home, env: browserEnv(home) });
+    expect(text(await r.client.callTool({ name: 'echo', arguments: { text: 'legacy' } }))).toBe('legacy');
+    mcp.rotateNonce();
+    expect(text(await r.client.callTool({ name: 'echo', arguments: { text: 'again' } }))).toBe('again');
+    expect(mcp.counters.verified.GET).toBeGreaterThanOrEqual(1);
+    expect(mcp.counters.verified.POST).toBeGreaterThanOrEqual(3);
+    expect(mcp.counters.failures).toEqual([]);
+    expect(mcp.counters.repeatedJti).toBe(0);
+    expect(as.counters.logins).toBe(1);
+    expect(browserLaunches(home)).toHaveLength(1);
   });
 
   it(`${RELAYS} relays sharing one DPoP-bound login make one refresh, each proving the stored key`, async () => {

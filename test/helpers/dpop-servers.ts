@@ -16,7 +16,7 @@ import * as jose from 'jose';
 import Provider, { errors } from 'oidc-provider';
 import { listenLoopback, type LoopbackServer } from './loopback-server.js';
 import { createCapabilityServer } from './mcp-capabilities.js';
-import { createStatefulRouter, MCP_PATH, type Router } from './mcp-routes.js';
+import { createSseRouter, createStatefulRouter, MCP_PATH, type Router, SSE_PATH } from './mcp-routes.js';
 import type { TestServerCounters } from './mcp-server-types.js';
 
 /** RFC 9449 §11.1 / the MCP DPoP extension: proofs older or newer than this are refused. */
@@ -184,7 +184,7 @@ export interface DpopMcpServer {
  * The SDK's MCP server behind a DPoP check. With `requireNonce`, a proof must carry the server's
  * current nonce (RFC 9449 §9), which every answer also announces in DPoP-Nonce.
  */
-export async function startDpopMcpServer(opts: { as: () => DpopAs; requireNonce?: boolean }): Promise<DpopMcpServer> {
+export async function startDpopMcpServer(opts: { as: () => DpopAs; requireNonce?: boolean; kind?: 'stateful' | 'sse' }): Promise<DpopMcpServer> {
   const counters: McpDpopCounters = {
     initialize: 0,
     deleteSession: 0,
@@ -198,10 +198,12 @@ export async function startDpopMcpServer(opts: { as: () => DpopAs; requireNonce?
     nonceChallenges: 0,
     nonceHonored: 0,
   };
-  const router: Router = createStatefulRouter(() => createCapabilityServer(counters), { jsonResponse: false, eventStore: false });
+  const newServer = () => createCapabilityServer(counters);
+  const router: Router = opts.kind === 'sse' ? createSseRouter(newServer) : createStatefulRouter(newServer, { jsonResponse: false, eventStore: false });
+  const path = opts.kind === 'sse' ? SSE_PATH : MCP_PATH;
   let nonce = randomBytes(12).toString('base64url');
   let origin = '';
-  const prm = () => `${origin}/.well-known/oauth-protected-resource${MCP_PATH}`;
+  const prm = () => `${origin}/.well-known/oauth-protected-resource${path}`;
   const host = await listenLoopback((req, res) => {
     handle(req, res).catch((err: unknown) => {
       counters.failures.push(`server error: ${String(err)}`);
@@ -209,7 +211,7 @@ export async function startDpopMcpServer(opts: { as: () => DpopAs; requireNonce?
     });
   });
   origin = `http://127.0.0.1:${host.port}`;
-  const resource = `${origin}${MCP_PATH}`;
+  const resource = `${origin}${path}`;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', origin);
