@@ -239,3 +239,12 @@ describe('toConfig static client', () => {
     expect(config([URL_, '--client-info', '{"client_id":"same"}', '--client-id', 'same']).auth.clientInfo).toEqual({ client_id: 'same' });
   });
 });
+
+describe('--dpop', () => {
+  it('defaults to auto, takes always and never, and refuses anything else', () => {
+    expect(config([URL_]).auth.dpop).toBe('auto');
+    expect(config([URL_, '--dpop', 'always']).auth.dpop).toBe('always');
+    expect(config([URL_, '--dpop', 'never']).auth.dpop).toBe('never');
+    expect(() => parseArgs([URL_, '--dpop', 'sometimes'])).toThrow(/sometimes/);
+  });
+});
