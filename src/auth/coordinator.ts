@@ -23,7 +23,7 @@ import { describeError, isRelayError, RelayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { FetchFn } from '../http/fetch.js';
 import type { AuthHook, DpopProofRequest, UnauthorizedInfo } from './hook.js';
-import { accessTokenOf, authorizationValue, DpopNonces, DpopProver, newLoginDpop, requestProof, tokenDpop, type TokenDpop } from './dpop.js';
+import { accessTokenOf, authorizationValue, DpopNonces, isDpopBound, DpopProver, newLoginDpop, requestProof, tokenDpop, type TokenDpop } from './dpop.js';
 import type { LoginStatus } from './login-status.js';
 import type { ServerStore, StoredClient, StoredTokens } from '../store/store.js';
 import type { Opener } from './browser.js';
@@ -195,7 +195,10 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
       const scope = (d: Discovered) => this.scope(d, info, stepUp ? current : undefined, current?.scope);
       return this.machineLogin(scope, rejected ?? (stepUp ? current?.access_token : undefined), !current);
     }
-    if (!stepUp && current?.refresh_token) {
+    // A server that takes only DPoP refused unbound tokens: refreshing them gives unbound tokens
+    // again (RFC 9449 §5: the binding is made at the grant), so this is a new login with a key.
+    const unbound = info.challenge.dpop?.only === true && this.deps.config.auth.dpop !== 'never' && !isDpopBound(current);
+    if (!stepUp && current?.refresh_token && !unbound) {
       try {
         if (await this.refreshOnce(rejected)) return;
       } catch (err) {

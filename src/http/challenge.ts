@@ -14,9 +14,10 @@ export interface BearerChallenge {
   errorDescription?: string;
   /**
    * The server offered the DPoP scheme (RFC 9449 §7.1): its `algs` and `error` (e.g.
-   * `use_dpop_nonce`, §9). Without a Bearer challenge the fields above come from this one.
+   * `use_dpop_nonce`, §9). Without a Bearer challenge (`only`: the server takes no Bearer token)
+   * the fields above come from this one.
    */
-  dpop?: { algs?: string[]; error?: string };
+  dpop?: { algs?: string[]; error?: string; only?: true };
 }
 
 /** One challenge of a WWW-Authenticate value: `scheme token68` or `scheme name=value, ...`. */
@@ -132,13 +133,14 @@ export function bearerChallenge(headers: { get(name: string): string | null }): 
   if (!raw) return {};
   const challenges = parseChallenges(raw);
   const dpop = challenges.find((c) => c.scheme === 'dpop');
+  const onlyDpop = !challenges.some((c) => c.scheme === 'bearer');
   const bearer = challenges.find((c) => c.scheme === 'bearer') ?? dpop;
   if (!bearer) return {};
   const p = bearer.params;
   const out: BearerChallenge = {};
   if (dpop) {
     const algs = dpop.params.algs?.split(' ').filter(Boolean);
-    out.dpop = { ...(algs?.length ? { algs } : {}), ...(dpop.params.error ? { error: dpop.params.error } : {}) };
+    out.dpop = { ...(algs?.length ? { algs } : {}), ...(dpop.params.error ? { error: dpop.params.error } : {}), ...(onlyDpop ? { only: true as const } : {}) };
   }
   if (p.resource_metadata) out.resourceMetadata = p.resource_metadata;
   if (p.scope) out.scope = p.scope;

@@ -89,6 +89,23 @@ describe('DPoP-bound logins through the relay', () => {
     expect(browserLaunches(home)).toHaveLength(1);
   });
 
+  it('a Bearer login meets a server that takes only DPoP: one new, bound login instead of refreshing unbound tokens', async () => {
+    const { as, mcp } = await servers();
+    const home = await tempHome();
+    // An earlier login without DPoP (as before the server turned it on): unbound tokens with a refresh token.
+    await promisify(execFile)(process.execPath, [RELAY_BIN, 'login', mcp.url, '--dpop', 'never'], { env: relayEnv(home, browserEnv(home)) });
+    const unbound = await readStoreJson<StoredDpopTokens>(home, mcp.url, 'tokens.json');
+    expect(unbound!.token_type).toBe('Bearer');
+    expect(unbound!.refresh_token).toBeDefined();
+    const r = await connectRelay([mcp.url], { home, env: browserEnv(home) });
+    expect(text(await r.client.callTool({ name: 'echo', arguments: { text: 'rebound' } }))).toBe('rebound');
+    expect(as.counters.grants.refresh_token).toBeUndefined();
+    expect(as.counters.grants.authorization_code).toBe(2);
+    expect(browserLaunches(home)).toHaveLength(2);
+    expect((await readStoreJson<StoredDpopTokens>(home, mcp.url, 'tokens.json'))!.token_type).toBe('DPoP');
+    expect(mcp.counters.failures).toEqual([]);
+  });
+
   it(`${RELAYS} relays sharing one DPoP-bound login make one refresh, each proving the stored key`, async () => {
     const { as, mcp } = await servers();
     const home = await tempHome();

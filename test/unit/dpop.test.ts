@@ -127,7 +127,7 @@ describe('DPoP proofs (RFC 9449 §4.2)', () => {
     expect(bearerChallenge(h('DPoP error="use_dpop_nonce", resource_metadata="https://m/x"'))).toEqual({
       resourceMetadata: 'https://m/x',
       error: 'use_dpop_nonce',
-      dpop: { error: 'use_dpop_nonce' },
+      dpop: { error: 'use_dpop_nonce', only: true },
     });
     expect(bearerChallenge(h('Bearer scope="a", DPoP algs="ES256 PS256"'))).toEqual({ scope: 'a', dpop: { algs: ['ES256', 'PS256'] } });
   });
