@@ -23,6 +23,7 @@ import {
 import { None } from '../../src/auth/client-auth.js';
 import { processTokenResponse, tokenRequest } from '../../src/auth/token-endpoint.js';
 import { bearerChallenge } from '../../src/http/challenge.js';
+import { scrub } from '../../src/log.js';
 import { parseTokens } from '../../src/store/guards.js';
 import { listenLoopback, type LoopbackServer } from '../helpers/loopback-server.js';
 
@@ -130,6 +131,11 @@ describe('DPoP proofs (RFC 9449 §4.2)', () => {
       dpop: { error: 'use_dpop_nonce', only: true },
     });
     expect(bearerChallenge(h('Bearer scope="a", DPoP algs="ES256 PS256"'))).toEqual({ scope: 'a', dpop: { algs: ['ES256', 'PS256'] } });
+  });
+
+  it('keeps DPoP tokens out of log text, and prose about DPoP readable', () => {
+    expect(scrub('retrying with DPoP eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.sig')).toBe('retrying with DPoP [redacted]');
+    expect(scrub('the server keeps asking for a DPoP nonce')).toBe('the server keeps asking for a DPoP nonce');
   });
 
   it('stores the key as a private JWK with the tokens, and refuses a key file that is not one', async () => {
