@@ -6,10 +6,12 @@
  * on what the two servers counted.
  */
 import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { startDpopAs, startDpopMcpServer, type DpopAs, type DpopMcpServer } from '../helpers/dpop-servers.js';
-import { browserEnv, browserLaunches, editTokens, readStoreJson } from '../helpers/oauth.js';
+import { browserEnv, browserLaunches, editTokens, readStoreJson, storeDir } from '../helpers/oauth.js';
 import { connectRelay, killAll, RELAY_BIN, relayEnv, tempHome } from '../helpers/relay.js';
 
 const closers: Array<() => Promise<void>> = [];
@@ -24,9 +26,11 @@ const RELAYS = 6;
 const REQUESTS = 1000;
 const IN_FLIGHT = 25;
 
-async function servers(opts: { asNonce?: boolean; mcpNonce?: boolean; kind?: 'stateful' | 'sse' } = {}): Promise<{ as: DpopAs; mcp: DpopMcpServer }> {
+async function servers(
+  opts: { asNonce?: boolean; mcpNonce?: boolean; kind?: 'stateful' | 'sse'; machineClient?: { id: string; secret: string } } = {},
+): Promise<{ as: DpopAs; mcp: DpopMcpServer }> {
   let mcp: DpopMcpServer | undefined;
-  const as = await startDpopAs({ resource: () => mcp!.url, requireNonce: opts.asNonce });
+  const as = await startDpopAs({ resource: () => mcp!.url, requireNonce: opts.asNonce, machineClient: opts.machineClient });
   closers.push(() => as.close());
   mcp = await startDpopMcpServer({ as: () => as, requireNonce: opts.mcpNonce, kind: opts.kind });
   closers.push(() => mcp!.close());
@@ -104,6 +108,25 @@ describe('DPoP-bound logins through the relay', () => {
     expect(browserLaunches(home)).toHaveLength(2);
     expect((await readStoreJson<StoredDpopTokens>(home, mcp.url, 'tokens.json'))!.token_type).toBe('DPoP');
     expect(mcp.counters.failures).toEqual([]);
+  });
+
+  it('binds client credentials tokens too, with the AS nonce answered, and never opens a browser', async () => {
+    const machineClient = { id: 'dpop-machine', secret: 'dpop-machine-secret' };
+    const { as, mcp } = await servers({ machineClient, asNonce: true, mcpNonce: true });
+    const home = await tempHome();
+    const args = [mcp.url, '--client-credentials', '--client-id', machineClient.id, '--client-secret', 'env:DPOP_MACHINE_SECRET'];
+    const relays = await Promise.all(
+      [0, 1, 2].map(() => connectRelay(args, { home, env: { ...browserEnv(home), DPOP_MACHINE_SECRET: machineClient.secret } })),
+    );
+    const answers = await Promise.all(relays.map((r, i) => r.client.callTool({ name: 'echo', arguments: { text: `m${i}` } })));
+    expect(answers.map(text)).toEqual(['m0', 'm1', 'm2']);
+    expect(as.counters.grants.client_credentials).toBe(1);
+    expect(as.counters.nonceErrors).toBe(1);
+    expect(browserLaunches(home)).toHaveLength(0);
+    const tokens = JSON.parse(await readFile(join(storeDir(home, mcp.url, { clientId: machineClient.id }), 'tokens.json'), 'utf8')) as StoredDpopTokens;
+    expect(tokens.token_type).toBe('DPoP');
+    expect(mcp.counters.failures).toEqual([]);
+    expect(mcp.counters.repeatedJti).toBe(0);
   });
 
   it(`${RELAYS} relays sharing one DPoP-bound login make one refresh, each proving the stored key`, async () => {

@@ -53,7 +53,12 @@ export interface DpopAs {
 }
 
 /** oidc-provider on 127.0.0.1 for one resource, DPoP on; `requireNonce` makes every token request need an AS nonce (§8). */
-export async function startDpopAs(opts: { resource: () => string; requireNonce?: boolean }): Promise<DpopAs> {
+export async function startDpopAs(opts: {
+  resource: () => string;
+  requireNonce?: boolean;
+  /** A pre-registered client for the client credentials grant (client_secret_basic/post). */
+  machineClient?: { id: string; secret: string };
+}): Promise<DpopAs> {
   const { privateKey: rsa } = await jose.generateKeyPair('RS256', { extractable: true });
   const { privateKey: ec } = await jose.generateKeyPair('ES256', { extractable: true });
   const keys = [
@@ -73,13 +78,18 @@ export async function startDpopAs(opts: { resource: () => string; requireNonce?:
     provider.callback()(req, res);
   });
   issuer = `http://127.0.0.1:${server.port}`;
+  const machine = opts.machineClient;
   provider = new Provider(issuer, {
     jwks: { keys },
+    clients: machine
+      ? [{ client_id: machine.id, client_secret: machine.secret, grant_types: ['client_credentials'], response_types: [], redirect_uris: [] }]
+      : [],
     scopes: ['openid', 'offline_access', SCOPE],
     features: {
       devInteractions: { enabled: false },
       registration: { enabled: true },
       revocation: { enabled: true },
+      clientCredentials: { enabled: machine !== undefined },
       dPoP: { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => opts.requireNonce === true },
       resourceIndicators: {
         enabled: true,
