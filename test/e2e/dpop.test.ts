@@ -2,7 +2,7 @@
  * DPoP (RFC 9449) through the built relay against a real authorization server that binds tokens
  * (oidc-provider 9: DPoP, resource indicators, dynamic registration, JWT access tokens with
  * cnf.jkt) and a real MCP server that accepts nothing but DPoP-bound tokens with valid proofs
- * (test/helpers/dpop-servers.ts). The browser is the fixture behind $BROWSER. Every assertion is
+ * (test/helpers/dpop-as.ts, dpop-mcp.ts). The browser is the fixture behind $BROWSER. Every assertion is
  * on what the two servers counted.
  */
 import { execFile } from 'node:child_process';
@@ -10,7 +10,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { startDpopAs, startDpopMcpServer, type DpopAs, type DpopMcpServer } from '../helpers/dpop-servers.js';
+import { startDpopAs, type DpopAs } from '../helpers/dpop-as.js';
+import { startDpopMcpServer, type DpopMcpServer } from '../helpers/dpop-mcp.js';
 import { browserEnv, browserLaunches, editTokens, readStoreJson, storeDir } from '../helpers/oauth.js';
 import { connectRelay, killAll, RELAY_BIN, relayEnv, tempHome } from '../helpers/relay.js';
 
