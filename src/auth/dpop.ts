@@ -9,6 +9,9 @@
  *   dpop+jwt, the public `jwk`, `jti`, `htm`, `htu` without query and fragment, `iat`, plus `ath`
  *   when it goes with an access token (§7.1) and `nonce` when the server asked for one (§8, §9).
  * - jose is imported on first use only: a relay with Bearer tokens never loads it.
+ * - No request-body digest claim: SEP-1932 (the MCP DPoP profile) dropped the content digest of
+ *   its earlier draft and adopts RFC 9449 unchanged, so servers expect none; the extension's
+ *   replay defence is a short `iat` window and server nonces, both followed here.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { DpopMode } from '../config/config.js';
