@@ -137,8 +137,9 @@ export class Exchange {
       // RFC 9449 §4.1 / §7.1: one DPoP header, a fresh proof for this very send.
       const proof = authorization && auth?.dpopProof ? await auth.dpopProof({ ...target, authorization, nonce: this.nonces.get(target.url) }) : undefined;
       const res = await send({ ...this.o.headers, ...extra, ...(authorization ? { authorization } : {}), ...(proof ? { dpop: proof } : {}) });
-      // RFC 9449 §9: the server may hand out a new nonce with any answer.
-      const newNonce = proof !== undefined && this.nonces.remember(target.url, res.headers.get('dpop-nonce'));
+      // RFC 9449 §9: the server may hand out a new nonce with any answer (even the 401 before a
+      // login), and the next proof to it carries that one.
+      const newNonce = this.nonces.remember(target.url, res.headers.get('dpop-nonce'));
       const challenge = res.status === 401 || res.status === 403 ? bearerChallenge(res.headers) : {};
       if (proof !== undefined && res.status === 401 && challenge.dpop?.error === 'use_dpop_nonce') {
         await res.body?.cancel().catch(() => {});
