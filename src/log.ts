@@ -39,6 +39,9 @@ export const SECRET_KEYS = [
   'assertion',
   'client_assertion',
   'token',
+  // RFC 9449: the private key DPoP-bound tokens are tied to, and the proof header.
+  'dpop_key',
+  'dpop',
 ] as const;
 
 const REDACT_PATHS = [...SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]), 'headers.*', '*.headers.*'];
@@ -47,6 +50,8 @@ const REDACT_PATHS = [...SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]), 
 const SECRET_QUERY =
   /((?:^|[?&#\s"',;(])(?:code|state|access_token|refresh_token|id_token|client_secret|code_verifier|token|client_assertion|device_code)=)[^&#\s"',;)]*/gi;
 const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/g;
+/** `DPoP <token>` (RFC 9449 §7.1); only a token-length word, so prose like "a DPoP nonce" stays readable. */
+const DPOP_TOKEN = /\b(DPoP)\s+[A-Za-z0-9._~+/=-]{16,}/g;
 
 /** JSON-style `"refresh_token": "…"` (an error page echoing a request body). */
 const SECRET_JSON =
@@ -60,6 +65,7 @@ export function scrub(text: string): string {
     .replace(SECRET_QUERY, '$1[redacted]')
     .replace(SECRET_JSON, '$1"[redacted]"')
     .replace(BEARER, '$1 [redacted]')
+    .replace(DPOP_TOKEN, '$1 [redacted]')
     .replace(AUTH_HEADER, '$1[redacted]');
 }
 

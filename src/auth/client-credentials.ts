@@ -23,6 +23,7 @@ import { processTokenResponse, redact, tokenProblem, tokenRequest } from './toke
 export { CLIENT_KEY_ALGS, parseClientKey } from './client-key.js';
 export { JWT_BEARER_ASSERTION_TYPE } from './client-auth.js';
 import { toStored, tokenEndpoint } from './tokens.js';
+import type { TokenDpop } from './dpop.js';
 
 /**
  * `private_key_jwt` (RFC 7523 §2.2) in the SDK's AddClientAuthentication shape `(headers,
@@ -42,6 +43,8 @@ export interface ClientCredentialsRequest {
   resource: string | undefined;
   fetch: FetchFn;
   now: () => number;
+  /** RFC 9449 §5: prove possession of this key; the token is bound to it. */
+  dpop?: TokenDpop | undefined;
 }
 
 /** How the client authenticates, for messages. */
@@ -125,14 +128,22 @@ export async function requestClientCredentialsToken(r: ClientCredentialsRequest)
   const params = new URLSearchParams({ grant_type: 'client_credentials', ...(scope ? { scope } : {}) });
   try {
     // RFC 8707 §2 and MCP 2025-11-25 authorization: resource MUST be sent on token requests.
-    const res = await tokenRequest({ endpoint: tokenEndpoint(r.discovered), params, resource: r.resource, auth: apply, issuer: meta.issuer, fetch: r.fetch });
-    const t = await processTokenResponse(res);
+    const res = await tokenRequest({
+      endpoint: tokenEndpoint(r.discovered),
+      params,
+      resource: r.resource,
+      auth: apply,
+      issuer: meta.issuer,
+      fetch: r.fetch,
+      dpop: r.dpop,
+    });
+    const t = await processTokenResponse(res, { dpop: r.dpop !== undefined });
     // RFC 6749 §4.4.3: no refresh token is expected; one sent anyway is not kept (we ask again).
     // RFC 6749 §5.1: a response without scope granted the scope requested; it is recorded so
     // that a renewal asks for the same.
     const { refresh_token: _unused, ...access } = t;
     const granted = { ...access, scope: t.scope ?? scope };
-    return { ...toStored(granted, r.now(), { issuer: meta.issuer, resource: r.resource }), grant: 'client_credentials' };
+    return { ...toStored(granted, r.now(), { issuer: meta.issuer, resource: r.resource, dpop: r.dpop }), grant: 'client_credentials' };
   } catch (err) {
     throw explain(err, r, client.client_id, client.client_secret);
   }
@@ -150,6 +161,8 @@ export interface ClientCredentialsLogin extends ClientCredentialsRequest {
   staleAccessToken: string | undefined;
   /** How transient failures are retried under the lock (default: retry.ts with timers). */
   retry?: TokenRetryDeps | undefined;
+  /** The DPoP key for the grant, chosen under the lock from the stored tokens (absent: no DPoP). */
+  dpopFor?: ((current: StoredTokens | undefined) => Promise<TokenDpop | undefined>) | undefined;
 }
 
 /** The client credentials grant as one of the machine grants (machine-grant.ts). */

@@ -15,12 +15,16 @@
  * - With a machine grant (--client-credentials, --workload-token, --idp-issuer; machine-grant.ts)
  *   there is no person: the grant replaces the login and the refresh alike (before expiry, on
  *   401, under the same lock), never a browser.
+ * - DPoP (dpop.ts): a new login gets a new key when DPoP is on for the server; a refresh proves
+ *   the key stored with the tokens (RFC 9449 §5: a refresh token bound to a key is only accepted
+ *   with a proof of it), so every process and every refresh uses the one bound key.
  */
 import type { Config } from '../config/config.js';
 import { describeError, isRelayError, RelayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { FetchFn } from '../http/fetch.js';
-import type { AuthHook, UnauthorizedInfo } from './hook.js';
+import type { AuthHook, DpopProofRequest, UnauthorizedInfo } from './hook.js';
+import { accessTokenOf, authorizationValue, DpopNonces, isDpopBound, DpopProver, newLoginDpop, requestProof, tokenDpop, type TokenDpop } from './dpop.js';
 import type { LoginStatus } from './login-status.js';
 import type { ServerStore, StoredClient, StoredTokens } from '../store/store.js';
 import type { Opener } from './browser.js';
@@ -70,10 +74,16 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
   private readonly listeners: Array<(event: 'waiting' | 'done') => void> = [];
   /** The machine grant of the options, if any (one object per coordinator: it may remember a refusal). */
   private readonly grant: MachineGrant | undefined;
+  /** The MCP server's DPoP challenge, once it sent one (RFC 9449 §7.1): --dpop auto then binds new logins. */
+  private dpopChallenge: { algs?: string[] | undefined } | undefined;
+  private readonly prover: DpopProver;
+  /** Nonces of the authorization server's token endpoint (RFC 9449 §8), per origin. */
+  private readonly nonces = new DpopNonces();
 
   constructor(private readonly deps: CoordinatorDeps) {
     this.now = deps.now ?? Date.now;
     this.grant = deps.grant ?? machineGrant(deps.config.auth);
+    this.prover = new DpopProver(this.now);
   }
 
   private get log(): Logger {
@@ -94,7 +104,21 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
         this.log.warn(`refreshing before expiry failed: ${describeError(err)}`);
       }
     }
-    return this.tokens ? `Bearer ${this.tokens.access_token}` : undefined;
+    return this.tokens ? authorizationValue(this.tokens) : undefined;
+  }
+
+  dpopProof(r: DpopProofRequest): Promise<string | undefined> {
+    return requestProof(this.prover, this.tokens, r);
+  }
+
+  /** The key of a new login when DPoP is on for this server (dpop.ts), else undefined. */
+  private newDpop(d: Discovered): Promise<TokenDpop | undefined> {
+    return newLoginDpop({ mode: this.deps.config.auth.dpop, metadata: d.metadata, challenge: this.dpopChallenge, prover: this.prover, nonces: this.nonces });
+  }
+
+  /** The stored key of bound tokens, for the requests that renew them. */
+  private boundDpop(t: StoredTokens | undefined): TokenDpop | undefined {
+    return t?.dpop_key ? tokenDpop(t.dpop_key, this.prover, this.nonces) : undefined;
   }
 
   unauthorized(info: UnauthorizedInfo): Promise<void> {
@@ -148,7 +172,7 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
     }
     const discovered = await this.discovery(false);
     checkPasted(pasted, pending, issExpected(discovered.metadata));
-    const tokens = await finish(this.loginContext(discovered, undefined, undefined), pending, pasted.code, pasted.iss);
+    const tokens = await finish(this.loginContext(discovered, undefined, undefined, await this.newDpop(discovered)), pending, pasted.code, pasted.iss);
     this.tokens = tokens;
     return tokens;
   }
@@ -164,8 +188,9 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
   }
 
   private async recover(info: UnauthorizedInfo): Promise<void> {
-    const rejected = info.rejected?.replace(/^Bearer\s+/i, '');
+    const rejected = accessTokenOf(info.rejected);
     if (info.challenge.resourceMetadata) this.resourceMetadataUrl = info.challenge.resourceMetadata;
+    if (info.challenge.dpop) this.dpopChallenge = info.challenge.dpop;
     const stepUp = info.status === 403 && info.challenge.error === 'insufficient_scope';
     const current = this.own(await this.deps.store.readTokens());
     if (!stepUp && usableTokens(current, rejected, this.now())) {
@@ -177,7 +202,10 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
       const scope = (d: Discovered) => this.scope(d, info, stepUp ? current : undefined, current?.scope);
       return this.machineLogin(scope, rejected ?? (stepUp ? current?.access_token : undefined), !current);
     }
-    if (!stepUp && current?.refresh_token) {
+    // A server that takes only DPoP refused unbound tokens: refreshing them gives unbound tokens
+    // again (RFC 9449 §5: the binding is made at the grant), so this is a new login with a key.
+    const unbound = info.challenge.dpop?.only === true && this.deps.config.auth.dpop !== 'never' && !isDpopBound(current);
+    if (!stepUp && current?.refresh_token && !unbound) {
       try {
         if (await this.refreshOnce(rejected)) return;
       } catch (err) {
@@ -223,7 +251,7 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
       try {
         // No abort signal on the request itself: a refresh cut off after the server rotated the
         // refresh token would lose the new one.
-        const base = { discovered, client, resource: this.resource(discovered), fetch: this.deps.fetch, now: this.now };
+        const base = { discovered, client, resource: this.resource(discovered), fetch: this.deps.fetch, now: this.now, dpop: this.boundDpop(cur) };
         const fresh = await withTokenRetry(() => refreshTokens(base, cur), this.retryDeps());
         await this.deps.store.writeTokens(fresh);
         this.tokens = fresh;
@@ -250,7 +278,8 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
     try {
       const discovered = await this.discovery(true);
       const scope = this.scope(discovered, info, stepUp ? current : undefined);
-      const tokens = await interactiveLogin(this.loginContext(discovered, scope, rejected ?? (stepUp ? current?.access_token : undefined)));
+      const dpop = await this.newDpop(discovered);
+      const tokens = await interactiveLogin(this.loginContext(discovered, scope, rejected ?? (stepUp ? current?.access_token : undefined), dpop));
       this.tokens = tokens;
       this.failedLogin = undefined;
     } catch (err) {
@@ -288,6 +317,8 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
         onWaiting: () => {
           if (!this.waiting) this.emit('waiting');
         },
+        // The grant is this identity's login: it keeps its bound key, or gets one if it has none.
+        dpopFor: async (cur: StoredTokens | undefined) => (cur?.grant === grant.kind && this.boundDpop(cur)) || this.newDpop(discovered),
       };
       this.tokens = await machineGrantLogin(grant, c);
       this.failedLogin = undefined;
@@ -299,8 +330,9 @@ export class AuthCoordinator implements AuthHook, LoginStatus {
     }
   }
 
-  private loginContext(discovered: Discovered, scope: string | undefined, stale: string | undefined): LoginContext {
+  private loginContext(discovered: Discovered, scope: string | undefined, stale: string | undefined, dpop?: TokenDpop): LoginContext {
     return {
+      dpop,
       store: this.deps.store,
       config: this.deps.config,
       discovered,

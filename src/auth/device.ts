@@ -18,6 +18,7 @@ import { obtainClient } from './registration.js';
 import { isTransientTokenFailure } from './retry.js';
 import { oauthErrorCode, processTokenResponse, redact, tokenProblem, tokenRequest } from './token-endpoint.js';
 import { toStored, tokenEndpoint } from './tokens.js';
+import type { TokenDpop } from './dpop.js';
 import { sleep } from '../sleep.js';
 import { terminalLogin } from './login-notice.js';
 
@@ -53,12 +54,12 @@ export function wantsDeviceFlow(ctx: LoginContext): boolean {
  * One POST to the device authorization endpoint (RFC 8628 §3.1) or the token endpoint (§3.4),
  * the client authenticated as at the token endpoint (client-auth.ts); the raw answer.
  */
-function post(ctx: LoginContext, url: string, client: StoredClient, params: Record<string, string | undefined>): Promise<Response> {
+function post(ctx: LoginContext, url: string, client: StoredClient, params: Record<string, string | undefined>, dpop?: TokenDpop): Promise<Response> {
   const body = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) if (v !== undefined && k !== 'resource') body.set(k, v);
   const meta = ctx.discovered.metadata;
   const { apply } = clientAuthentication(client, { supported: meta.token_endpoint_auth_methods_supported, now: ctx.now });
-  return tokenRequest({ endpoint: url, params: body, resource: params.resource, auth: apply, issuer: meta.issuer, fetch: ctx.fetch });
+  return tokenRequest({ endpoint: url, params: body, resource: params.resource, auth: apply, issuer: meta.issuer, fetch: ctx.fetch, dpop });
 }
 
 /** RFC 8628 §3.2: the device authorization response, checked field by field. */
@@ -156,13 +157,20 @@ async function poll(ctx: LoginContext, client: StoredClient, pending: PendingLog
       throw new RelayError('AUTH_TIMEOUT', `the device login was not approved in time; restart the relay or run \`${terminalLogin(ctx)}\``);
     let tokens: StoredTokens;
     try {
-      const res = await post(ctx, tokenEndpoint(ctx.discovered), client, {
-        grant_type: DEVICE_GRANT_TYPE,
-        device_code: pending.device_code,
-        resource: ctx.resource,
-      });
-      const t = await processTokenResponse(res);
-      tokens = toStored(t, ctx.now(), { issuer: ctx.discovered.metadata.issuer, resource: ctx.resource, grant: 'device_code' });
+      const res = await post(
+        ctx,
+        tokenEndpoint(ctx.discovered),
+        client,
+        {
+          grant_type: DEVICE_GRANT_TYPE,
+          device_code: pending.device_code,
+          resource: ctx.resource,
+        },
+        ctx.dpop,
+      );
+      // RFC 9449 §5: the device grant's token request proves the login's key like any other.
+      const t = await processTokenResponse(res, { dpop: ctx.dpop !== undefined });
+      tokens = toStored(t, ctx.now(), { issuer: ctx.discovered.metadata.issuer, resource: ctx.resource, grant: 'device_code', dpop: ctx.dpop });
     } catch (err) {
       // RFC 8628 §3.5: the polling answers.
       switch (tokenProblem(err)?.error) {

@@ -23,4 +23,18 @@ export interface AuthHook {
   unauthorized(info: UnauthorizedInfo): Promise<void>;
   /** Other credential headers to send with every request (from --headers-command), if any. */
   headers?(): Promise<Record<string, string>>;
+  /**
+   * RFC 9449 §7.1: the DPoP proof for one request that carries `authorization`, or undefined when
+   * that value is not a DPoP-bound token. A new proof (a new `jti`) on every call, retries included.
+   */
+  dpopProof?(request: DpopProofRequest): Promise<string | undefined>;
+}
+
+export interface DpopProofRequest {
+  method: string;
+  url: URL;
+  /** The Authorization value the request carries (as authorization() returned it). */
+  authorization: string;
+  /** The nonce the MCP server last handed out (RFC 9449 §9), if any. */
+  nonce: string | undefined;
 }

@@ -22,7 +22,7 @@ export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 /** No client authentication: RFC 7523 §3.1 makes it optional for the jwt-bearer grant. */
 const anonymous: ClientAuth = async () => {};
 
-export interface JwtBearerRequest extends Pick<MachineGrantRequest, 'discovered' | 'scope' | 'resource' | 'fetch' | 'now'> {
+export interface JwtBearerRequest extends Pick<MachineGrantRequest, 'discovered' | 'scope' | 'resource' | 'fetch' | 'now' | 'dpop'> {
   assertion: string;
   /** How the client authenticates (client-auth.ts), or none. */
   auth: ClientAuth;
@@ -37,12 +37,12 @@ export async function requestJwtBearerToken(r: JwtBearerRequest): Promise<Stored
   const meta = r.discovered.metadata;
   const params = new URLSearchParams({ grant_type: JWT_BEARER_GRANT, assertion: r.assertion, ...(r.scope ? { scope: r.scope } : {}) });
   // RFC 8707 §2 and MCP 2025-11-25 authorization: resource MUST be sent on token requests.
-  const res = await tokenRequest({ endpoint: tokenEndpoint(r.discovered), params, resource: r.resource, auth: r.auth, issuer: meta.issuer, fetch: r.fetch });
-  const t = await processTokenResponse(res);
+  const res = await tokenRequest({ endpoint: tokenEndpoint(r.discovered), params, resource: r.resource, auth: r.auth, issuer: meta.issuer, fetch: r.fetch, dpop: r.dpop });
+  const t = await processTokenResponse(res, { dpop: r.dpop !== undefined });
   // A refresh token is not kept: renewing is presenting a (possibly rotated) assertion again, so
   // there is one way to renew and it never outlives the credential it came from.
   const { refresh_token: _unused, ...access } = t;
-  return { ...toStored({ ...access, scope: t.scope ?? r.scope }, r.now(), { issuer: meta.issuer, resource: r.resource }), grant: r.kind };
+  return { ...toStored({ ...access, scope: t.scope ?? r.scope }, r.now(), { issuer: meta.issuer, resource: r.resource, dpop: r.dpop }), grant: r.kind };
 }
 
 /** Refuse before sending anything when the metadata says the server has no jwt-bearer grant. */

@@ -4,7 +4,8 @@
  * stored token is due for renewal. A relay started with a valid stored token serves it from the
  * store and loads nothing else.
  */
-import type { UnauthorizedInfo, AuthHook } from './hook.js';
+import type { UnauthorizedInfo, AuthHook, DpopProofRequest } from './hook.js';
+import { authorizationValue, DpopProver, requestProof } from './dpop.js';
 import type { LoginStatus } from './login-status.js';
 import type { ServerStore, StoredTokens } from '../store/store.js';
 import type { AuthCoordinator } from './coordinator.js';
@@ -20,13 +21,16 @@ export class LazyAuth implements AuthHook, LoginStatus {
   private tokens: StoredTokens | undefined;
   private read = false;
   private readonly listeners: Listener[] = [];
+  private readonly prover: DpopProver;
 
   constructor(
     private readonly load: () => Promise<AuthCoordinator>,
     private readonly store: ServerStore,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.prover = new DpopProver(now);
+  }
 
   private real(): Promise<AuthCoordinator> {
     this.loading ??= this.load().then((c) => {
@@ -46,7 +50,12 @@ export class LazyAuth implements AuthHook, LoginStatus {
     const t = this.tokens;
     if (!t) return undefined;
     if (expiresSoon(t, this.now())) return (await this.real()).authorization();
-    return `Bearer ${t.access_token}`;
+    return authorizationValue(t);
+  }
+
+  dpopProof(r: DpopProofRequest): Promise<string | undefined> {
+    if (this.coordinator) return this.coordinator.dpopProof(r);
+    return requestProof(this.prover, this.tokens, r);
   }
 
   async unauthorized(info: UnauthorizedInfo): Promise<void> {

@@ -19,6 +19,7 @@ import { bindAnyCallbackServer, bindCallbackServer, preferredCallbackPort, type 
 import type { Discovered } from './discovery.js';
 import { obtainClient, staticClient } from './registration.js';
 import { exchangeCode, isExpired } from './tokens.js';
+import type { TokenDpop } from './dpop.js';
 import { deviceLogin, wantsDeviceFlow } from './device.js';
 import { sleep } from '../sleep.js';
 import { announce, terminalLogin, timeoutError } from './login-notice.js';
@@ -49,6 +50,8 @@ export interface LoginContext {
   pasteHere?: boolean | undefined;
   /** Called when the user is being asked to act (a tab, a paste, or another process's login). */
   onWaiting?: (() => void) | undefined;
+  /** RFC 9449: the new login's DPoP key; the code (or device) token request proves it and the tokens store it. */
+  dpop?: TokenDpop | undefined;
 }
 
 type Outcome =
@@ -279,7 +282,7 @@ export async function finish(ctx: LoginContext, pending: PendingLogin, code: str
     if (usableTokens(tokens, ctx.staleAccessToken, ctx.now())) return tokens;
     const client = await clientFor(ctx, pending.redirect_uri);
     const fresh = await exchangeCode(
-      { discovered: ctx.discovered, client, resource: pending.resource ?? ctx.resource, fetch: ctx.fetch, now: ctx.now },
+      { discovered: ctx.discovered, client, resource: pending.resource ?? ctx.resource, fetch: ctx.fetch, now: ctx.now, dpop: ctx.dpop },
       code,
       pending.code_verifier,
       pending.redirect_uri,

@@ -17,6 +17,7 @@ import type { Discovered } from './discovery.js';
 import { withTokenRetry, type TokenRetryDeps } from './retry.js';
 import { redact, tokenProblem } from './token-endpoint.js';
 import { expiresSoon } from './tokens.js';
+import type { TokenDpop } from './dpop.js';
 
 /** What one machine grant needs for one attempt. */
 export interface MachineGrantRequest {
@@ -34,6 +35,8 @@ export interface MachineGrantRequest {
   onWaiting?: (() => void) | undefined;
   /** The relay is closing: a login waiting for the user stops. */
   signal?: AbortSignal | undefined;
+  /** RFC 9449 §5: prove possession of this key at the MCP authorization server; the token is bound to it. */
+  dpop?: TokenDpop | undefined;
 }
 
 export interface MachineGrant {
@@ -59,6 +62,8 @@ export interface MachineGrantLogin extends MachineGrantRequest {
   staleAccessToken: string | undefined;
   /** How transient failures are retried under the lock (default: retry.ts with timers). */
   retry?: TokenRetryDeps | undefined;
+  /** The DPoP key for the grant, chosen under the lock from the stored tokens (absent: no DPoP). */
+  dpopFor?: ((current: StoredTokens | undefined) => Promise<TokenDpop | undefined>) | undefined;
 }
 
 /**
@@ -74,7 +79,8 @@ export async function machineGrantLogin(grant: MachineGrant, c: MachineGrantLogi
       c.log.debug(`another relay already obtained a token with the ${grant.label}; using it`);
       return cur;
     }
-    const fresh = await withTokenRetry(() => grant.request(c), c.retry ?? { now: c.now, log: c.log });
+    const dpop = await c.dpopFor?.(cur);
+    const fresh = await withTokenRetry(() => grant.request({ ...c, dpop }), c.retry ?? { now: c.now, log: c.log });
     await c.store.writeTokens(fresh);
     c.log.info(`access token obtained with the ${grant.label}`);
     return fresh;

@@ -16,6 +16,7 @@ import { RelayError } from '../errors.js';
 import type { FetchFn } from '../http/fetch.js';
 import { networkError } from '../http/net-errors.js';
 import type { ClientAuth } from './client-auth.js';
+import type { TokenDpop } from './dpop.js';
 
 /** One token request may take this long (connect, headers and body) before it counts as a timeout. */
 export const TOKEN_REQUEST_TIMEOUT_MS = 30_000;
@@ -85,6 +86,8 @@ export interface TokenRequest {
   issuer?: string | undefined;
   fetch: FetchFn;
   signal?: AbortSignal | undefined;
+  /** RFC 9449 §5: send a DPoP proof (the token is to be bound to this key), for any grant. */
+  dpop?: TokenDpop | undefined;
 }
 
 /**
@@ -92,13 +95,40 @@ export interface TokenRequest {
  * Redirects are not followed: the client's credentials and grant go to the endpoint the
  * metadata named, nowhere else.
  *
+ * With `dpop`, the request carries a fresh proof; an answer `400 use_dpop_nonce` with a
+ * `DPoP-Nonce` header (RFC 9449 §8) is sent once more with a new proof carrying that nonce (and
+ * a new client assertion: each is single-use), and any `DPoP-Nonce` is remembered for the
+ * endpoint's origin. That answer is the server asking for freshness, never a failed grant.
+ *
  * @throws RelayError `AUTH_FAILED` whose cause is the network error when no answer came.
  */
 export async function tokenRequest(r: TokenRequest): Promise<Response> {
+  for (let attempt = 1; ; attempt++) {
+    const res = await tokenRequestOnce(r);
+    if (!r.dpop) return res;
+    const fresh = r.dpop.nonce(r.endpoint, res.headers.get('dpop-nonce'));
+    if (attempt >= DPOP_NONCE_ATTEMPTS || !fresh || res.status !== 400) return res;
+    const error = oauthErrorCode(
+      await res
+        .clone()
+        .json()
+        .catch(() => undefined),
+    );
+    if (error !== 'use_dpop_nonce') return res;
+    await res.body?.cancel().catch(() => {});
+  }
+}
+
+/** A token request is sent at most this often: once, and once more with the nonce the server asked for (RFC 9449 §8). */
+const DPOP_NONCE_ATTEMPTS = 2;
+
+async function tokenRequestOnce(r: TokenRequest): Promise<Response> {
   const body = new URLSearchParams(r.params);
   if (r.resource !== undefined) body.set('resource', r.resource);
   const headers = new Headers({ 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' });
   await r.auth({ headers, body, audience: r.issuer ?? r.endpoint });
+  // RFC 9449 §4.1: exactly one DPoP header, a new proof for every request sent.
+  if (r.dpop) headers.set('dpop', await r.dpop.proof(r.endpoint));
   const timeout = AbortSignal.timeout(TOKEN_REQUEST_TIMEOUT_MS);
   try {
     return await r.fetch(r.endpoint, { method: 'POST', headers, body, redirect: 'manual', signal: r.signal ? AbortSignal.any([r.signal, timeout]) : timeout });
@@ -120,11 +150,13 @@ function fieldError(status: number, field: string, expected: string, got: unknow
 /**
  * Validate a token endpoint answer (RFC 6749 §5.1 / §5.2). Pure: reads only `res`.
  * - 200 with a JSON object whose `access_token` is a non-empty string, `token_type` a string
- *   (RFC 6750: the relay presents Bearer tokens, so any other type is refused), `expires_in` a
- *   non-negative number when present, `refresh_token` and `scope` strings when present.
+ *   (Bearer, RFC 6750; or DPoP when the request carried a proof, `opts.dpop`, RFC 9449 §5: any
+ *   other type is refused, the relay cannot present it), `expires_in` a non-negative number when
+ *   present, `refresh_token` and `scope` strings when present. A DPoP `token_type` comes back
+ *   spelled `DPoP`.
  * - Anything else throws `AUTH_FAILED` with `status` and a {@link TokenEndpointProblem} cause.
  */
-export async function processTokenResponse(res: Response): Promise<TokenEndpointResponse> {
+export async function processTokenResponse(res: Response, opts: { dpop?: boolean } = {}): Promise<TokenEndpointResponse> {
   const status = res.status;
   const retryAfter = res.headers.get('retry-after') ?? undefined;
   const text = await res.text().catch(() => undefined);
@@ -155,14 +187,18 @@ export async function processTokenResponse(res: Response): Promise<TokenEndpoint
   const t = json as Record<string, unknown>;
   if (typeof t.access_token !== 'string' || t.access_token === '') throw fieldError(status, 'access_token', 'a non-empty string', t.access_token);
   if (typeof t.token_type !== 'string') throw fieldError(status, 'token_type', 'a string', t.token_type);
-  // RFC 6749 §5.1: token_type is case-insensitive; the relay only knows how to present Bearer.
-  if (t.token_type.toLowerCase() !== 'bearer')
-    throw fail(`"token_type" in the token response must be Bearer (got ${JSON.stringify(t.token_type.slice(0, 32))})`, {
+  // RFC 6749 §5.1: token_type is case-insensitive; the relay presents Bearer tokens, and DPoP
+  // tokens when it sent a proof (RFC 9449 §5: a DPoP token without our key is unusable).
+  const type = t.token_type.toLowerCase();
+  if (type !== 'bearer' && !(opts.dpop && type === 'dpop')) {
+    const expected = opts.dpop ? 'DPoP or Bearer' : 'Bearer';
+    throw fail(`"token_type" in the token response must be ${expected} (got ${JSON.stringify(t.token_type.slice(0, 32))})`, {
       status,
       field: 'token_type',
-      expected: 'Bearer',
+      expected,
     });
-  const out: TokenEndpointResponse = { access_token: t.access_token, token_type: t.token_type };
+  }
+  const out: TokenEndpointResponse = { access_token: t.access_token, token_type: type === 'dpop' ? 'DPoP' : t.token_type };
   if (t.expires_in !== undefined) {
     // RFC 6749 §5.1 makes it a number; some servers send digits as a string (the SDK accepted
     // that, so the relay still does), nothing else.

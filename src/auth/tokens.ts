@@ -12,6 +12,7 @@ import type { FetchFn } from '../http/fetch.js';
 import type { StoredClient, StoredTokens } from '../store/store.js';
 import { clientAuthentication } from './client-auth.js';
 import type { Discovered } from './discovery.js';
+import type { TokenDpop } from './dpop.js';
 import { processTokenResponse, redact, tokenProblem, tokenRequest, type TokenEndpointResponse } from './token-endpoint.js';
 
 export { expiresSoon, isExpired, REFRESH_MARGIN_MS } from './expiry.js';
@@ -27,10 +28,19 @@ const DEAD_GRANT_CODES = new Set(['invalid_grant', 'invalid_client', 'unauthoriz
 export function toStored(
   t: Pick<TokenEndpointResponse, 'access_token' | 'expires_in' | 'refresh_token' | 'scope' | 'id_token'> & { token_type?: string | undefined },
   now: number,
-  extra: { issuer?: string; resource?: string; previousRefreshToken?: string; previousScope?: string; grant?: StoredTokens['grant'] },
+  extra: {
+    issuer?: string | undefined;
+    resource?: string | undefined;
+    previousRefreshToken?: string;
+    previousScope?: string;
+    grant?: StoredTokens['grant'];
+    /** The DPoP key the request proved possession of (RFC 9449 §5): stored with the tokens it binds. */
+    dpop?: TokenDpop | undefined;
+  },
 ): StoredTokens {
   const out: StoredTokens = { access_token: t.access_token, token_type: t.token_type ?? 'Bearer', obtained_at: now };
   if (extra.grant) out.grant = extra.grant;
+  if (extra.dpop) out.dpop_key = extra.dpop.key;
   const refresh = t.refresh_token ?? extra.previousRefreshToken;
   if (refresh) out.refresh_token = refresh;
   // RFC 6749 §5.1: a response omits scope when it is unchanged.
@@ -86,6 +96,8 @@ export interface TokenCallBase {
   fetch: FetchFn;
   now: () => number;
   signal?: AbortSignal | undefined;
+  /** RFC 9449: prove possession of this key (a new one at a login, the stored one at a refresh). */
+  dpop?: TokenDpop | undefined;
 }
 
 /** The token endpoint URL: from the metadata, else `/token` at the authorization server (as the SDK does). */
@@ -106,8 +118,9 @@ async function grant(base: TokenCallBase, params: URLSearchParams): Promise<Toke
     issuer: meta.issuer,
     fetch: base.fetch,
     signal: base.signal,
+    dpop: base.dpop,
   });
-  return processTokenResponse(res);
+  return processTokenResponse(res, { dpop: base.dpop !== undefined });
 }
 
 /**
@@ -125,6 +138,7 @@ export async function refreshTokens(base: TokenCallBase, current: StoredTokens):
       previousRefreshToken: current.refresh_token,
       previousScope: current.scope,
       grant: current.grant,
+      dpop: base.dpop,
     });
   } catch (err) {
     throw classify(err, 'refreshing the access token', [current.refresh_token, current.access_token, base.client.client_secret]);
@@ -139,7 +153,7 @@ export async function refreshTokens(base: TokenCallBase, current: StoredTokens):
 export async function exchangeCode(base: TokenCallBase, code: string, codeVerifier: string, redirectUri: string): Promise<StoredTokens> {
   try {
     const t = await grant(base, new URLSearchParams({ grant_type: 'authorization_code', code, code_verifier: codeVerifier, redirect_uri: redirectUri }));
-    return toStored(t, base.now(), { issuer: base.discovered.metadata.issuer, resource: base.resource, grant: 'authorization_code' });
+    return toStored(t, base.now(), { issuer: base.discovered.metadata.issuer, resource: base.resource, grant: 'authorization_code', dpop: base.dpop });
   } catch (err) {
     const problem = tokenProblem(err);
     const said = problem?.error !== undefined ? ` ("${problem.error}")` : '';

@@ -33,5 +33,7 @@ export function recordingUse(
     },
     unauthorized: (info) => hook.unauthorized(info),
     ...(hook.headers ? { headers: () => hook.headers!() } : {}),
+    // Every member of the hook passes through: a dropped one silently turns a feature off.
+    ...(hook.dpopProof ? { dpopProof: (r) => hook.dpopProof!(r) } : {}),
   };
 }

@@ -5,6 +5,7 @@
  * (access/refresh token, client secret, PKCE verifier, state) can never reach it.
  */
 import type { RevocationOutcome, RevocationReport } from '../auth/revocation.js';
+import { isDpopBound } from '../auth/dpop.js';
 import { canonicalUrl } from '../store/paths.js';
 import type { ListedServer, PendingLogin, StoredClient, StoredDiscovery, StoredTokens } from '../store/store.js';
 
@@ -76,6 +77,8 @@ export interface ServerStatus {
     obtained_at: string;
     /** The grant that obtained the tokens; null when the store did not record it (older logins). */
     grant: NonNullable<StoredTokens['grant']> | null;
+    /** Whether the tokens are DPoP-bound (RFC 9449) to a key in the store (never the key). */
+    dpop_bound: boolean;
   } | null;
   /** Where the login's secrets are kept (--credential-store): the OS keychain or the 0600 files; null without a login. */
   secrets_in: 'keychain' | 'file' | null;
@@ -116,6 +119,7 @@ export function toServerStatus(e: StoredEntry, now: number, running: (pid: numbe
           scope: e.tokens.scope ?? null,
           obtained_at: iso(e.tokens.obtained_at),
           grant: e.tokens.grant ?? null,
+          dpop_bound: isDpopBound(e.tokens),
         }
       : null,
     secrets_in: e.tokensBackend ?? null,
@@ -184,6 +188,7 @@ export function formatStatus(root: string, servers: readonly ServerStatus[], now
           : `no expiry given (obtained ${relativeText(Date.parse(t.obtained_at), now)})`,
       );
       out += row('grant', t.grant ? GRANT_TEXT[t.grant] : 'not recorded (an interactive login)');
+      if (t.dpop_bound) out += row('binding', "DPoP-bound (RFC 9449): only this store's key can use the tokens");
       out += row('refresh token', t.refresh_token ? 'yes' : 'no');
       out += row('scope', t.scope ?? '(none recorded)');
     }
@@ -279,7 +284,7 @@ const EXIT_CODES = `Exit codes:
   1  nothing to do (nothing stored for that server), or a failure
   2  bad command-line input`;
 
-export const STATUS_EPILOGUE = `Lists each server in the credential store (set MCP_RELAY_HOME to use another store): URL, key, OAuth client, access token expiry, the grant that obtained it (browser login, client credentials or device code), whether a refresh token is stored, scope, issuer, where the secrets are kept (OS keychain or files), last use and any login in progress. Never prints a token, client secret, state or PKCE verifier. An empty store is not an error (exit 0).
+export const STATUS_EPILOGUE = `Lists each server in the credential store (set MCP_RELAY_HOME to use another store): URL, key, OAuth client, access token expiry, the grant that obtained it (browser login, client credentials, device code, workload identity or enterprise IdP), whether it is DPoP-bound, whether a refresh token is stored, scope, issuer, where the secrets are kept (OS keychain or files), last use and any login in progress. Never prints a token, client secret, state or PKCE verifier. An empty store is not an error (exit 0).
 
 ${EXIT_CODES}`;
 

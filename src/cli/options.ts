@@ -3,7 +3,17 @@
  */
 import { isIPv4 } from 'node:net';
 import type { Argv } from 'yargs';
-import { isLoopbackHost, parseClientInfo, parseHeaders, parseServerUrl, readValue, type Config, type TransportChoice } from '../config/config.js';
+import {
+  isLoopbackHost,
+  parseClientInfo,
+  parseHeaders,
+  parseServerUrl,
+  readValue,
+  type Config,
+  type DpopMode,
+  DPOP_MODES,
+  type TransportChoice,
+} from '../config/config.js';
 import { parseSecretSource } from '../config/config.js';
 import { CLIENT_KEY_ALGS, parseClientKey } from '../auth/client-key.js';
 import { RelayError } from '../errors.js';
@@ -214,6 +224,12 @@ export function connectionOptions<T>(y: Argv<T>) {
         'Log in with the OAuth device flow (open a short URL anywhere, type a code); used automatically where no browser can open and the server supports it',
       group: 'OAuth:',
     })
+    .option('dpop', {
+      choices: DPOP_MODES,
+      default: 'auto' as const,
+      describe: 'DPoP-bound tokens (RFC 9449): auto = when the authorization server advertises DPoP or the MCP server asks for it; always; never',
+      group: 'OAuth:',
+    })
     .option('browser', {
       type: 'boolean',
       default: true,
@@ -278,6 +294,7 @@ export interface ConnectionArgs {
   authTimeout: number;
   loginWait: number;
   deviceCode?: boolean;
+  dpop?: DpopMode;
   browser: boolean;
   logLevel: Config['logLevel'];
   logFile?: string;
@@ -555,6 +572,7 @@ export function toConfig(args: ConnectionArgs, env: NodeJS.ProcessEnv): Config {
       loginWaitMs: seconds(args.loginWait ?? 10, '--login-wait', true),
       deviceCode: args.deviceCode ?? false,
       noBrowser: !args.browser,
+      dpop: args.dpop ?? 'auto',
     },
   };
 }

@@ -122,7 +122,17 @@ export interface AuthOptions extends ClientOptions {
   deviceCode?: boolean | undefined;
   /** Never try to open a browser: print the URL for the paste flow instead. */
   noBrowser: boolean;
+  /**
+   * --dpop (RFC 9449 sender-constrained tokens): `auto` (absent) binds a new login when the
+   * authorization server advertises `dpop_signing_alg_values_supported` or the MCP server
+   * challenges with the DPoP scheme; `always` binds every new login; `never` sends no proofs.
+   */
+  dpop?: DpopMode | undefined;
 }
+
+/** The --dpop choices (see AuthOptions.dpop). */
+export type DpopMode = 'auto' | 'always' | 'never';
+export const DPOP_MODES: readonly DpopMode[] = ['auto', 'always', 'never'];
 
 export interface Config {
   serverUrl: URL;

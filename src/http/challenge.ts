@@ -12,6 +12,12 @@ export interface BearerChallenge {
   /** RFC 6750 §3.1: invalid_request | invalid_token | insufficient_scope */
   error?: string;
   errorDescription?: string;
+  /**
+   * The server offered the DPoP scheme (RFC 9449 §7.1): its `algs` and `error` (e.g.
+   * `use_dpop_nonce`, §9). Without a Bearer challenge (`only`: the server takes no Bearer token)
+   * the fields above come from this one.
+   */
+  dpop?: { algs?: string[]; error?: string; only?: true };
 }
 
 /** One challenge of a WWW-Authenticate value: `scheme token68` or `scheme name=value, ...`. */
@@ -121,14 +127,21 @@ export function parseChallenges(header: string): Challenge[] {
   return out;
 }
 
-/** The Bearer challenge's parameters from a response's WWW-Authenticate header(s). */
+/** The Bearer (else DPoP) challenge's parameters from a response's WWW-Authenticate header(s). */
 export function bearerChallenge(headers: { get(name: string): string | null }): BearerChallenge {
   const raw = headers.get('www-authenticate');
   if (!raw) return {};
-  const bearer = parseChallenges(raw).find((c) => c.scheme === 'bearer');
+  const challenges = parseChallenges(raw);
+  const dpop = challenges.find((c) => c.scheme === 'dpop');
+  const onlyDpop = !challenges.some((c) => c.scheme === 'bearer');
+  const bearer = challenges.find((c) => c.scheme === 'bearer') ?? dpop;
   if (!bearer) return {};
   const p = bearer.params;
   const out: BearerChallenge = {};
+  if (dpop) {
+    const algs = dpop.params.algs?.split(' ').filter(Boolean);
+    out.dpop = { ...(algs?.length ? { algs } : {}), ...(dpop.params.error ? { error: dpop.params.error } : {}), ...(onlyDpop ? { only: true as const } : {}) };
+  }
   if (p.resource_metadata) out.resourceMetadata = p.resource_metadata;
   if (p.scope) out.scope = p.scope;
   if (p.error) out.error = p.error;

@@ -11,9 +11,14 @@
  * - A server that refuses fresh credentials again and again is not asked forever: after
  *   MAX_AUTH_ATTEMPTS the request fails with AUTH_REQUIRED (the user must log in again).
  * - Content-type dispatch (JSON body or SSE stream) is decided here too, by the media type only.
+ * - DPoP (RFC 9449 §7.1): a DPoP-bound token goes as `Authorization: DPoP <token>` with a new proof
+ *   in the `DPoP` header on every send, for the method and URL actually requested. A `DPoP-Nonce`
+ *   from the server is remembered for its origin (§9); a 401 `use_dpop_nonce` with a new nonce is
+ *   sent once more with it and is never a reason to log in (the token is fine).
  */
 import { RelayError } from '../errors.js';
 import type { AuthHook } from '../auth/hook.js';
+import { DpopNonces } from '../auth/dpop.js';
 import { bearerChallenge } from '../http/challenge.js';
 import { networkError } from '../http/net-errors.js';
 import type { HttpFetch, HttpResponse } from '../http/node-http.js';
@@ -63,7 +68,16 @@ export interface RequestOptions {
   watch?: RequestWatch | undefined;
 }
 
+/** What one attempt is sent as: the method and URL a DPoP proof names (RFC 9449 §4.2 htm, htu). */
+export interface ExchangeTarget {
+  method: string;
+  url: URL;
+}
+
 export class Exchange {
+  /** Nonces the MCP server handed out (RFC 9449 §9), per origin. */
+  private readonly nonces = new DpopNonces();
+
   constructor(private readonly o: ExchangeOptions) {}
 
   get url(): URL {
@@ -80,6 +94,7 @@ export class Exchange {
     const signal = r.watch ? (r.signal ? AbortSignal.any([r.signal, r.watch.signal]) : r.watch.signal) : r.signal;
     for (let busy = 0; ; busy++) {
       const res = await this.authorized(
+        { method, url: this.o.url },
         (auth) => {
           r.watch?.phase('waiting for the response headers');
           return this.fetchOnce(method, { ...r, signal }, auth);
@@ -103,19 +118,47 @@ export class Exchange {
   /**
    * The credentials loop on its own, for a transport that sends with a client of its own (the
    * legacy SSE transport hands a web fetch to the SDK): `send` is called with the headers to add
-   * (static headers and Authorization) once per attempt.
+   * (static headers, Authorization and a DPoP proof for `target`) once per attempt.
    */
-  async authorized<R extends ResponseLike>(send: (headers: Record<string, string>) => Promise<R>, authRetry = true, watch?: RequestWatch): Promise<R> {
+  async authorized<R extends ResponseLike>(
+    target: ExchangeTarget,
+    send: (headers: Record<string, string>) => Promise<R>,
+    authRetry = true,
+    watch?: RequestWatch,
+  ): Promise<R> {
     const auth = this.o.auth;
+    let nonceRetried = false;
     for (let attempt = 1; ; attempt++) {
       if (this.o.closing.aborted) throw new RelayError('SHUTTING_DOWN', 'the relay is shutting down');
       // The relay already answered the host (a limit fired during a login): the request must not run now.
       if (watch?.signal.aborted) throw new RelayError('REMOTE_TIMEOUT', 'the relay gave up on this request before sending it');
       const authorization = await auth?.authorization();
       const extra = await auth?.headers?.();
-      const res = await send({ ...this.o.headers, ...extra, ...(authorization ? { authorization } : {}) });
+      // RFC 9449 §4.1 / §7.1: one DPoP header, a fresh proof for this very send.
+      const proof = authorization && auth?.dpopProof ? await auth.dpopProof({ ...target, authorization, nonce: this.nonces.get(target.url) }) : undefined;
+      const res = await send({ ...this.o.headers, ...extra, ...(authorization ? { authorization } : {}), ...(proof ? { dpop: proof } : {}) });
+      // RFC 9449 §9: the server may hand out a new nonce with any answer (even the 401 before a
+      // login), and the next proof to it carries that one.
+      const newNonce = this.nonces.remember(target.url, res.headers.get('dpop-nonce'));
+      const challenge = res.status === 401 || res.status === 403 ? bearerChallenge(res.headers) : {};
+      if (proof !== undefined && res.status === 401 && challenge.dpop?.error === 'use_dpop_nonce') {
+        await res.body?.cancel().catch(() => {});
+        // The token is fine; the proof lacked the server's nonce. Once more with it, then give up
+        // (a nonce is never a reason to log in again).
+        if (newNonce && !nonceRetried) {
+          nonceRetried = true;
+          attempt--;
+          continue;
+        }
+        throw new RelayError(
+          'REMOTE_HTTP',
+          `the server keeps asking for a DPoP nonce (HTTP 401 use_dpop_nonce) ${newNonce ? 'after the relay sent the one it gave' : 'without giving one in a DPoP-Nonce header'}`,
+          {
+            status: 401,
+          },
+        );
+      }
       if (!auth || !authRetry || (res.status !== 401 && res.status !== 403)) return res;
-      const challenge = bearerChallenge(res.headers);
       // A 403 that is not about scope is an answer (e.g. an Origin check), not a reason to log in.
       if (res.status === 403 && challenge.error !== 'insufficient_scope') return res;
       await res.body?.cancel().catch(() => {});

@@ -23,7 +23,25 @@ export interface StoredTokens {
   grant?: TokenGrant;
   /** OpenID Connect ID token, kept for an enterprise IdP login (the subject of the ID-JAG exchange). */
   id_token?: string;
+  /**
+   * SECRET. The DPoP key pair (RFC 9449) the tokens are bound to, as a private JWK: written with
+   * the tokens in one atomic file under the lock, so every relay process of this server signs
+   * with the key the AS bound the token to; replaced only by a new login. See TOKEN_SECRET_FIELDS.
+   */
+  dpop_key?: StoredDpopKey;
 }
+
+/** A DPoP key pair: the JWS `alg` it signs with and the private JWK (public members plus `d` …). */
+export interface StoredDpopKey {
+  alg: string;
+  jwk: Record<string, string>;
+}
+
+/**
+ * The fields of tokens.json that are secrets (never logged, never shown by `status`; a secret
+ * backend such as the OS keychain keeps exactly these). One list, so a new secret is added once.
+ */
+export const TOKEN_SECRET_FIELDS = ['access_token', 'refresh_token', 'dpop_key', 'id_token'] as const satisfies ReadonlyArray<keyof StoredTokens>;
 
 /**
  * How tokens were obtained: a browser/paste login, the device flow, or a machine login (client
@@ -172,7 +190,20 @@ export function parseTokens(v: unknown): StoredTokens {
     obtained_at: num(o, 'obtained_at', f),
     grant: optGrant(o, f),
     id_token: optStr(o, 'id_token', f),
+    dpop_key: optDpopKey(o, f),
   });
+}
+
+/** `dpop_key`: {alg, jwk} with a string `kty` and only string members (no value is quoted back: it is a secret). */
+function optDpopKey(o: Obj, file: string): StoredDpopKey | undefined {
+  const k = optObj(o, 'dpop_key', file);
+  if (k === undefined) return undefined;
+  const what = `"dpop_key" in ${file}`;
+  const jwk = object(k.jwk, `"jwk" of ${what}`);
+  if (typeof jwk.kty !== 'string' || typeof jwk.d !== 'string' || Object.values(jwk).some((v) => typeof v !== 'string')) {
+    throw new Error(`${what} must hold a private JWK (string members, "kty" and "d")`);
+  }
+  return { alg: str(k, 'alg', what), jwk: jwk as Record<string, string> };
 }
 
 function optGrant(o: Obj, file: string): TokenGrant | undefined {

@@ -39,8 +39,8 @@ import type { CredentialStoreMode, SecretBackendName } from './secrets/backend.j
 import { forgetSecrets, readSecretFile, secretBackendOf, secretFields, writeSecretFile } from './secrets/records.js';
 import { SecretBackends } from './secrets/select.js';
 
-export type { CachedMethod, PendingLogin, StoredCache, StoredClient, StoredDiscovery, StoredServer, StoredTokens } from './guards.js';
-export { CACHED_METHODS } from './guards.js';
+export type { CachedMethod, PendingLogin, StoredCache, StoredClient, StoredDiscovery, StoredDpopKey, StoredServer, StoredTokens } from './guards.js';
+export { CACHED_METHODS, TOKEN_SECRET_FIELDS } from './guards.js';
 export { LAYOUT_FILE, LAYOUT_VERSION } from './layout.js';
 
 export const SERVERS_DIR = 'servers';

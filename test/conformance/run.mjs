@@ -40,8 +40,6 @@ const KNOWN_HARNESS_BUGS = {
  * failures, so CI catches a regression in every other scenario while these are built.
  */
 const NOT_BUILT = {
-  'auth/dpop': 'not built yet: DPoP proofs (RFC 9449)',
-  'auth/dpop-nonce': 'not built yet: DPoP proofs (RFC 9449)',
 };
 
 const { values: opts } = parseArgs({

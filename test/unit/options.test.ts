@@ -298,3 +298,12 @@ describe('enterprise sign-in flags', () => {
     });
   });
 });
+
+describe('--dpop', () => {
+  it('defaults to auto, takes always and never, and refuses anything else', () => {
+    expect(config([URL_]).auth.dpop).toBe('auto');
+    expect(config([URL_, '--dpop', 'always']).auth.dpop).toBe('always');
+    expect(config([URL_, '--dpop', 'never']).auth.dpop).toBe('never');
+    expect(() => parseArgs([URL_, '--dpop', 'sometimes'])).toThrow(/sometimes/);
+  });
+});

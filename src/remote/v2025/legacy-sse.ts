@@ -61,7 +61,7 @@ export class LegacySseRemote implements Remote {
 
   /** The SDK's requests, each through the one authorized exchange (static headers, Authorization, 401 → login → retry). */
   private readonly authedFetch = (input: string | URL, init?: RequestInit): Promise<Response> =>
-    this.exchange.authorized(async (credentials) => {
+    this.exchange.authorized({ method: init?.method ?? 'GET', url: new URL(input) }, async (credentials) => {
       const headers = new Headers(init?.headers);
       for (const [k, v] of Object.entries(credentials)) headers.set(k, v);
       let res: Response;

@@ -5,6 +5,7 @@
  * (`"secrets": {"store": "keychain", "version": "<hex>"}`). A new backend is one new file here
  * plus its entry in ./select.ts.
  */
+import { TOKEN_SECRET_FIELDS } from '../guards.js';
 
 /** `--credential-store`: where new secrets are written (reads follow what each file records). */
 export type CredentialStoreMode = 'auto' | 'keychain' | 'file';
@@ -17,11 +18,11 @@ export const EXTERNAL_BACKENDS: ReadonlySet<string> = new Set<SecretBackendName>
 
 /**
  * THE list of secret fields, per store file. Everything else in a file is metadata and stays in
- * the file. A new secret field (e.g. a DPoP private key in tokens.json) is one more entry here;
+ * the file. A new secret field is one more entry here (for tokens.json: TOKEN_SECRET_FIELDS in guards.ts);
  * values may be any JSON (strings, objects such as a JWK).
  */
 export const SECRET_FIELDS: Readonly<Record<string, readonly string[]>> = {
-  'tokens.json': ['access_token', 'refresh_token'],
+  'tokens.json': TOKEN_SECRET_FIELDS,
   'client.json': ['client_secret'],
 };
 
