@@ -13,6 +13,8 @@ import { MAX_MESSAGE_BYTES } from '../jsonrpc/limits.js';
 import { drainStderr } from '../stderr.js';
 import { StdioHost } from '../relay/stdio.js';
 import { AutoRemote } from '../remote/connect.js';
+import { storeEraMemory, type EraMemory } from '../remote/era-memory.js';
+import { openStore } from '../store/open.js';
 import { createLegacyFetch, createMcpFetch, proxyFromEnv } from '../http/fetch.js';
 import type { AuthHook } from '../auth/hook.js';
 import type { LoginShield } from '../relay/login-shield.js';
@@ -34,6 +36,16 @@ export interface ProxyAuth {
   idle(): Promise<void>;
   loginHint: string;
   close(): Promise<void>;
+}
+
+/** The server's era between starts (remote.json); without a usable store, every start probes. */
+function eraMemory(config: Config, env: NodeJS.ProcessEnv, log: Logger): EraMemory | undefined {
+  try {
+    return storeEraMemory(openStore(config, env, log).server, log);
+  } catch (err) {
+    log.debug(`no era record: ${describeError(err)}`);
+    return undefined;
+  }
 }
 
 /** Give up on a clean shutdown after this long (a hung DELETE must not keep a zombie relay). */
@@ -93,6 +105,7 @@ export async function runProxy(config: Config, deps: ProxyDeps): Promise<number>
     },
     config.transport,
     (kind) => log.info(`connected to ${config.serverUrl.host} over ${kind === 'http' ? 'Streamable HTTP' : 'legacy HTTP+SSE'}`),
+    eraMemory(config, deps.env, log),
   );
   relay = new Relay({
     host,

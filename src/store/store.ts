@@ -6,7 +6,7 @@
  * <root>/                       0700
  *   layout.json                 {"version":1}
  *   servers/<key>/              0700, key = serverKey(...) from ./paths.ts
- *     server.json client.json tokens.json discovery.json pending.json    0600 each
+ *     server.json client.json tokens.json discovery.json pending.json remote.json   0600 each
  *     lock/                     the proper-lockfile lock of this directory
  * ```
  *
@@ -23,12 +23,14 @@ import {
   parseClient,
   parseDiscovery,
   parsePending,
+  parseRemote,
   parseServer,
   parseTokens,
   type PendingLogin,
   type StoredCache,
   type StoredClient,
   type StoredDiscovery,
+  type StoredRemote,
   type StoredServer,
   type StoredTokens,
 } from './guards.js';
@@ -36,7 +38,7 @@ import { checkLayout } from './layout.js';
 import { LOCK_NAME, withLock, type WithLockOptions } from './lock.js';
 import { SERVER_KEY_PATTERN } from './paths.js';
 
-export type { CachedMethod, PendingLogin, StoredCache, StoredClient, StoredDiscovery, StoredServer, StoredTokens } from './guards.js';
+export type { CachedMethod, PendingLogin, StoredCache, StoredClient, StoredDiscovery, StoredRemote, StoredServer, StoredTokens } from './guards.js';
 export { CACHED_METHODS } from './guards.js';
 export { LAYOUT_FILE, LAYOUT_VERSION } from './layout.js';
 
@@ -49,6 +51,7 @@ const FILES = {
   discovery: 'discovery.json',
   pending: 'pending.json',
   cache: 'cache.json',
+  remote: 'remote.json',
 } as const;
 
 export interface ListedServer {
@@ -192,6 +195,13 @@ export class ServerStore {
   }
   writeCache(cache: StoredCache): Promise<void> {
     return this.write(FILES.cache, cache, parseCache);
+  }
+
+  readRemote(): Promise<StoredRemote | undefined> {
+    return this.read(FILES.remote, parseRemote);
+  }
+  writeRemote(remote: StoredRemote): Promise<void> {
+    return this.write(FILES.remote, remote, parseRemote);
   }
 
   readPending(): Promise<PendingLogin | undefined> {
