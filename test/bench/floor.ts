@@ -10,10 +10,14 @@ const url = new URL(process.argv[2] ?? '');
 const agent = new Agent({ keepAlive: true });
 let session: string | undefined;
 
-function send(method: 'POST' | 'DELETE', body?: string): Promise<IncomingMessage> {
+/** A keep-alive socket the server closed as the request left is retried once (Node's http docs), or the bench would hang. */
+function send(method: 'POST' | 'DELETE', body?: string, retry = true): Promise<IncomingMessage> {
   const headers: Record<string, string> = { accept: 'application/json, text/event-stream', 'content-type': 'application/json' };
   if (session) headers['mcp-session-id'] = session;
-  return new Promise((resolve, reject) => request(url, { method, agent, headers }, resolve).on('error', reject).end(body));
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, agent, headers }, resolve);
+    req.on('error', (err) => (retry && req.reusedSocket ? resolve(send(method, body, false)) : reject(err))).end(body);
+  });
 }
 
 /** Print a JSON body, or each SSE event's `data:` lines, one message per stdout line. */
