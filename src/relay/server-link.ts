@@ -13,6 +13,9 @@ import { MAX_MESSAGE_BYTES } from '../jsonrpc/limits.js';
 import type { JsonRpcMessage } from '../jsonrpc/messages.js';
 import type { Logger } from '../log.js';
 import { AutoRemote } from '../remote/connect.js';
+import { storeEraMemory, type EraMemory } from '../remote/era-memory.js';
+import { openStore } from '../store/open.js';
+import { describeError } from '../errors.js';
 import { DEFAULT_MAX_TIME_MS } from './budget.js';
 import { McpFilter } from './filters.js';
 import type { LoginShield } from './login-shield.js';
@@ -72,6 +75,7 @@ export class ServerLink {
       },
       config.transport,
       (kind) => log.info(`connected to ${config.serverUrl.host} over ${kind === 'http' ? 'Streamable HTTP' : 'legacy HTTP+SSE'}`),
+      eraMemory(config, opts.env, log),
     );
     relay = new Relay({
       host: opts.host,
@@ -100,5 +104,15 @@ export class ServerLink {
     await this.opts.auth?.close();
     this.mcpFetch.close();
     this.legacyFetch.close();
+  }
+}
+
+/** The server's era between starts (remote.json); without a usable store, every start probes. */
+function eraMemory(config: Config, env: NodeJS.ProcessEnv, log: Logger): EraMemory | undefined {
+  try {
+    return storeEraMemory(openStore(config, env, log).server, log);
+  } catch (err) {
+    log.debug(`no era record: ${describeError(err)}`);
+    return undefined;
   }
 }

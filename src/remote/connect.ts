@@ -8,9 +8,16 @@
  * - Transport (MCP 2025-11-25 transports, backwards compatibility): in the 2025 flow, Streamable
  *   HTTP first; if its initialize POST fails with 400, 404 or 405, GET the URL expecting an SSE
  *   stream whose first event is `endpoint` (legacy HTTP+SSE).
+ * - Warm start (era-memory.ts): a 2025 host's `initialize` to a server remembered as 2025-era goes
+ *   straight to the remembered transport, with no probe. If the server refuses it before
+ *   accepting it (a 4xx on the POST, or a legacy SSE stream that does not open), the record is
+ *   stale: the same message then takes the cold path (probe, then the fallbacks above), so the
+ *   host still gets exactly one answer. A 2026-07-28 verdict is recorded but never skips the
+ *   probe: a 2025 host's session is translated from the probe's DiscoverResult, and a modern
+ *   host's own `server/discover` is the probe.
  * Decided by status and JSON-RPC codes, never by error text.
  */
-import { isRelayError, RelayError } from '../errors.js';
+import { describeError, isRelayError, RelayError } from '../errors.js';
 import { isRequest, type JsonRpcMessage } from '../jsonrpc/messages.js';
 import type { TransportChoice } from '../config/config.js';
 import { ModernHttp } from './v2026/post.js';
@@ -20,9 +27,11 @@ import { probeEra } from './v2026/probe.js';
 import { discoverProbe, isModernHostMessage, RELAY_CLIENT_INFO } from './v2026/wire.js';
 import { StreamableHttpRemote } from './v2025/streamable.js';
 import type { Remote, RemoteOptions } from './types.js';
+import type { EraMemory, EraRecord } from './era-memory.js';
+import type { LegacySseRemote } from './v2025/legacy-sse.js';
 
 /** The legacy transport (the SDK's SSE client and its schemas) is loaded only for old servers. */
-async function legacySse(opts: RemoteOptions): Promise<Remote> {
+async function legacySse(opts: RemoteOptions): Promise<LegacySseRemote> {
   const { LegacySseRemote } = await import('./v2025/legacy-sse.js');
   return new LegacySseRemote(opts);
 }
@@ -37,13 +46,23 @@ export class AutoRemote implements Remote {
   private deciding: Promise<void> | undefined;
   private probing: ModernHttp | undefined;
   private closed = false;
+  /** The record read at construction (read while the host is still starting up). */
+  private readonly recalled: Promise<EraRecord | undefined> | undefined;
+  /** This process probed the era: what it learns is worth remembering. */
+  private probed = false;
+  /** A record being written: waited for at close, never by a message. */
+  private remembering: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly opts: RemoteOptions,
     private readonly choice: TransportChoice,
-    /** Told which transport won, e.g. to remember it per server. */
+    /** Told which transport won, e.g. to log it. */
     private readonly onChosen?: (kind: 'http' | 'sse') => void,
-  ) {}
+    /** Verdicts of earlier starts (absent: probe every time). */
+    private readonly memory?: EraMemory,
+  ) {
+    this.recalled = choice === 'sse' ? undefined : memory?.recall();
+  }
 
   get kind(): 'http' | 'sse' {
     return this.active?.kind ?? (this.choice === 'sse' ? 'sse' : 'http');
@@ -69,6 +88,9 @@ export class AutoRemote implements Remote {
   /** Probe the server with the host's first message, settle the era, then send that message. */
   private async decide(msg: JsonRpcMessage, raw: string): Promise<void> {
     const hostModern = isModernHostMessage(msg);
+    const record = hostModern ? undefined : await this.recalled;
+    if (record?.era === 'legacy' && (record.transport === 'http' || this.choice === 'auto') && (await this.warmStart(msg, raw, record.transport))) return;
+    this.probed = true;
     const http = new ModernHttp(this.opts);
     this.probing = http;
     // A modern host's own server/discover is the probe, so the server sees it once.
@@ -90,10 +112,12 @@ export class AutoRemote implements Remote {
     if (outcome.era === 'legacy') {
       http.close();
       this.era = 'legacy';
+      // remembered once initialize shows the transport (sendLegacy)
       this.opts.log.info(`the server speaks MCP 2025-11-25 or older (${outcome.reason}); using the initialize handshake`);
       return this.dispatch(msg, raw);
     }
     this.era = 'modern';
+    this.remember({ era: 'modern', transport: 'http' });
     await this.active?.close(); // a legacy remote opened by messages that came before the era was known
     if (hostModern) {
       this.active = new PassthroughRemote(this.opts, http);
@@ -106,6 +130,52 @@ export class AutoRemote implements Remote {
     this.opts.log.info("the server speaks MCP 2026-07-28; translating the host's 2025 session to it");
     await this.active.send(msg, raw);
     this.onChosen?.('http');
+  }
+
+  /**
+   * Send the host's `initialize` the way this server worked last time, without a probe. True when
+   * it was sent; false when the server refused it before accepting it (the record is stale, and
+   * the caller takes the cold path with the same message). Other failures reach the host as usual.
+   */
+  private async warmStart(msg: JsonRpcMessage, raw: string, transport: 'http' | 'sse'): Promise<boolean> {
+    this.era = 'legacy';
+    let stale: unknown;
+    if (transport === 'sse') {
+      const sse = await legacySse(this.opts);
+      try {
+        // Nothing is sent before the stream gives its endpoint: any failure here is safe to retry.
+        await sse.start();
+      } catch (err) {
+        stale = err;
+        await sse.close();
+      }
+      if (!stale) {
+        this.active = sse;
+        await sse.send(msg, raw);
+      }
+    } else {
+      const http = new StreamableHttpRemote(this.opts);
+      try {
+        await http.send(msg, raw);
+        this.active = http;
+      } catch (err) {
+        await http.close();
+        // MCP 2025-11-25 transports, backwards compatibility: 400/404/405 to an initialize POST is
+        // the server refusing the transport (a 2026-only server sends 400 with -32022); the message
+        // was not accepted, so sending it again cannot duplicate it.
+        if (!(isRelayError(err, 'REMOTE_HTTP') && err.status !== undefined && LEGACY_FALLBACK_STATUSES.has(err.status))) throw err;
+        stale = err;
+      }
+    }
+    if (!stale) {
+      this.opts.log.info(`the server spoke MCP 2025-11-25 or older at its last probe; skipped the probe`);
+      this.onChosen?.(transport);
+      return true;
+    }
+    this.era = undefined;
+    if (this.closed) throw new RelayError('SHUTTING_DOWN', 'the relay is shutting down');
+    this.opts.log.info(`the server no longer answers as it did at its last probe (${describeError(stale)}); probing again`);
+    return false;
   }
 
   private async dispatch(msg: JsonRpcMessage, raw: string): Promise<void> {
@@ -128,7 +198,7 @@ export class AutoRemote implements Remote {
     }
     try {
       await this.active.send(msg, raw);
-      if (msg.method === 'initialize') this.onChosen?.(this.active.kind);
+      if (msg.method === 'initialize') this.chosen(this.active.kind);
     } catch (err) {
       const fallback =
         this.choice === 'auto' &&
@@ -142,13 +212,24 @@ export class AutoRemote implements Remote {
       await this.active.close();
       this.active = await legacySse(this.opts);
       await this.active.send(msg, raw);
-      this.onChosen?.('sse');
+      this.chosen('sse');
     }
+  }
+
+  /** A 2025-era transport worked for initialize: log it, and remember it when this process probed. */
+  private chosen(kind: 'http' | 'sse'): void {
+    this.onChosen?.(kind);
+    if (this.probed && this.era === 'legacy') this.remember({ era: 'legacy', transport: kind });
+  }
+
+  private remember(record: EraRecord): void {
+    if (this.memory) this.remembering = this.remembering.then(() => this.memory!.remember(record));
   }
 
   async close(): Promise<void> {
     this.closed = true;
     this.probing?.close();
     await this.active?.close();
+    await this.remembering;
   }
 }

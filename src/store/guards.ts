@@ -126,6 +126,19 @@ export interface StoredCache {
   updated_at: number;
 }
 
+/**
+ * remote.json: what the server turned out to be at the last probe (no secrets), so the next start
+ * can skip the era probe (src/remote/era-memory.ts). `checked_at` is when a probe or a fallback
+ * last decided it; a start that merely used it does not move it.
+ */
+export interface StoredRemote {
+  /** 'legacy': MCP 2025-11-25 or older (initialize handshake); 'modern': 2026-07-28. */
+  era: 'legacy' | 'modern';
+  /** The transport that worked: Streamable HTTP, or the legacy HTTP+SSE one. */
+  transport: 'http' | 'sse';
+  checked_at: number;
+}
+
 /** The methods whose results cache.json keeps. */
 export const CACHED_METHODS = ['initialize', 'tools/list', 'prompts/list', 'resources/list', 'resources/templates/list'] as const;
 export type CachedMethod = (typeof CACHED_METHODS)[number];
@@ -299,6 +312,15 @@ export function parseCache(v: unknown): StoredCache {
     if (value) out[m] = value;
   }
   return out;
+}
+
+/** Validate remote.json; throws an Error naming the first bad field. */
+export function parseRemote(v: unknown): StoredRemote {
+  const f = 'remote.json';
+  const o = object(v, f);
+  if (o.era !== 'legacy' && o.era !== 'modern') throw new Error(`"era" in ${f} must be "legacy" or "modern"`);
+  if (o.transport !== 'http' && o.transport !== 'sse') throw new Error(`"transport" in ${f} must be "http" or "sse"`);
+  return { era: o.era, transport: o.transport, checked_at: num(o, 'checked_at', f) };
 }
 
 /** Validate layout.json; throws an Error naming the first bad field. */

@@ -9,7 +9,7 @@
  */
 import { resolve, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { lock as lockfileLock } from 'proper-lockfile';
+import type { lock as LockFn } from 'proper-lockfile';
 import { RelayError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 
@@ -115,6 +115,13 @@ async function waitForPrevious(previous: Promise<void>, deadline: number, lockPa
   }
 }
 
+/**
+ * proper-lockfile (with graceful-fs, retry and signal-exit: 13 files) is loaded on the first lock,
+ * not at start: a relay whose login is valid never takes the lock, and every start pays for
+ * what it loads (docs/performance.md, "The floor").
+ */
+let lockfileLock: typeof LockFn | undefined;
+
 async function acquire(
   dir: string,
   lockPath: string,
@@ -122,6 +129,7 @@ async function acquire(
   onCompromised: (err: Error) => void,
 ): Promise<() => Promise<void>> {
   let pause = RETRY_MIN_MS;
+  lockfileLock ??= (await import('proper-lockfile')).lock;
   for (;;) {
     try {
       return await lockfileLock(dir, {

@@ -6,7 +6,7 @@
  * <root>/                       0700
  *   layout.json                 {"version":1}
  *   servers/<key>/              0700, key = serverKey(...) from ./paths.ts
- *     server.json client.json tokens.json discovery.json pending.json    0600 each
+ *     server.json client.json tokens.json discovery.json pending.json remote.json   0600 each
  *     lock/                     the proper-lockfile lock of this directory
  * ```
  *
@@ -23,12 +23,14 @@ import {
   parseClient,
   parseDiscovery,
   parsePending,
+  parseRemote,
   parseServer,
   parseTokens,
   type PendingLogin,
   type StoredCache,
   type StoredClient,
   type StoredDiscovery,
+  type StoredRemote,
   type StoredServer,
   type StoredTokens,
 } from './guards.js';
@@ -39,7 +41,17 @@ import type { CredentialStoreMode, SecretBackendName } from './secrets/backend.j
 import { forgetSecrets, readSecretFile, secretBackendOf, secretFields, writeSecretFile } from './secrets/records.js';
 import { SecretBackends } from './secrets/select.js';
 
-export type { CachedMethod, PendingLogin, StoredCache, StoredClient, StoredDiscovery, StoredDpopKey, StoredServer, StoredTokens } from './guards.js';
+export type {
+  CachedMethod,
+  PendingLogin,
+  StoredCache,
+  StoredClient,
+  StoredDiscovery,
+  StoredDpopKey,
+  StoredRemote,
+  StoredServer,
+  StoredTokens,
+} from './guards.js';
 export { CACHED_METHODS, TOKEN_SECRET_FIELDS } from './guards.js';
 export { LAYOUT_FILE, LAYOUT_VERSION } from './layout.js';
 
@@ -52,6 +64,7 @@ const FILES = {
   discovery: 'discovery.json',
   pending: 'pending.json',
   cache: 'cache.json',
+  remote: 'remote.json',
 } as const;
 
 export interface ListedServer {
@@ -226,6 +239,13 @@ export class ServerStore {
   }
   writeCache(cache: StoredCache): Promise<void> {
     return this.write(FILES.cache, cache, parseCache);
+  }
+
+  readRemote(): Promise<StoredRemote | undefined> {
+    return this.read(FILES.remote, parseRemote);
+  }
+  writeRemote(remote: StoredRemote): Promise<void> {
+    return this.write(FILES.remote, remote, parseRemote);
   }
 
   readPending(): Promise<PendingLogin | undefined> {

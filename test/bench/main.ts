@@ -1,6 +1,6 @@
 /**
- * `npm run bench`: mcp-relay against a direct SDK client (the floor) and mcp-remote (the
- * reference peer), all on one in-process MCP server, in interleaved rounds. Prints a table and
+ * `npm run bench`: mcp-relay against a direct SDK client, the floor bridge (floor.ts) and
+ * mcp-remote (the reference peer), all on one in-process MCP server, in interleaved rounds. Prints a table and
  * the issue's targets, and writes JSON (--out) for comparing commits. Not a test: nothing fails
  * on a slow figure; the exit code is non-zero only when the bench itself could not run.
  */

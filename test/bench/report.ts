@@ -14,6 +14,12 @@ export const TARGET_THROUGHPUT_SHARE = 0.9;
 export const TARGET_PAYLOAD_TIME_RATIO = 1.2;
 export const TARGET_PAYLOAD_EXTRA_RSS_FACTOR = 3;
 export const TARGET_IDLE_RSS_BYTES = 60 * BYTES_PER_MB;
+/** Issue 16: the relay against the floor bridge (floor.ts), each a per-round ratio. */
+export const TARGET_FLOOR_STARTUP = 1.3;
+export const TARGET_FLOOR_P50 = 1.2;
+export const TARGET_FLOOR_THROUGHPUT = 0.95;
+export const TARGET_FLOOR_CPU_PER_ECHO = 1.5;
+export const TARGET_FLOOR_IDLE_RSS = 1.1;
 
 export interface PayloadSummary {
   bytes: number;
@@ -118,6 +124,8 @@ function check(target: string, perRound: number[], limit: number, unit: string, 
 export function checkTargets(rounds: RoundResult[]): TargetCheck[] {
   const per = (fn: (d: VariantRound, r: VariantRound, m: VariantRound | undefined) => number): number[] =>
     rounds.map((round) => (round.direct && round.relay ? fn(round.direct, round.relay, round['mcp-remote']) : NaN));
+  const perFloor = (fn: (r: VariantRound, f: VariantRound) => number | undefined): number[] =>
+    rounds.map((round) => (round.relay && round.floor ? (fn(round.relay, round.floor) ?? NaN) : NaN));
   const largestOf = (v: VariantRound) => v.payload.reduce<PayloadRound | undefined>((a, b) => (a && a.bytes >= b.bytes ? a : b), undefined);
   const checks: TargetCheck[] = [
     check(
@@ -176,6 +184,16 @@ export function checkTargets(rounds: RoundResult[]): TargetCheck[] {
       true,
     ),
   );
+  if (rounds.some((r) => r.floor)) {
+    const floor: Array<[string, (r: VariantRound, f: VariantRound) => number | undefined, number, boolean]> = [
+      ['startup to initialize, relay / floor', (r, f) => r.startupMs / f.startupMs, TARGET_FLOOR_STARTUP, true],
+      ['echo p50, relay / floor', (r, f) => r.latency.p50 / f.latency.p50, TARGET_FLOOR_P50, true],
+      ['concurrent throughput, relay / floor', (r, f) => r.throughput.callsPerSec / f.throughput.callsPerSec, TARGET_FLOOR_THROUGHPUT, false],
+      ['bridge CPU per echo, relay / floor', (r, f) => ratio(r.latency.cpuUsPerCall, f.latency.cpuUsPerCall), TARGET_FLOOR_CPU_PER_ECHO, true],
+      ['idle RSS after initialize, relay / floor', (r, f) => ratio(r.idleRss, f.idleRss), TARGET_FLOOR_IDLE_RSS, true],
+    ];
+    for (const [label, fn, limit, atMost] of floor) checks.push(check(label, perFloor(fn), limit, 'x', atMost));
+  }
   return checks;
 }
 
@@ -218,14 +236,14 @@ function fmtRatio(n: number): string {
 
 /** The summary as a Markdown table (prints well in a terminal and pastes into docs). */
 export function formatTable(s: Summary): string {
-  const header = ['scenario', 'direct', 'relay', 'mcp-remote', 'relay/direct', 'relay/mcp-remote'];
+  const header = ['scenario', 'direct', 'floor', 'relay', 'mcp-remote', 'relay/direct', 'relay/floor', 'relay/mcp-remote'];
   const lines = rowsFor(s).map(([label, pick, digits]) => {
     const get = (name: VariantName) => {
       const v = s[name];
       return v ? pick(v) : undefined;
     };
-    const [d, r, m] = [get('direct'), get('relay'), get('mcp-remote')];
-    return [label, fmt(d, digits), fmt(r, digits), fmt(m, digits), fmtRatio(ratio(r, d)), fmtRatio(ratio(r, m))];
+    const [d, f, r, m] = [get('direct'), get('floor'), get('relay'), get('mcp-remote')];
+    return [label, fmt(d, digits), fmt(f, digits), fmt(r, digits), fmt(m, digits), fmtRatio(ratio(r, d)), fmtRatio(ratio(r, f)), fmtRatio(ratio(r, m))];
   });
   const all = [header, ...lines];
   const widths = header.map((_, i) => Math.max(...all.map((row) => row[i]!.length)));

@@ -9,7 +9,7 @@ import { payloadCalls, type BenchOptions } from './options.js';
 import { readMemory, resetPeak } from './proc.js';
 import { blobTimes, BYTES_PER_MB, echoLatencies, echoThroughput, progressCall, withChildCpu } from './scenarios.js';
 import { median, percentile } from './stats.js';
-import { connectBridge, connectDirect, mcpRemoteSpec, relaySpec, type ChildRegistry, type Target, type VariantName } from './targets.js';
+import { connectBridge, connectDirect, floorSpec, mcpRemoteSpec, relaySpec, type ChildRegistry, type Target, type VariantName } from './targets.js';
 
 /** Pause between two startups so one child's boot does not slow the next one's. */
 const BETWEEN_STARTUPS_MS = 100;
@@ -62,6 +62,8 @@ async function start(ctx: RoundContext, name: VariantName): Promise<Target> {
   switch (name) {
     case 'direct':
       return connectDirect(ctx.url);
+    case 'floor':
+      return connectBridge(name, floorSpec(ctx.url, bridge), ctx.registry, host);
     case 'relay':
       return connectBridge(name, relaySpec(ctx.url, bridge), ctx.registry, host);
     case 'mcp-remote':

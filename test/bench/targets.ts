@@ -1,6 +1,8 @@
 /**
- * The three ways the bench reaches its server, each as an SDK `Client`:
- * - `direct`: StreamableHTTPClientTransport straight to the server (the floor, no bridge);
+ * The four ways the bench reaches its server, each as an SDK `Client`:
+ * - `direct`: StreamableHTTPClientTransport straight to the server (no bridge);
+ * - `floor`: StdioClientTransport spawning the least possible bridge (floor.ts: no dependencies,
+ *   no auth, no recovery), what no Node bridge can beat;
  * - `relay`: StdioClientTransport spawning the built relay (`node bin/mcp-relay.js <url>`);
  * - `mcp-remote`: StdioClientTransport spawning mcp-remote (the devDependency) the same way.
  * Every child is registered with a {@link ChildRegistry} so that it is killed if the bench dies.
@@ -15,11 +17,13 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { useLinearReader, type HostReader } from './host-reader.js';
 
-export const VARIANTS = ['direct', 'relay', 'mcp-remote'] as const;
+export const VARIANTS = ['direct', 'floor', 'relay', 'mcp-remote'] as const;
 export type VariantName = (typeof VARIANTS)[number];
 
 /** The built relay (dist/ via bin/), relative to this file compiled into dist-bench/test/bench/. */
 export const RELAY_BIN = fileURLToPath(new URL('../../../bin/mcp-relay.js', import.meta.url));
+/** The floor bridge, compiled next to this file. */
+export const FLOOR_BIN = fileURLToPath(new URL('./floor.js', import.meta.url));
 /** Keep this much of a child's stderr to explain a failure. */
 const STDERR_TAIL_CHARS = 4_000;
 /** Environment variables a child inherits; everything else (proxies, tokens) stays out. */
@@ -98,6 +102,11 @@ export function relaySpec(url: string, opts: BridgeOptions): SpawnSpec {
     args: [...prof, RELAY_BIN, url],
     env: childEnv({ HOME: opts.home, MCP_RELAY_HOME: join(opts.home, 'mcp-relay') }),
   };
+}
+
+/** `node floor.js <url>`: the floor bridge (see floor.ts). */
+export function floorSpec(url: string, opts: BridgeOptions): SpawnSpec {
+  return { command: process.execPath, args: [FLOOR_BIN, url], env: childEnv({ HOME: opts.home }) };
 }
 
 /** Where the installed mcp-remote's `mcp-remote` bin lives, and its version; undefined if not installed. */
