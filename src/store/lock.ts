@@ -129,7 +129,11 @@ async function acquire(
   onCompromised: (err: Error) => void,
 ): Promise<() => Promise<void>> {
   let pause = RETRY_MIN_MS;
-  lockfileLock ??= (await import('proper-lockfile')).lock;
+  if (!lockfileLock) {
+    // A CommonJS package: Node gives its exports as named ones too, the bundle (bin/build.mjs) only as `default`.
+    const m = await import('proper-lockfile');
+    lockfileLock = m.default?.lock ?? m.lock;
+  }
   for (;;) {
     try {
       return await lockfileLock(dir, {

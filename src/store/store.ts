@@ -219,7 +219,10 @@ export class ServerStore {
     }
     // A stored login in the keychain: start its probe (a child process) now, alongside the rest
     // of the start-up, rather than when the first request needs the token. Errors surface there.
-    if ((await this.tokensBackend()) === 'keychain') this.deps.secrets.byName('keychain').catch(() => undefined);
+    // A store that cannot be read is not this check's business: the first request that needs the
+    // store reports it (a server that needs no login must keep working).
+    const backend = await this.tokensBackend().catch(() => undefined);
+    if (backend === 'keychain') this.deps.secrets.byName('keychain').catch(() => undefined);
   }
   /** Where the secrets of the stored login are (what `status` shows); undefined without tokens. */
   async tokensBackend(): Promise<SecretBackendName | undefined> {
