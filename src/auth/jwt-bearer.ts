@@ -37,7 +37,15 @@ export async function requestJwtBearerToken(r: JwtBearerRequest): Promise<Stored
   const meta = r.discovered.metadata;
   const params = new URLSearchParams({ grant_type: JWT_BEARER_GRANT, assertion: r.assertion, ...(r.scope ? { scope: r.scope } : {}) });
   // RFC 8707 §2 and MCP 2025-11-25 authorization: resource MUST be sent on token requests.
-  const res = await tokenRequest({ endpoint: tokenEndpoint(r.discovered), params, resource: r.resource, auth: r.auth, issuer: meta.issuer, fetch: r.fetch, dpop: r.dpop });
+  const res = await tokenRequest({
+    endpoint: tokenEndpoint(r.discovered),
+    params,
+    resource: r.resource,
+    auth: r.auth,
+    issuer: meta.issuer,
+    fetch: r.fetch,
+    dpop: r.dpop,
+  });
   const t = await processTokenResponse(res, { dpop: r.dpop !== undefined });
   // A refresh token is not kept: renewing is presenting a (possibly rotated) assertion again, so
   // there is one way to renew and it never outlives the credential it came from.

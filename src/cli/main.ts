@@ -97,6 +97,7 @@ export async function main(argv: string[]): Promise<void> {
     .example('$0 https://example.com/mcp', 'relay to a server, logging in with OAuth when it asks')
     .example('$0 https://example.com/mcp -H "Authorization: Bearer ${API_TOKEN}"', 'static header from an environment variable')
     .example('$0 github --config servers.json', 'relay the server named "github" in a servers file')
+    .example('$0 --config servers.json github linear', 'one process for both servers (tools named github__*, linear__*)')
     .example('$0 https://example.com/mcp --no-browser', 'over SSH: print the login URL, finish with `mcp-relay login`')
     .epilogue(EXAMPLES)
     .strictOptions()

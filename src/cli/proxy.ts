@@ -79,9 +79,12 @@ export async function runProxy(config: Config, deps: ProxyDeps): Promise<number>
     done(0);
   }
   const onSignal = (sig: NodeJS.Signals) => void stop(`received ${sig}`);
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  process.once('SIGHUP', onSignal);
+  // `on`, not `once` (stop() runs once anyway): proper-lockfile's signal-exit, loaded with the first
+  // lock, re-raises a signal when it finds itself the only listener left, which killed the relay
+  // mid-shutdown (no DELETE, no answers, exit by signal) when our `once` listener had already gone.
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
 
   host.start();
   const code = await finished;

@@ -39,8 +39,7 @@ const KNOWN_HARNESS_BUGS = {
  * identity: the open part of issue 15). Reported as TODO on every run, and not counted as
  * failures, so CI catches a regression in every other scenario while these are built.
  */
-const NOT_BUILT = {
-};
+const NOT_BUILT = {};
 
 const { values: opts } = parseArgs({
   options: {

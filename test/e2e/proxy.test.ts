@@ -149,7 +149,9 @@ describe('redirects', () => {
             .join('\r\n')}\r\nconnection: close\r\n\r\n`,
         );
         req.pipe(upstream);
-        upstream.pipe(res.socket!);
+        // The test may tear the server down while this connect was under way: no socket to answer on.
+        if (!res.socket) return void upstream.destroy();
+        upstream.pipe(res.socket);
       });
       // A request the relay sends while the test tears the server down (the session's DELETE)
       // meets a closed port: that is the relay's to handle, not an uncaught error in the test.
