@@ -17,8 +17,9 @@ import type { PendingLogin, ServerStore, StoredClient, StoredTokens } from '../s
 import { assertSafeBrowserUrl, type Opener } from './browser.js';
 import { bindAnyCallbackServer, bindCallbackServer, preferredCallbackPort, type CallbackServer } from './callback.js';
 import type { Discovered } from './discovery.js';
-import { obtainClient, staticClient } from './registration.js';
+import { obtainClient, registeredRedirectUris, registerOwnClient, staticClient } from './registration.js';
 import { exchangeCode, isExpired } from './tokens.js';
+import { tokenProblem } from './token-endpoint.js';
 import type { TokenDpop } from './dpop.js';
 import { deviceLogin, wantsDeviceFlow } from './device.js';
 import { sleep } from '../sleep.js';
@@ -126,8 +127,27 @@ export async function interactiveLogin(ctx: LoginContext): Promise<StoredTokens>
     }
     const outcome = await waitFor(ctx, server, pending, deadline);
     if (outcome.kind === 'tokens') return outcome.tokens;
-    if (outcome.kind === 'code') return finish(ctx, pending, outcome.code, outcome.iss);
+    if (outcome.kind === 'code') {
+      const done = await complete(ctx, pending, outcome.code, outcome.iss);
+      if (done.kind === 'tokens') return done.tokens;
+    }
   }
+}
+
+/** A callback listener whose redirect URI is exactly one of `uris` (first free one), if any. */
+async function bindRegistered(ctx: LoginContext, uris: readonly string[]): Promise<CallbackServer | undefined> {
+  for (const uri of new Set(uris)) {
+    let port: number;
+    try {
+      port = portOf(uri);
+    } catch {
+      continue;
+    }
+    const server = await bindCallbackServer({ host: ctx.config.auth.callbackHost, port, path: ctx.config.auth.callbackPath, log: ctx.log });
+    if (server?.redirectUri === uri) return server;
+    await server?.close();
+  }
+  return undefined;
 }
 
 type Started = { kind: 'started'; server: CallbackServer; pending: PendingLogin } | { kind: 'tokens'; tokens: StoredTokens } | { kind: 'retry' };
@@ -141,7 +161,13 @@ async function start(ctx: LoginContext): Promise<Started> {
     const host = ctx.config.auth.callbackHost;
     const preferred = ctx.config.auth.callbackPort ?? preferredCallbackPort(ctx.store.key);
     const path = ctx.config.auth.callbackPath;
-    let server = await bindCallbackServer({ host, port: preferred, path, log: ctx.log });
+    // Without --callback-port, a port some registration already names comes first: the login can
+    // then reuse that client (this server's, or one another server made with the same issuer).
+    let server =
+      ctx.config.auth.callbackPort === undefined
+        ? await bindRegistered(ctx, await registeredRedirectUris(ctx.store, ctx.discovered.metadata.issuer))
+        : undefined;
+    server ??= await bindCallbackServer({ host, port: preferred, path, log: ctx.log });
     if (!server) {
       if (ctx.config.auth.callbackPort !== undefined) {
         throw new RelayError('AUTH_FAILED', `--callback-port ${preferred} is in use by another program; free it or choose another port`);
@@ -260,6 +286,28 @@ async function clientFor(ctx: LoginContext, redirectUri: string): Promise<Stored
  * which finishes a pending login with a pasted redirect URL.
  */
 export async function finish(ctx: LoginContext, pending: PendingLogin, code: string, iss: string | undefined): Promise<StoredTokens> {
+  const done = await complete(ctx, pending, code, iss);
+  if (done.kind === 'tokens') return done.tokens;
+  throw new RelayError(
+    'AUTH_FAILED',
+    'the authorization server refused the client registration this server shared with another server of the same issuer; a client of its own is now registered: start the login again',
+  );
+}
+
+/** OAuth error codes with which a token endpoint refuses the client itself (RFC 6749 §5.2). */
+const CLIENT_REFUSED = new Set(['invalid_client', 'unauthorized_client']);
+
+/**
+ * {@link finish}, or `retry` when the authorization server refused a registration reused from
+ * another server of the same issuer: this server then gets a client of its own (written to its
+ * client.json, the issuer record is left to the servers it works for) and the login starts over.
+ */
+async function complete(
+  ctx: LoginContext,
+  pending: PendingLogin,
+  code: string,
+  iss: string | undefined,
+): Promise<{ kind: 'tokens'; tokens: StoredTokens } | { kind: 'retry' }> {
   // RFC 9207 §2.4 (required by MCP 2026-07-28, applied to every era): a server that advertises
   // authorization_response_iss_parameter_supported MUST send iss; when iss is present it MUST
   // equal the recorded issuer, compared as plain strings.
@@ -279,17 +327,38 @@ export async function finish(ctx: LoginContext, pending: PendingLogin, code: str
   }
   return ctx.store.withLock(async () => {
     const tokens = await ctx.store.readTokens();
-    if (usableTokens(tokens, ctx.staleAccessToken, ctx.now())) return tokens;
+    if (usableTokens(tokens, ctx.staleAccessToken, ctx.now())) return { kind: 'tokens' as const, tokens };
     const client = await clientFor(ctx, pending.redirect_uri);
-    const fresh = await exchangeCode(
-      { discovered: ctx.discovered, client, resource: pending.resource ?? ctx.resource, fetch: ctx.fetch, now: ctx.now, dpop: ctx.dpop },
-      code,
-      pending.code_verifier,
-      pending.redirect_uri,
-    );
+    let fresh: StoredTokens;
+    try {
+      fresh = await exchangeCode(
+        { discovered: ctx.discovered, client, resource: pending.resource ?? ctx.resource, fetch: ctx.fetch, now: ctx.now, dpop: ctx.dpop },
+        code,
+        pending.code_verifier,
+        pending.redirect_uri,
+      );
+    } catch (err) {
+      const refused = tokenProblem(err instanceof RelayError ? err.cause : undefined)?.error;
+      if (client.reused !== true || refused === undefined || !CLIENT_REFUSED.has(refused)) throw err;
+      ctx.log.warn(
+        `${ctx.discovered.metadata.issuer} refused the client registration shared with another server (${refused}); registering a client for this server`,
+      );
+      await registerOwnClient({
+        store: ctx.store,
+        auth: ctx.config.auth,
+        discovered: ctx.discovered,
+        redirectUri: pending.redirect_uri,
+        scope: pending.scope ?? ctx.scope,
+        fetch: ctx.fetch,
+        log: ctx.log,
+        now: ctx.now,
+      });
+      await ctx.store.clearPending();
+      return { kind: 'retry' as const };
+    }
     await ctx.store.writeTokens(fresh);
     await ctx.store.clearPending();
     ctx.log.info('logged in; tokens stored');
-    return fresh;
+    return { kind: 'tokens' as const, tokens: fresh };
   });
 }
