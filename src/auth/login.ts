@@ -137,13 +137,14 @@ export async function interactiveLogin(ctx: LoginContext): Promise<StoredTokens>
 /** A callback listener whose redirect URI is exactly one of `uris` (first free one), if any. */
 async function bindRegistered(ctx: LoginContext, uris: readonly string[]): Promise<CallbackServer | undefined> {
   for (const uri of new Set(uris)) {
-    let port: number;
-    try {
-      port = portOf(uri);
-    } catch {
-      continue;
-    }
-    const server = await bindCallbackServer({ host: ctx.config.auth.callbackHost, port, path: ctx.config.auth.callbackPath, log: ctx.log });
+    // Only loopback callbacks with an explicit port (a device-flow registration names a
+    // placeholder without one: port 80 is never ours to bind).
+    const port = URL.canParse(uri) ? new URL(uri).port : '';
+    if (port === '') continue;
+    // A port we may not bind (EACCES) is only a hint that did not work out: use the usual one.
+    const server = await bindCallbackServer({ host: ctx.config.auth.callbackHost, port: Number(port), path: ctx.config.auth.callbackPath, log: ctx.log }).catch(
+      () => undefined,
+    );
     if (server?.redirectUri === uri) return server;
     await server?.close();
   }

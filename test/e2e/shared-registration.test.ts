@@ -9,14 +9,15 @@ import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { issuerKey } from '../../src/store/store.js';
-import { browserEnv, readStoreJson } from '../helpers/oauth.js';
+import { browserEnv, closeDemos, demo, readStoreJson } from '../helpers/oauth.js';
 import { startPlainOAuthServer, type PlainOAuthServer } from '../helpers/plain-oauth.js';
-import { connectRelay, killAll, RELAY_BIN, relayEnv, tempHome } from '../helpers/relay.js';
+import { connectRelay, INIT, killAll, RELAY_BIN, relayEnv, spawnRelay, tempHome } from '../helpers/relay.js';
 
 const servers: PlainOAuthServer[] = [];
 afterEach(async () => {
   await killAll();
   for (const s of servers.splice(0)) await s.close();
+  await closeDemos();
 });
 
 async function server(opts: Parameters<typeof startPlainOAuthServer>[0]): Promise<PlainOAuthServer> {
@@ -90,5 +91,23 @@ describe('one client registration per authorization server', () => {
     // The first server keeps working with its client.
     expect(await useServer(s.url, home, 'three')).toBe('three');
     expect(registrations(s)).toHaveLength(2);
+  });
+
+  it('a device-flow registration of one server (placeholder redirect URI, no port) does not stand in the way of a browser login to another', async () => {
+    const d = await demo({ deviceAuthorization: true, deviceIntervalSec: 1 });
+    const home = await tempHome();
+    const device = spawnRelay([d.url, '--device-code'], { home });
+    device.send(INIT(1));
+    device.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    device.send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', arguments: { text: 'device' } } });
+    await expect.poll(() => readStoreJson<{ user_code?: string }>(home, d.url, 'pending.json').then((p) => p?.user_code), { timeout: 15_000 }).toBeDefined();
+    d.approveDevice((await readStoreJson<{ user_code: string }>(home, d.url, 'pending.json'))!.user_code);
+    expect(JSON.stringify(await device.waitFor((m) => m.id === 2))).toContain('device');
+    // The same server under another identity (an explicit --resource): same issuer, browser login.
+    const { client } = await connectRelay([d.url, '--resource', d.url], { home, env: browserEnv(home) });
+    expect(text(await client.callTool({ name: 'echo', arguments: { text: 'browser' } }))).toBe('browser');
+    // The device client names no usable redirect URI, so the browser login registered its own.
+    expect(d.counters.registrations).toBe(2);
+    expect(d.counters.tokenRequests.authorization_code).toBe(1);
   });
 });
