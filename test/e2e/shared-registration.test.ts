@@ -9,12 +9,14 @@ import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { issuerKey } from '../../src/store/store.js';
+import { closeAggregates, connectAggregate } from '../helpers/aggregate.js';
 import { browserEnv, closeDemos, demo, readStoreJson } from '../helpers/oauth.js';
 import { startPlainOAuthServer, type PlainOAuthServer } from '../helpers/plain-oauth.js';
 import { connectRelay, INIT, killAll, RELAY_BIN, relayEnv, spawnRelay, tempHome } from '../helpers/relay.js';
 
 const servers: PlainOAuthServer[] = [];
 afterEach(async () => {
+  await closeAggregates();
   await killAll();
   for (const s of servers.splice(0)) await s.close();
   await closeDemos();
@@ -65,6 +67,23 @@ describe('one client registration per authorization server', () => {
     // `logout --all` forgets the shared registration too.
     await promisify(execFile)(process.execPath, [RELAY_BIN, 'logout', '--all'], { env: relayEnv(home) });
     expect(existsSync(record)).toBe(false);
+  });
+
+  it('an aggregate: the server that logs in second reuses the registration of the first', async () => {
+    const s = await server({ resource: (origin) => `${origin}/mcp`, extraMcpPaths: ['/mcp2'] });
+    const home = await tempHome();
+    expect(await useServer(s.url, home, 'one')).toBe('one');
+    const agg = await connectAggregate(
+      [
+        { name: 'a', url: s.url },
+        { name: 'b', url: `${s.origin}/mcp2` },
+      ],
+      { home, env: browserEnv(home) },
+    );
+    expect(text(await agg.client.callTool({ name: 'b__echo', arguments: { text: 'two' } }))).toBe('two');
+    expect(text(await agg.client.callTool({ name: 'a__echo', arguments: { text: 'three' } }))).toBe('three');
+    expect(registrations(s)).toHaveLength(1);
+    expect(codeExchanges(s).map((r) => r.params.client_id)).toEqual([registrations(s)[0]!.params.client_id, registrations(s)[0]!.params.client_id]);
   });
 
   it('an authorization server that refuses the reused client (invalid_client) gets a fresh registration for that server', async () => {
