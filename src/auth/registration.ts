@@ -63,22 +63,31 @@ function secretExpired(c: StoredClient, now: number): boolean {
   return !!c.client_secret_expires_at && c.client_secret_expires_at * 1000 <= now;
 }
 
-/** Grant types a code login registers (and needs from a registration it reuses). */
+/** Grant types a code login registers. */
 const CODE_GRANT_TYPES = ['authorization_code', 'refresh_token'];
+/** What a code login needs of a registration (a server may grant refresh_token or not, RFC 7591 §3.2.1). */
+const CODE_GRANT_NEEDED = ['authorization_code'];
 
 /**
  * Whether a stored dynamic registration can serve this login: same issuer, the exact redirect URI
  * (many servers match redirect URIs exactly, RFC 8252 §7.3 notwithstanding), the grant types (when
- * the registration lists them), the scope (when it was registered with one) and a live secret.
+ * the registration lists them) and a live secret. With `sharedFrom`, i.e. a registration another
+ * server made: also the scope it was registered with (RFC 7591 §2 lets a server limit the client
+ * to it), so that one server's narrow registration never caps another's login.
  */
-export function registrationFits(c: StoredClient, o: Pick<ObtainClientOptions, 'discovered' | 'redirectUri' | 'grantTypes' | 'scope'>, now: number): boolean {
+export function registrationFits(
+  c: StoredClient,
+  o: Pick<ObtainClientOptions, 'discovered' | 'redirectUri' | 'grantTypes' | 'scope'>,
+  now: number,
+  sharedFrom = false,
+): boolean {
   const grants = Array.isArray(c.grant_types) ? (c.grant_types as unknown[]) : undefined;
-  const registeredScope = typeof c.scope === 'string' ? c.scope.split(' ') : undefined;
+  const registeredScope = sharedFrom && typeof c.scope === 'string' ? c.scope.split(' ') : undefined;
   return (
     c.kind === 'dynamic' &&
     (!c.issuer || c.issuer === o.discovered.metadata.issuer) &&
     c.redirect_uris.includes(o.redirectUri) &&
-    (grants === undefined || (o.grantTypes ?? CODE_GRANT_TYPES).every((g) => grants.includes(g))) &&
+    (grants === undefined || (o.grantTypes ?? CODE_GRANT_NEEDED).every((g) => grants.includes(g))) &&
     (registeredScope === undefined || !o.scope || o.scope.split(' ').every((s) => registeredScope.includes(s))) &&
     !secretExpired(c, now)
   );
@@ -116,7 +125,7 @@ export async function obtainClient(o: ObtainClientOptions): Promise<StoredClient
   const shared = o.store.issuerStore(meta.issuer);
   return shared.withLock(async () => {
     const record = await shared.readClient();
-    if (record && registrationFits(record, o, now)) {
+    if (record && registrationFits(record, o, now, true)) {
       const reused: StoredClient = { ...record, reused: true };
       await o.store.writeClient(reused);
       o.log.info(`reusing the OAuth client registered with ${meta.issuer} for another server`);
