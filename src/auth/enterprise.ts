@@ -167,7 +167,7 @@ export function enterpriseGrant(o: EnterpriseOptions, login?: IdTokenLogin): Mac
       } catch (err) {
         const hints: Record<string, string> = {
           invalid_grant: 'it refused the ID-JAG the IdP issued (audience, resource or client_id in it do not match, or it trusts no such IdP)',
-          invalid_client: `it does not accept client ${client.clientId ?? '(none)'}: check --client-id and --client-secret`,
+          invalid_client: `it does not accept client ${client.clientId ?? '(none)'}: check ${client.flags}`,
           unauthorized_client: `client ${client.clientId ?? '(none)'} may not use the jwt-bearer grant there`,
           invalid_scope: `it refused the scope ${JSON.stringify(r.scope ?? '')}: check --scope`,
         };

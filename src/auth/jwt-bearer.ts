@@ -64,12 +64,19 @@ export function checkJwtBearerSupport(r: MachineGrantRequest, label: string): vo
   }
 }
 
-/** The static client (--client-id / --client-secret / --client-info) as a ClientAuth, or none when there is no client. */
-export function staticClientAuth(r: MachineGrantRequest): { auth: ClientAuth; clientId: string | undefined; secret: string | undefined } {
+/**
+ * The static client (--client-id with --client-secret or --client-key-file, or --client-info) as
+ * a ClientAuth, or none when there is no client. `flags` names its credential for messages.
+ */
+export function staticClientAuth(r: MachineGrantRequest): { auth: ClientAuth; clientId: string | undefined; secret: string | undefined; flags: string } {
   const client = staticClient(r.auth, '', r.now());
-  if (!client) return { auth: anonymous, clientId: undefined, secret: undefined };
-  const { apply } = clientAuthentication(client, { supported: r.discovered.metadata.token_endpoint_auth_methods_supported, now: r.now });
-  return { auth: apply, clientId: client.client_id, secret: client.client_secret };
+  const key = r.auth.clientKey;
+  const flags = key ? `--client-id / --client-key-file${key.keyId ? ` (kid ${key.keyId})` : ''}` : '--client-id / --client-secret';
+  if (!client) return { auth: anonymous, clientId: undefined, secret: undefined, flags };
+  // With --client-key-file: private_key_jwt (RFC 7523 §2.2), the same assertion as --client-credentials sends.
+  const identity = key ? { client_id: client.client_id } : client;
+  const { apply } = clientAuthentication(identity, { supported: r.discovered.metadata.token_endpoint_auth_methods_supported, key, now: r.now });
+  return { auth: apply, clientId: client.client_id, secret: client.client_secret, flags };
 }
 
 /**
@@ -100,7 +107,7 @@ export function workloadIdentityGrant(source: SecretSource): MachineGrant {
       } catch (err) {
         const hints: Record<string, string> = {
           invalid_grant: `it refused the workload token from ${source.flag} (expired, wrong audience, or an issuer it does not trust): check the token's "aud" names ${r.discovered.metadata.issuer} and that the platform refreshes ${where}`,
-          invalid_client: `it does not accept client ${client.clientId ?? '(none)'}: check --client-id / --client-secret`,
+          invalid_client: `it does not accept client ${client.clientId ?? '(none)'}: check ${client.flags}`,
           unauthorized_client: 'this workload may not use the jwt-bearer grant there: allow it at the authorization server',
           invalid_scope: `it refused the scope ${JSON.stringify(r.scope ?? '')}: check --scope`,
           invalid_target: `it refused the resource ${r.resource ?? '(none)'}: check --resource (or --omit-resource)`,

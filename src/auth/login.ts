@@ -13,12 +13,12 @@ import type { Config } from '../config/config.js';
 import { RelayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { FetchFn } from '../http/fetch.js';
-import type { PendingLogin, ServerStore, StoredClient, StoredTokens } from '../store/store.js';
+import type { PendingLogin, ServerStore, StoredTokens } from '../store/store.js';
 import { assertSafeBrowserUrl, type Opener } from './browser.js';
 import { bindAnyCallbackServer, bindCallbackServer, preferredCallbackPort, type CallbackServer } from './callback.js';
 import type { Discovered } from './discovery.js';
-import { obtainClient, staticClient } from './registration.js';
-import { exchangeCode, isExpired } from './tokens.js';
+import { obtainClient, registeredRedirectUris } from './registration.js';
+import { complete, usableTokens } from './login-finish.js';
 import type { TokenDpop } from './dpop.js';
 import { deviceLogin, wantsDeviceFlow } from './device.js';
 import { sleep } from '../sleep.js';
@@ -59,10 +59,6 @@ type Outcome =
   | { kind: 'code'; code: string; iss?: string | undefined }
   | { kind: 'retry' }
   | { kind: 'takeover'; server: CallbackServer };
-
-export function usableTokens(t: StoredTokens | undefined, stale: string | undefined, now: number): t is StoredTokens {
-  return !!t && t.access_token !== stale && !isExpired(t, now);
-}
 
 function portOf(uri: string): number {
   const u = new URL(uri);
@@ -126,8 +122,28 @@ export async function interactiveLogin(ctx: LoginContext): Promise<StoredTokens>
     }
     const outcome = await waitFor(ctx, server, pending, deadline);
     if (outcome.kind === 'tokens') return outcome.tokens;
-    if (outcome.kind === 'code') return finish(ctx, pending, outcome.code, outcome.iss);
+    if (outcome.kind === 'code') {
+      const done = await complete(ctx, pending, outcome.code, outcome.iss);
+      if (done.kind === 'tokens') return done.tokens;
+    }
   }
+}
+
+/** A callback listener whose redirect URI is exactly one of `uris` (first free one), if any. */
+async function bindRegistered(ctx: LoginContext, uris: readonly string[]): Promise<CallbackServer | undefined> {
+  for (const uri of new Set(uris)) {
+    // Only loopback callbacks with an explicit port (a device-flow registration names a
+    // placeholder without one: port 80 is never ours to bind).
+    const port = URL.canParse(uri) ? new URL(uri).port : '';
+    if (port === '') continue;
+    // A port we may not bind (EACCES) is only a hint that did not work out: use the usual one.
+    const server = await bindCallbackServer({ host: ctx.config.auth.callbackHost, port: Number(port), path: ctx.config.auth.callbackPath, log: ctx.log }).catch(
+      () => undefined,
+    );
+    if (server?.redirectUri === uri) return server;
+    await server?.close();
+  }
+  return undefined;
 }
 
 type Started = { kind: 'started'; server: CallbackServer; pending: PendingLogin } | { kind: 'tokens'; tokens: StoredTokens } | { kind: 'retry' };
@@ -141,7 +157,13 @@ async function start(ctx: LoginContext): Promise<Started> {
     const host = ctx.config.auth.callbackHost;
     const preferred = ctx.config.auth.callbackPort ?? preferredCallbackPort(ctx.store.key);
     const path = ctx.config.auth.callbackPath;
-    let server = await bindCallbackServer({ host, port: preferred, path, log: ctx.log });
+    // Without --callback-port, a port some registration already names comes first: the login can
+    // then reuse that client (this server's, or one another server made with the same issuer).
+    let server =
+      ctx.config.auth.callbackPort === undefined
+        ? await bindRegistered(ctx, await registeredRedirectUris(ctx.store, ctx.discovered.metadata.issuer))
+        : undefined;
+    server ??= await bindCallbackServer({ host, port: preferred, path, log: ctx.log });
     if (!server) {
       if (ctx.config.auth.callbackPort !== undefined) {
         throw new RelayError('AUTH_FAILED', `--callback-port ${preferred} is in use by another program; free it or choose another port`);
@@ -240,56 +262,4 @@ async function pollStore(ctx: LoginContext, pending: PendingLogin, watchOwner: b
   return { kind: 'retry' };
 }
 
-/** The client the pending login was started with. */
-async function clientFor(ctx: LoginContext, redirectUri: string): Promise<StoredClient> {
-  const fixed = staticClient(ctx.config.auth, redirectUri, ctx.now());
-  if (fixed) return fixed;
-  if (
-    ctx.config.auth.clientMetadataUrl &&
-    (ctx.discovered.metadata as { client_id_metadata_document_supported?: boolean }).client_id_metadata_document_supported
-  ) {
-    return { client_id: ctx.config.auth.clientMetadataUrl, redirect_uris: [redirectUri], kind: 'metadata-document', registered_at: ctx.now() };
-  }
-  const stored = await ctx.store.readClient();
-  if (!stored) throw new RelayError('AUTH_FAILED', 'the OAuth client registration disappeared during the login; start the login again');
-  return stored;
-}
-
-/**
- * Exchange the code for tokens under the lock and store them. Exported for `mcp-relay login`,
- * which finishes a pending login with a pasted redirect URL.
- */
-export async function finish(ctx: LoginContext, pending: PendingLogin, code: string, iss: string | undefined): Promise<StoredTokens> {
-  // RFC 9207 §2.4 (required by MCP 2026-07-28, applied to every era): a server that advertises
-  // authorization_response_iss_parameter_supported MUST send iss; when iss is present it MUST
-  // equal the recorded issuer, compared as plain strings.
-  const issRequired =
-    (ctx.discovered.metadata as { authorization_response_iss_parameter_supported?: unknown }).authorization_response_iss_parameter_supported === true;
-  if (iss === undefined && issRequired) {
-    throw new RelayError(
-      'AUTH_FAILED',
-      `the authorization response carries no "iss", which ${ctx.discovered.metadata.issuer} promises to send; refusing it (possible mix-up attack). If you pasted only the code, paste the whole address instead`,
-    );
-  }
-  if (iss !== undefined && iss !== ctx.discovered.metadata.issuer) {
-    throw new RelayError(
-      'AUTH_FAILED',
-      `the authorization response came from issuer ${iss}, expected ${ctx.discovered.metadata.issuer}; refusing it (possible mix-up attack)`,
-    );
-  }
-  return ctx.store.withLock(async () => {
-    const tokens = await ctx.store.readTokens();
-    if (usableTokens(tokens, ctx.staleAccessToken, ctx.now())) return tokens;
-    const client = await clientFor(ctx, pending.redirect_uri);
-    const fresh = await exchangeCode(
-      { discovered: ctx.discovered, client, resource: pending.resource ?? ctx.resource, fetch: ctx.fetch, now: ctx.now, dpop: ctx.dpop },
-      code,
-      pending.code_verifier,
-      pending.redirect_uri,
-    );
-    await ctx.store.writeTokens(fresh);
-    await ctx.store.clearPending();
-    ctx.log.info('logged in; tokens stored');
-    return fresh;
-  });
-}
+export { finish, usableTokens } from './login-finish.js';

@@ -63,10 +63,45 @@ function secretExpired(c: StoredClient, now: number): boolean {
   return !!c.client_secret_expires_at && c.client_secret_expires_at * 1000 <= now;
 }
 
+/** Grant types a code login registers. */
+const CODE_GRANT_TYPES = ['authorization_code', 'refresh_token'];
+/** What a code login needs of a registration (a server may grant refresh_token or not, RFC 7591 §3.2.1). */
+const CODE_GRANT_NEEDED = ['authorization_code'];
+
 /**
- * The client to use with `redirectUri`. Dynamic registrations are stored and reused while they
- * belong to the same issuer and cover the redirect URI; otherwise the relay registers again.
- * Call under the server's lock so concurrent relays register once.
+ * Whether a stored dynamic registration can serve this login: same issuer, the exact redirect URI
+ * (many servers match redirect URIs exactly, RFC 8252 §7.3 notwithstanding), the grant types (when
+ * the registration lists them) and a live secret. With `sharedFrom`, i.e. a registration another
+ * server made: also the scope it was registered with (RFC 7591 §2 lets a server limit the client
+ * to it), so that one server's narrow registration never caps another's login.
+ */
+export function registrationFits(
+  c: StoredClient,
+  o: Pick<ObtainClientOptions, 'discovered' | 'redirectUri' | 'grantTypes' | 'scope'>,
+  now: number,
+  sharedFrom = false,
+): boolean {
+  const grants = Array.isArray(c.grant_types) ? (c.grant_types as unknown[]) : undefined;
+  const registeredScope = sharedFrom && typeof c.scope === 'string' ? c.scope.split(' ') : undefined;
+  return (
+    c.kind === 'dynamic' &&
+    (!c.issuer || c.issuer === o.discovered.metadata.issuer) &&
+    c.redirect_uris.includes(o.redirectUri) &&
+    (grants === undefined || (o.grantTypes ?? CODE_GRANT_NEEDED).every((g) => grants.includes(g))) &&
+    (registeredScope === undefined || !o.scope || o.scope.split(' ').every((s) => registeredScope.includes(s))) &&
+    !secretExpired(c, now)
+  );
+}
+
+/**
+ * The client to use with `redirectUri`. Call under the server's lock.
+ *
+ * Dynamic registrations are stored and reused while they fit ({@link registrationFits}). A server
+ * without one of its own takes the registration another server made with the same authorization
+ * server (the issuer record, `issuers/<key>/client.json`), under the issuer's lock so that N
+ * relays of M servers still register once; the copy in the server's client.json is marked
+ * `reused: true` so that a refusal (invalid_client) falls back to {@link registerOwnClient}.
+ * Lock order is always server, then issuer.
  */
 export async function obtainClient(o: ObtainClientOptions): Promise<StoredClient> {
   const now = o.now();
@@ -86,16 +121,37 @@ export async function obtainClient(o: ObtainClientOptions): Promise<StoredClient
     o.log.info('the authorization server does not support Client ID Metadata Documents; using dynamic registration instead');
   }
   const stored = await o.store.readClient();
-  if (
-    stored &&
-    stored.kind === 'dynamic' &&
-    (!stored.issuer || stored.issuer === meta.issuer) &&
-    stored.redirect_uris.includes(o.redirectUri) &&
-    (o.grantTypes ?? []).every((g) => !Array.isArray(stored.grant_types) || (stored.grant_types as string[]).includes(g)) &&
-    !secretExpired(stored, now)
-  ) {
-    return stored;
-  }
+  if (stored && registrationFits(stored, o, now)) return stored;
+  const shared = o.store.issuerStore(meta.issuer);
+  return shared.withLock(async () => {
+    const record = await shared.readClient();
+    if (record && registrationFits(record, o, now, true)) {
+      const reused: StoredClient = { ...record, reused: true };
+      await o.store.writeClient(reused);
+      o.log.info(`reusing the OAuth client registered with ${meta.issuer} for another server`);
+      return reused;
+    }
+    const client = await register(o);
+    await shared.writeClient(client);
+    await o.store.writeClient(client);
+    return client;
+  });
+}
+
+/**
+ * Register a client for this server alone (not shared), after the authorization server refused
+ * the registration another server made (invalid_client). Call under the server's lock.
+ */
+export async function registerOwnClient(o: ObtainClientOptions): Promise<StoredClient> {
+  const client = await register(o);
+  await o.store.writeClient(client);
+  return client;
+}
+
+/** RFC 7591 dynamic registration for `o.redirectUri`. */
+async function register(o: ObtainClientOptions): Promise<StoredClient> {
+  const now = o.now();
+  const meta = o.discovered.metadata;
   if (!meta.registration_endpoint) {
     throw new RelayError(
       'AUTH_FAILED',
@@ -113,7 +169,7 @@ export async function obtainClient(o: ObtainClientOptions): Promise<StoredClient
         // application_type; a CLI with a loopback redirect is "native". Harmless for older servers.
         application_type: 'native',
         redirect_uris: redirectUris,
-        grant_types: o.grantTypes ?? ['authorization_code', 'refresh_token'],
+        grant_types: o.grantTypes ?? CODE_GRANT_TYPES,
         response_types: ['code'],
         token_endpoint_auth_method: chooseAuthMethod(meta.token_endpoint_auth_methods_supported),
         ...(o.scope ? { scope: o.scope } : {}),
@@ -123,7 +179,8 @@ export async function obtainClient(o: ObtainClientOptions): Promise<StoredClient
   } catch (err) {
     throw new RelayError('AUTH_FAILED', `dynamic client registration at ${meta.registration_endpoint} failed: ${describeError(err)}`, { cause: err });
   }
-  const client: StoredClient = {
+  o.log.info(`registered OAuth client with ${meta.issuer}`);
+  return {
     ...(registered as unknown as Record<string, unknown>),
     client_id: registered.client_id,
     redirect_uris: registered.redirect_uris?.map(String) ?? redirectUris,
@@ -131,7 +188,16 @@ export async function obtainClient(o: ObtainClientOptions): Promise<StoredClient
     kind: 'dynamic',
     registered_at: now,
   } as StoredClient;
-  await o.store.writeClient(client);
-  o.log.info(`registered OAuth client with ${meta.issuer}`);
-  return client;
+}
+
+/**
+ * Redirect URIs worth binding first for a login: those of this server's own registration, then
+ * those of the issuer record, so that a second server of the same authorization server can
+ * reuse a registration (exact redirect-URI match) when that port is free. Read without a lock:
+ * a hint only, {@link obtainClient} decides under the locks.
+ */
+export async function registeredRedirectUris(store: ServerStore, issuer: string): Promise<string[]> {
+  const own = await store.readClient();
+  const record = await store.issuerStore(issuer).readClient();
+  return [own, record].flatMap((c) => (c?.kind === 'dynamic' && (!c.issuer || c.issuer === issuer) ? c.redirect_uris : []));
 }

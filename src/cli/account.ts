@@ -151,6 +151,8 @@ export async function runLogout(sel: Selection, opts: { all: boolean; json: bool
     results.push(result);
     if (!opts.json) deps.out(formatLogout(result));
   }
+  // Client registrations shared by the servers of one authorization server (auth/registration.ts).
+  if (opts.all) await store.removeIssuerRecords();
   if (opts.json) deps.out(`${JSON.stringify({ store: store.root, results }, null, 2)}\n`);
   return results.every((r) => r.deleted) ? 0 : 1;
 }

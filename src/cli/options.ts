@@ -153,7 +153,8 @@ export function connectionOptions<T>(y: Argv<T>) {
     })
     .option('client-key-file', {
       type: 'string',
-      describe: 'PEM private key for private_key_jwt client authentication (RFC 7523) with --client-credentials; a path, or env:NAME holding the PEM',
+      describe:
+        'PEM private key for private_key_jwt client authentication (RFC 7523) of --client-id with --client-credentials, --workload-token or --idp-issuer; a path, or env:NAME holding the PEM',
       group: 'OAuth:',
     })
     .option('client-key-id', {
@@ -417,10 +418,17 @@ function clientCredentialsOptions(
   client: Pick<Config['auth'], 'clientId' | 'clientSecret' | 'clientInfo'>,
 ): Pick<Config['auth'], 'clientCredentials' | 'clientKey'> {
   if (!args.clientCredentials) {
+    // Workload identity and enterprise-managed authorization authenticate the registered MCP
+    // client at the token endpoint too: private_key_jwt (RFC 7523 §2.2) works there as well.
+    const machine = args.workloadToken !== undefined || args.idpIssuer !== undefined;
+    if (args.clientKeyFile !== undefined && machine) return { clientCredentials: false, clientKey: clientKeyOption(args, env, client, args.clientKeyFile) };
     if (args.clientKeyFile !== undefined)
-      throw new RelayError('BAD_CONFIG', '--client-key-file is used with --client-credentials only; add --client-credentials');
+      throw new RelayError(
+        'BAD_CONFIG',
+        '--client-key-file authenticates a pre-registered client: use it with --client-credentials, --workload-token or --idp-issuer',
+      );
     if (args.clientKeyId !== undefined || args.clientKeyAlg !== undefined)
-      throw new RelayError('BAD_CONFIG', '--client-key-id and --client-key-alg go with --client-key-file and --client-credentials');
+      throw new RelayError('BAD_CONFIG', '--client-key-id and --client-key-alg need --client-key-file');
     return { clientCredentials: false };
   }
   if (args.deviceCode) throw new RelayError('BAD_CONFIG', '--client-credentials and --device-code are two different logins; give one of them');
@@ -444,12 +452,23 @@ function clientCredentialsOptions(
       );
     return { clientCredentials: true };
   }
-  if (secret) throw new RelayError('BAD_CONFIG', 'give either a client secret or --client-key-file for --client-credentials, not both');
-  const raw = args.clientKeyFile;
+  return { clientCredentials: true, clientKey: clientKeyOption(args, env, client, args.clientKeyFile) };
+}
+
+/** --client-key-file (with --client-key-id / --client-key-alg) for the static client, which then has no secret. */
+function clientKeyOption(
+  args: ConnectionArgs,
+  env: NodeJS.ProcessEnv,
+  client: Pick<Config['auth'], 'clientId' | 'clientSecret' | 'clientInfo'>,
+  raw: string,
+): NonNullable<Config['auth']['clientKey']> {
+  if (client.clientId === undefined && client.clientInfo === undefined)
+    throw new RelayError('BAD_CONFIG', '--client-key-file needs the pre-registered client it authenticates: --client-id or --client-info');
+  if (client.clientSecret ?? client.clientInfo?.client_secret) throw new RelayError('BAD_CONFIG', 'give either a client secret or --client-key-file, not both');
   // A path, or env:NAME for keys kept in CI secrets; ${VAR} expands in a path.
   const pem = readValue(raw.startsWith('env:') ? raw : `@${raw}`, env, '--client-key-file');
   const keyId = args.clientKeyId !== undefined ? readValue(args.clientKeyId, env, '--client-key-id') : undefined;
-  return { clientCredentials: true, clientKey: parseClientKey(pem, { alg: args.clientKeyAlg, keyId, source: raw }) };
+  return parseClientKey(pem, { alg: args.clientKeyAlg, keyId, source: raw });
 }
 
 /** An https URL (http on loopback or with --allow-http) for an --idp-* flag; kept as given (an issuer is an identifier). */
@@ -494,7 +513,7 @@ function enterpriseOptions(
   if (client.clientId === undefined && client.clientInfo === undefined) {
     throw new RelayError(
       'BAD_CONFIG',
-      '--idp-issuer needs the client registered at the MCP authorization server: --client-id (with --client-secret) or --client-info',
+      '--idp-issuer needs the client registered at the MCP authorization server: --client-id (with --client-secret or --client-key-file) or --client-info',
     );
   }
   if (args.idpClientSecret !== undefined && args.idpClientId === undefined) throw new RelayError('BAD_CONFIG', '--idp-client-secret needs --idp-client-id');

@@ -5,6 +5,7 @@
  */
 import type { Config } from '../config/config.js';
 import { describeError } from '../errors.js';
+import { bearerChallenge } from '../http/challenge.js';
 import { proxyFromEnv, type FetchFn } from '../http/fetch.js';
 import { noProxyMatcher } from '../http/no-proxy.js';
 import type { JsonRpcMessage } from '../jsonrpc/messages.js';
@@ -66,14 +67,40 @@ function explain(err: unknown): string {
   return parts.join(': ');
 }
 
-export async function post(fetch: FetchFn, config: Config, msg: JsonRpcMessage, extra: Record<string, string>): Promise<Answer> {
-  const res = await fetch(config.serverUrl, {
-    method: 'POST',
-    headers: { ...config.headers, ...extra, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-    body: JSON.stringify(msg),
-    signal: AbortSignal.timeout(STEP_TIMEOUT_MS),
-    redirect: 'manual',
-  });
+/**
+ * The stored login as the doctor presents it: the same Authorization value and DPoP proofs as the
+ * relay's exchange (remote/exchange.ts), so a DPoP-bound token is not mistaken for a refused one.
+ */
+export interface DoctorAuth {
+  /** Headers for one request: Authorization, plus a fresh DPoP proof for a bound login (RFC 9449 §7.1). */
+  headers(method: string, url: URL): Promise<Record<string, string>>;
+  /** A `DPoP-Nonce` the server answered with (RFC 9449 §9); true when the next proof can carry it. */
+  nonce(url: URL, value: string | null): boolean;
+}
+
+export async function post(fetch: FetchFn, config: Config, msg: JsonRpcMessage, extra: Record<string, string>, auth?: DoctorAuth): Promise<Answer> {
+  const send = async () =>
+    fetch(config.serverUrl, {
+      method: 'POST',
+      headers: {
+        ...config.headers,
+        ...extra,
+        ...(await auth?.headers('POST', config.serverUrl)),
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+      },
+      body: JSON.stringify(msg),
+      signal: AbortSignal.timeout(STEP_TIMEOUT_MS),
+      redirect: 'manual',
+    });
+  let res = await send();
+  const newNonce = auth?.nonce(config.serverUrl, res.headers.get('dpop-nonce')) ?? false;
+  // RFC 9449 §9: a 401 use_dpop_nonce asks for the same request again with the server's nonce; once.
+  if (newNonce && res.status === 401 && bearerChallenge(res.headers).dpop?.error === 'use_dpop_nonce') {
+    await res.body?.cancel().catch(() => {});
+    res = await send();
+    auth?.nonce(config.serverUrl, res.headers.get('dpop-nonce'));
+  }
   const contentType = res.headers.get('content-type') ?? '';
   let text = '';
   if (res.body) {
@@ -115,14 +142,14 @@ export interface ProtocolFindings {
 
 /**
  * POST the `server/discover` probe (what the relay sends first), then a 2025 initialize when the
- * server is not modern. `auth` is the Authorization header from a stored, unexpired login (the
- * server it was issued for), so a server that requires a login can still tell its revision.
+ * server is not modern. `auth` presents a stored, unexpired login (to the server it was issued
+ * for), so a server that requires a login can still tell its revision.
  */
-export async function checkProtocol(fetch: FetchFn, config: Config, auth: Record<string, string>): Promise<ProtocolFindings> {
+export async function checkProtocol(fetch: FetchFn, config: Config, auth: DoctorAuth | undefined): Promise<ProtocolFindings> {
   const probe = discoverProbe({ jsonrpc: '2.0', method: 'initialize', params: {} }, { name: 'mcp-relay-doctor', version: RELAY_CLIENT_INFO.version });
   let first: Answer;
   try {
-    first = await post(fetch, config, probe, { ...requestHeaders(probe), ...auth });
+    first = await post(fetch, config, probe, requestHeaders(probe), auth);
   } catch (err) {
     return {
       http: step(
@@ -147,7 +174,7 @@ export async function checkProtocol(fetch: FetchFn, config: Config, auth: Record
       protocol: step(
         'protocol',
         'warn',
-        `not known: the server wants a login before it answers${auth.authorization ? ' (and refused the stored access token)' : ''}`,
+        `not known: the server wants a login before it answers${auth ? ' (and refused the stored access token)' : ''}`,
         `log in with \`mcp-relay login ${config.serverUrl.href}\`, then run doctor again`,
       ),
     };
@@ -187,10 +214,10 @@ export async function checkProtocol(fetch: FetchFn, config: Config, auth: Record
   return { first, http, protocol: await checkInitialize(fetch, config, auth) };
 }
 
-async function checkInitialize(fetch: FetchFn, config: Config, auth: Record<string, string>): Promise<DoctorStep> {
+async function checkInitialize(fetch: FetchFn, config: Config, auth: DoctorAuth | undefined): Promise<DoctorStep> {
   let a: Answer;
   try {
-    a = await post(fetch, config, INITIALIZE, { 'mcp-protocol-version': HOST_VERSIONS[0]!, ...auth });
+    a = await post(fetch, config, INITIALIZE, { 'mcp-protocol-version': HOST_VERSIONS[0]! }, auth);
   } catch (err) {
     return step('protocol', 'fail', `initialize failed: ${explain(err)}`);
   }

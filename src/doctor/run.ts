@@ -10,7 +10,8 @@ import type { Logger } from '../log.js';
 import { openStore } from '../store/open.js';
 import type { StoredClient, StoredTokens } from '../store/store.js';
 import { checkDns, checkTcp, checkTls } from './network.js';
-import { checkClock, checkProtocol, checkProxy } from './mcp.js';
+import { authorizationValue, DpopNonces, DpopProver, isDpopBound, requestProof } from '../auth/dpop.js';
+import { checkClock, checkProtocol, checkProxy, type DoctorAuth } from './mcp.js';
 import { checkLogin, checkMetadata, checkRegistration } from './oauth.js';
 import { step, type DoctorStep } from './step.js';
 
@@ -63,7 +64,7 @@ export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Docto
 
   const fetch = createFetch(deps.env, config.tls && { options: config.tls, certHost: url.host });
   const live = stored.tokens && (stored.tokens.expires_at === undefined || stored.tokens.expires_at > deps.now());
-  const auth: Record<string, string> = live && !hasAuthorization(config) ? { authorization: `Bearer ${stored.tokens!.access_token}` } : {};
+  const auth = live && !hasAuthorization(config) ? storedLogin(stored.tokens!, deps.now) : undefined;
   const found = await checkProtocol(fetch, config, auth);
   steps.push(found.http, found.protocol);
   const status = found.first?.status;
@@ -84,6 +85,24 @@ export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Docto
   );
   steps.push(checkClock(found.first?.date, deps.now()));
   return steps;
+}
+
+/**
+ * The stored login presented as the relay presents it: `DPoP <token>` with a fresh proof of the
+ * stored key per request for a bound login (RFC 9449 §7.1), with the server's nonce once it gave
+ * one (§9); `Bearer <token>` otherwise (RFC 6750 §2.1).
+ */
+function storedLogin(tokens: StoredTokens, now: () => number): DoctorAuth {
+  const prover = new DpopProver(now);
+  const nonces = new DpopNonces();
+  const authorization = authorizationValue(tokens);
+  return {
+    async headers(method, url): Promise<Record<string, string>> {
+      const proof = await requestProof(prover, tokens, { method, url, authorization, nonce: nonces.get(url) });
+      return proof ? { authorization, dpop: proof } : { authorization };
+    },
+    nonce: (url, value) => isDpopBound(tokens) && nonces.remember(url, value),
+  };
 }
 
 function hasAuthorization(config: Config): boolean {

@@ -13,6 +13,7 @@
  * Reads take no lock and see a whole file or none (writes are atomic renames). Anything that
  * changes credentials should run inside {@link ServerStore.withLock} and re-read first.
  */
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { RelayError } from '../errors.js';
@@ -36,7 +37,7 @@ import {
 } from './guards.js';
 import { checkLayout } from './layout.js';
 import { LOCK_NAME, withLock, type WithLockOptions } from './lock.js';
-import { SERVER_KEY_PATTERN } from './paths.js';
+import { SERVER_KEY_HEX_LENGTH, SERVER_KEY_PATTERN } from './paths.js';
 import type { CredentialStoreMode, SecretBackendName } from './secrets/backend.js';
 import { forgetSecrets, readSecretFile, secretBackendOf, secretFields, writeSecretFile } from './secrets/records.js';
 import { SecretBackends } from './secrets/select.js';
@@ -56,6 +57,17 @@ export { CACHED_METHODS, TOKEN_SECRET_FIELDS } from './guards.js';
 export { LAYOUT_FILE, LAYOUT_VERSION } from './layout.js';
 
 export const SERVERS_DIR = 'servers';
+/** Issuer-keyed records shared by every server behind one authorization server (client registrations). */
+export const ISSUERS_DIR = 'issuers';
+
+/**
+ * The directory name of an authorization server's shared records: the first 32 hex characters of
+ * the SHA-256 of `{"issuer":"<issuer>"}`. The issuer is taken exactly as the metadata published
+ * it (RFC 8414 §3.3 compares issuers as strings), so no canonicalisation.
+ */
+export function issuerKey(issuer: string): string {
+  return createHash('sha256').update(JSON.stringify({ issuer }), 'utf8').digest('hex').slice(0, SERVER_KEY_HEX_LENGTH);
+}
 
 const FILES = {
   server: 'server.json',
@@ -84,6 +96,7 @@ export interface CredentialStoreOptions {
 export class CredentialStore {
   readonly root: string;
   readonly serversDir: string;
+  readonly issuersDir: string;
   private readonly log: Logger;
   private readonly secrets: SecretBackends;
   private layoutVerified = false;
@@ -91,6 +104,7 @@ export class CredentialStore {
   constructor(root: string, log: Logger, opts: CredentialStoreOptions = {}) {
     this.root = root;
     this.serversDir = join(root, SERVERS_DIR);
+    this.issuersDir = join(root, ISSUERS_DIR);
     this.log = log;
     this.secrets = new SecretBackends(opts.credentialStore ?? 'file', opts.env ?? process.env, log);
   }
@@ -104,14 +118,51 @@ export class CredentialStore {
     if (!SERVER_KEY_PATTERN.test(key)) {
       throw new RelayError('BAD_CONFIG', `${JSON.stringify(key)} is not a server key (expected 32 lower-case hex characters, as shown by "mcp-relay status")`);
     }
-    return new ServerStore(key, join(this.serversDir, key), {
+    return this.open(key, this.serversDir);
+  }
+
+  /**
+   * The shared records of one authorization server (`issuers/<issuerKey>/`): today its
+   * client.json, a dynamic registration every server behind that issuer may reuse (see
+   * auth/registration.ts). Same files, lock and secret backend as a server directory; never
+   * listed by `status`.
+   */
+  issuer(issuer: string): ServerStore {
+    return this.open(issuerKey(issuer), this.issuersDir);
+  }
+
+  /**
+   * Forget every issuer record (`logout --all`): each under its lock, keychain entries included.
+   * Servers that reused one keep their own copy in client.json until their own logout.
+   */
+  async removeIssuerRecords(): Promise<void> {
+    await this.ready(false);
+    let names: string[];
+    try {
+      names = await fs.readdir(this.issuersDir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw new RelayError('STORE_IO', `could not list ${this.issuersDir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}; check its permissions`, {
+        cause: err,
+      });
+    }
+    for (const key of names.filter((n) => SERVER_KEY_PATTERN.test(n))) {
+      const record = this.open(key, this.issuersDir);
+      await record.withLock(() => record.removeAll());
+      await record.removeAll(); // the emptied directory, now that the lock is gone
+    }
+  }
+
+  private open(key: string, parent: string): ServerStore {
+    return new ServerStore(key, join(parent, key), {
       log: this.log,
       secrets: this.secrets,
       ready: (forWrite) => this.ready(forWrite),
       ensureParents: async () => {
         await ensurePrivateDir(this.root);
-        await ensurePrivateDir(this.serversDir);
+        await ensurePrivateDir(parent);
       },
+      issuer: (issuer) => this.issuer(issuer),
     });
   }
 
@@ -157,6 +208,7 @@ interface ServerStoreDeps {
   secrets: SecretBackends;
   ready: (forWrite: boolean) => Promise<void>;
   ensureParents: () => Promise<void>;
+  issuer: (issuer: string) => ServerStore;
 }
 
 /** The files of one server. Reads never lock; writes are atomic and create the directory. */
@@ -195,6 +247,11 @@ export class ServerStore {
   }
   clearClient(): Promise<void> {
     return this.clear(FILES.client);
+  }
+
+  /** The shared records of the authorization server `issuer` in the same store ({@link CredentialStore.issuer}). */
+  issuerStore(issuer: string): ServerStore {
+    return this.deps.issuer(issuer);
   }
 
   readTokens(): Promise<StoredTokens | undefined> {

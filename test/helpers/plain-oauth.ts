@@ -42,6 +42,13 @@ export interface PlainOAuthOptions {
   jwtBearer?: JwtBearerCheck;
   /** token_endpoint_auth_methods_supported (default ['none']). */
   tokenAuthMethods?: string[];
+  /**
+   * More MCP endpoints behind the same authorization server (e.g. ['/mcp2']), each its own
+   * resource `<origin><path>` with its metadata at `/.well-known/oauth-protected-resource<path>`.
+   */
+  extraMcpPaths?: string[];
+  /** Answer a code exchange with 401 invalid_client when this returns true (an AS that binds clients to resources). */
+  refuseClient?: (clientId: string, params: Record<string, string>) => boolean;
 }
 
 export interface PlainOAuthServer {
@@ -92,6 +99,8 @@ export async function startPlainOAuthServer(opts: PlainOAuthOptions): Promise<Pl
     if (path.startsWith('/.well-known/')) {
       let body: unknown;
       if (path === '/.well-known/oauth-protected-resource' && opts.resource) body = { resource: opts.resource(origin), authorization_servers: [origin] };
+      const extra = opts.extraMcpPaths?.find((p) => path === `/.well-known/oauth-protected-resource${p}`);
+      if (extra) body = { resource: `${origin}${extra}`, authorization_servers: [origin] };
       if (path === '/.well-known/oauth-authorization-server' && opts.asMetadata !== false) {
         body = {
           issuer: origin,
@@ -109,8 +118,9 @@ export async function startPlainOAuthServer(opts: PlainOAuthOptions): Promise<Pl
     }
     if (path === '/register' && req.method === 'POST') {
       const meta = JSON.parse(await readText(req)) as Record<string, unknown>;
-      records.push({ endpoint: '/register', params: {} });
-      return send(res, 201, { ...meta, client_id: `client-${randomBytes(4).toString('hex')}`, token_endpoint_auth_method: 'none' });
+      const clientId = `client-${randomBytes(4).toString('hex')}`;
+      records.push({ endpoint: '/register', params: { client_id: clientId } });
+      return send(res, 201, { ...meta, client_id: clientId, token_endpoint_auth_method: 'none' });
     }
     if (path === '/authorize' && req.method === 'GET') {
       const params = Object.fromEntries(url.searchParams);
@@ -128,6 +138,8 @@ export async function startPlainOAuthServer(opts: PlainOAuthOptions): Promise<Pl
       const params = Object.fromEntries(new URLSearchParams(await readText(req)));
       records.push({ endpoint: '/token', params, authorization: req.headers.authorization });
       if (params.grant_type === 'authorization_code') {
+        if (opts.refuseClient?.(params.client_id ?? '', params))
+          return send(res, 401, { error: 'invalid_client', error_description: 'client not valid for this resource' });
         const c = codes.get(params.code ?? '');
         codes.delete(params.code ?? '');
         const verified =
@@ -144,15 +156,18 @@ export async function startPlainOAuthServer(opts: PlainOAuthOptions): Promise<Pl
       }
       return send(res, 400, { error: 'invalid_grant' });
     }
-    if (path === MCP_PATH) {
+    if (path === MCP_PATH || opts.extraMcpPaths?.includes(path)) {
       const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
       if (!token || !live.has(token)) {
-        const rm = opts.resource ? `, resource_metadata="${prmUrl()}"` : '';
+        const prm = path === MCP_PATH ? prmUrl() : `${origin}/.well-known/oauth-protected-resource${path}`;
+        const rm = opts.resource ? `, resource_metadata="${prm}"` : '';
         res.writeHead(401, { 'www-authenticate': `Bearer error="invalid_token"${rm}`, 'content-type': 'text/plain' }).end('Unauthorized');
         return;
       }
       const text = req.method === 'POST' ? await readText(req) : '';
-      return router.handle(req, res, url, text ? (JSON.parse(text) as unknown) : undefined);
+      // Every endpoint is the same MCP server; the router serves MCP_PATH only.
+      const routed = path === MCP_PATH ? url : new URL(`${MCP_PATH}${url.search}`, origin);
+      return router.handle(req, res, routed, text ? (JSON.parse(text) as unknown) : undefined);
     }
     send(res, 404, { error: 'not_found' });
   }

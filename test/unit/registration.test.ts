@@ -206,6 +206,41 @@ describe('obtainClient', () => {
     expect(as.requests).toHaveLength(1);
   });
 
+  it('a second server of the same issuer reuses the registration (marked reused); one with a wider scope or another redirect URI registers anew', async () => {
+    const root = new CredentialStore(dir, silentLogger());
+    const other = (url: string) => root.server(serverKey({ serverUrl: url }));
+    await obtainClient(options());
+    const b = other('https://mcp.example.com/b');
+    expect(await obtainClient(options({ store: b }))).toMatchObject({ client_id: 'client-1', reused: true });
+    expect(as.requests).toHaveLength(1);
+    // RFC 7591 §2: the registration may limit the client to its scope; another server's wider
+    // scope does not ride on it.
+    expect(await obtainClient(options({ store: other('https://mcp.example.com/c'), scope: 'files:read files:write' }))).toMatchObject({
+      client_id: 'client-2',
+    });
+    // Exact redirect URI match: another callback port is another registration.
+    expect(await obtainClient(options({ store: other('https://mcp.example.com/d'), redirectUri: 'http://127.0.0.1:40000/callback' }))).toMatchObject({
+      client_id: 'client-3',
+    });
+    expect(as.requests).toHaveLength(3);
+    // A server's own registration serves its own step-up (a wider scope) without registering again.
+    expect(await obtainClient(options({ scope: 'files:read files:write' }))).toMatchObject({ client_id: 'client-1' });
+    expect(as.requests).toHaveLength(3);
+  });
+
+  it('a registration without refresh_token among its granted grant types still serves a code login', async () => {
+    await store.writeClient({
+      client_id: 'granted',
+      redirect_uris: [REDIRECT],
+      grant_types: ['authorization_code'],
+      kind: 'dynamic',
+      issuer: as.url,
+      registered_at: NOW,
+    });
+    expect(await obtainClient(options())).toMatchObject({ client_id: 'granted' });
+    expect(as.requests).toHaveLength(0);
+  });
+
   it('without a registration endpoint, says how to pass a client', async () => {
     const err = await obtainClient(options({}, { registration_endpoint: undefined })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RelayError);
