@@ -2,8 +2,8 @@
  * The relay's command line without yargs, for the plain case a host writes: server URLs or names,
  * then `--flag value` / `--flag=value` / `-H value` / `--bool` / `--no-bool`.
  *
- * Every relay a host starts used to load yargs to read that line: about 7 MB of resident memory
- * and a tenth of its start-up instructions (docs/performance.md, "issue 16 goals"). The flags are
+ * Every relay a host starts used to load yargs to read that line: 2 MiB of resident memory and a
+ * fifth of its start-up instructions (docs/performance.md, "Issue 16 goals"). The flags are
  * still the ones of `connectionOptions` and `serverOptions` (read off them with a recorder, as
  * servers.ts does for the servers file), so there is one option list. Anything that is not
  * plainly one of them, or that yargs would read in a way of its own, returns `undefined` and
