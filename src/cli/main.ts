@@ -1,5 +1,5 @@
 /**
- * CLI entry: parse argv with yargs, map errors to exit codes at this edge only.
+ * CLI entry: parse argv (plain-argv.ts for a plain relay line, else yargs), map errors to exit codes at this edge only.
  * Exit codes: 0 ok, 1 runtime failure, 2 bad command-line input.
  */
 import { readFileSync } from 'node:fs';
@@ -7,9 +7,9 @@ import { describeError, isRelayError } from '../errors.js';
 import { scrub } from '../log.js';
 import { fromMcpRemote, type CompatResult } from './mcp-remote-compat.js';
 import { connectionOptions } from './options.js';
+import { parsePlainRelayArgv } from './plain-argv.js';
 import { runProxy } from './proxy.js';
 import { resolveServers, serverOptions, type ResolvedServer, type ServersArgs } from './servers.js';
-import { loadYargs } from './yargs-lean.js';
 
 /** Must match SUBCOMMANDS in commands.ts (checked by a test); kept here so the proxy path need not load it. */
 export const SUBCOMMAND_WORDS = new Set(['login', 'status', 'logout', 'demo', 'demo-server', 'doctor', 'import', 'migrate-config']);
@@ -62,6 +62,40 @@ export async function main(argv: string[]): Promise<void> {
     }
     argv = compat.argv;
   }
+  /** The default command: relay to the servers the command line names. */
+  const relay = async (args: ServersArgs): Promise<void> => {
+    const servers = withServers(args, argv, env);
+    // Several servers in one process: src/relay/aggregate (issue 17, "One relay for many servers").
+    const { makeAuth } = await import('./proxy-auth.js');
+    if (servers.length > 1) {
+      // Loaded only for an aggregate: a single relay pays nothing for it.
+      const { runAggregate } = await import('../relay/aggregate/index.js');
+      process.exit(await runAggregate(servers, { env, stdin: process.stdin, stdout: process.stdout, version, makeAuth }));
+    }
+    const config = servers[0]!.config;
+    const code = await runProxy(config, {
+      env,
+      stdin: process.stdin,
+      stdout: process.stdout,
+      version,
+      makeAuth,
+      compat: compat?.translated ? compat : undefined,
+    });
+    // Keep-alive sockets or a stray timer must not keep a relay alive after its host left.
+    process.exit(code);
+  };
+  // The plain `<url> [flags]` line a host writes is read without loading yargs (plain-argv.ts).
+  const plain = argv.length > 0 && !SUBCOMMAND_WORDS.has(argv[0]!) ? parsePlainRelayArgv(argv) : undefined;
+  if (plain) {
+    try {
+      await relay(plain);
+    } catch (err) {
+      failed(err);
+    }
+    return;
+  }
+  // yargs (and its chunk of the bundle) only for the lines plain-argv.ts leaves to it.
+  const { loadYargs } = await import('./yargs-lean.js');
   const yargs = await loadYargs(argv);
   const parser = yargs(argv)
     .scriptName('mcp-relay')
@@ -72,27 +106,7 @@ export async function main(argv: string[]): Promise<void> {
       '$0 [server-url..]',
       'Relay stdio to the remote MCP server (what your host app runs)',
       (y) => serverOptions(connectionOptions(y)),
-      async (args) => {
-        const servers = withServers(args as unknown as ServersArgs, argv, env);
-        // Several servers in one process: src/relay/aggregate (issue 17, "One relay for many servers").
-        const { makeAuth } = await import('./proxy-auth.js');
-        if (servers.length > 1) {
-          // Loaded only for an aggregate: a single relay pays nothing for it.
-          const { runAggregate } = await import('../relay/aggregate/index.js');
-          process.exit(await runAggregate(servers, { env, stdin: process.stdin, stdout: process.stdout, version, makeAuth }));
-        }
-        const config = servers[0]!.config;
-        const code = await runProxy(config, {
-          env,
-          stdin: process.stdin,
-          stdout: process.stdout,
-          version,
-          makeAuth,
-          compat: compat?.translated ? compat : undefined,
-        });
-        // Keep-alive sockets or a stray timer must not keep a relay alive after its host left.
-        process.exit(code);
-      },
+      (args) => relay(args as unknown as ServersArgs),
     )
     .example('$0 https://example.com/mcp', 'relay to a server, logging in with OAuth when it asks')
     .example('$0 https://example.com/mcp -H "Authorization: Bearer ${API_TOKEN}"', 'static header from an environment variable')
@@ -116,10 +130,15 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await parser.parseAsync();
   } catch (err) {
-    if (isRelayError(err, 'BAD_CONFIG')) fail(`${err.message}\nRun 'mcp-relay --help' for usage.`);
-    process.stderr.write(`mcp-relay: ${scrub(describeError(err))}\n`);
-    process.exitCode = EXIT_FAILURE;
+    failed(err);
   }
+}
+
+/** A command that threw: usage errors exit 2, anything else 1. */
+function failed(err: unknown): void {
+  if (isRelayError(err, 'BAD_CONFIG')) fail(`${err.message}\nRun 'mcp-relay --help' for usage.`);
+  process.stderr.write(`mcp-relay: ${scrub(describeError(err))}\n`);
+  process.exitCode = EXIT_FAILURE;
 }
 
 function withServers(args: ServersArgs, argv: readonly string[], env: NodeJS.ProcessEnv): ResolvedServer[] {

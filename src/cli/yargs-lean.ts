@@ -1,7 +1,8 @@
 /**
  * yargs without its help renderer until help is wanted.
  *
- * Every relay a host starts parses its command line with yargs, and `import('yargs')` loads
+ * The command lines plain-argv.ts leaves to yargs (subcommands, help, anything not plainly the
+ * relay's flags) are parsed with yargs, and `import('yargs')` loads
  * cliui and string-width (with its emoji tables) for the help screen: ~100 ms of a relay's start
  * and ~5 MB of its resident memory, measured by `npm run bench` (docs/performance.md). This builds
  * the same yargs from its own factory with the platform shim yargs ships for ESM

@@ -28,6 +28,12 @@ export interface ReadOptions {
   /** Memory bounds (default: MAX_MESSAGE_BYTES per line and event, no shared budget). */
   bounds?: Bounds | undefined;
   signal?: AbortSignal | undefined;
+  /**
+   * A second signal that ends the read the same way (a request's budget beside the transport's
+   * closing): one listener on each instead of an `AbortSignal.any` per answer, which costs a new
+   * signal with weak references to its sources on every request.
+   */
+  alsoSignal?: AbortSignal | undefined;
   /** A message, with its raw text or bytes when it arrived alone in its event. */
   onMessage(msg: JsonRpcMessage, raw: RawMessage | undefined): void;
   onBadEvent(reason: string): void;
@@ -87,14 +93,15 @@ export async function readSseStream(body: HttpBody, opts: ReadOptions): Promise<
     }, opts.idleMs);
   };
   const onAbort = () => reader.cancel().catch(() => {});
-  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  const signals = [opts.signal, opts.alsoSignal].filter((s): s is AbortSignal => s !== undefined);
+  for (const s of signals) s.addEventListener('abort', onAbort, { once: true });
   arm();
   try {
     for (;;) {
       const backlog = opts.ready?.();
       if (backlog) {
         clearTimeout(timer);
-        await untilAborted(backlog, opts.signal);
+        await untilAborted(backlog, signals);
         arm();
       }
       const { value, done } = await reader.read();
@@ -121,21 +128,21 @@ export async function readSseStream(body: HttpBody, opts: ReadOptions): Promise<
     budget?.give(held);
     out.lastEventId = parser.lastEventId;
     clearTimeout(timer);
-    opts.signal?.removeEventListener('abort', onAbort);
+    for (const s of signals) s.removeEventListener('abort', onAbort);
   }
   return out;
 }
 
-/** `wait`, cut short by `signal` (no listener left behind either way). */
-async function untilAborted(wait: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
-  if (!signal) return wait;
-  if (signal.aborted) return;
+/** `wait`, cut short by any of `signals` (no listener left behind either way). */
+async function untilAborted(wait: Promise<void>, signals: readonly AbortSignal[]): Promise<void> {
+  if (signals.length === 0) return wait;
+  if (signals.some((s) => s.aborted)) return;
   let onAbort: () => void = () => {};
   const aborted = new Promise<void>((resolve) => (onAbort = resolve));
-  signal.addEventListener('abort', onAbort, { once: true });
+  for (const s of signals) s.addEventListener('abort', onAbort, { once: true });
   try {
     await Promise.race([wait, aborted]);
   } finally {
-    signal.removeEventListener('abort', onAbort);
+    for (const s of signals) s.removeEventListener('abort', onAbort);
   }
 }

@@ -203,7 +203,8 @@ export class StreamableHttpRemote implements Remote {
     watch?.phase('streaming its answer (SSE)');
     const outcome = await readSseStream(body, {
       idleMs: watch ? 0 : this.opts.requestTimeoutMs,
-      signal: watch ? AbortSignal.any([this.closing.signal, watch.signal]) : this.closing.signal,
+      signal: this.closing.signal,
+      alsoSignal: watch?.signal,
       bounds: this.bounds,
       ready: heldReady(this.opts.hostReady, watch),
       onMessage: (m, raw) => {
