@@ -67,7 +67,9 @@ export const makeAuth: ProxyDeps['makeAuth'] = async (config, log, env, version)
   // npx users have no `mcp-relay` command: the hints name the one that works here.
   const terminalLogin = loginCommand(config.serverUrl.href, { resource: config.auth.resource, clientId: config.auth.clientId }, { argv: process.argv, env });
   const startedAt = Date.now();
-  await recordServer(server, config, log, startedAt);
+  // Not waited for before the first request (two fsyncs per server, ten in an aggregate: issue 17's
+  // start-up goal); close() waits for it, so the record lands before the process exits.
+  const recorded = recordServer(server, config, log, startedAt);
   // Coming from mcp-remote: its login for this server becomes ours (no browser, no registration).
   // Not for machine logins or metadata-document clients, which mcp-remote files under other keys.
   const machine = machineGrantKind(config.auth);
@@ -118,6 +120,7 @@ export const makeAuth: ProxyDeps['makeAuth'] = async (config, log, env, version)
     idle: () => coordinator.idle(),
     loginHint: machine ? MACHINE_HINTS[machine] : `To log in from a terminal on this machine: ${terminalLogin}`,
     close: async () => {
+      await recorded;
       await writes; // a cache update under way must land before the process exits
       await coordinator.close();
     },

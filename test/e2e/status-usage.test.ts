@@ -57,6 +57,19 @@ describe('mcp-relay status around running relays', () => {
     expect((await cli(home, ['status'])).stdout).toMatch(/last used\s+(now|\d+ s ago)/);
   });
 
+  it('a relay whose host leaves at once still records the server (its start does not wait for the record, its exit does)', async () => {
+    const d = await demo();
+    const home = await tempHome();
+    const before = Date.now();
+    const child = spawn(process.execPath, [RELAY_BIN, d.url], { env: relayEnv(home), stdio: ['pipe', 'ignore', 'ignore'] });
+    child.stdin.end();
+    expect(await new Promise((resolve) => child.on('close', resolve))).toBe(0);
+    const record = await readStoreJson<{ url: string; last_used_at: number }>(home, d.url, 'server.json');
+    expect(record?.url).toBe(d.url);
+    expect(record!.last_used_at).toBeGreaterThanOrEqual(before);
+    expect((await cli(home, ['status'])).stdout).toContain(d.url);
+  });
+
   it('after a logout, status says nothing is logged in (not "Nothing is stored yet")', async () => {
     const d = await demo();
     const home = await tempHome();

@@ -64,6 +64,7 @@ export async function runAggregate(servers: readonly AggregateServer[], deps: Ag
   router = new Aggregator(host, log, deps.version);
   const upstreamDeps = { log, env: deps.env, version: deps.version, makeAuth: deps.makeAuth, hostReady: () => host.whenDrained(), events: router };
   router.attach(await Promise.all(named.map((s) => Upstream.open(s.name, s.prefix, s.config, upstreamDeps))));
+  log.debug(`${named.length} servers opened (auth and store); reading the host`);
 
   return lifetime.run(host);
 }

@@ -149,6 +149,7 @@ export class Aggregator implements UpstreamEvents {
   }
 
   private async initialize(id: JsonRpcId, params: unknown): Promise<void> {
+    this.log.debug('host initialize received');
     this.pending.set(id, { method: 'initialize' });
     if (!this.ready) {
       const all = this.upstreams.map(
