@@ -153,12 +153,9 @@ export function createMcpFetch(env: NodeJS.ProcessEnv = process.env, userAgent?:
     });
   }
   const pooled = undiciPooled(env, tls);
-  return Object.assign(
-    async (input: string | URL, init?: HttpRequestInit) => sameOriginRedirects(pooled.fetch, input, withUserAgent(oneSignal(init), userAgent)),
-    {
-      close: pooled.close,
-    },
-  );
+  return Object.assign(async (input: string | URL, init?: HttpRequestInit) => sameOriginRedirects(pooled.fetch, input, withUserAgent(init, userAgent)), {
+    close: pooled.close,
+  });
 }
 
 /**
@@ -190,13 +187,6 @@ function undiciPooled(env: NodeJS.ProcessEnv, tls: TlsClientOptions | undefined)
     fetch: async (input, init) => (await load()).fetch(input, init),
     close: () => void ready?.then((r) => r.close()).catch(() => {}),
   };
-}
-
-/** undici's fetch takes one signal: `alsoSignal` joins `signal` here (proxy path only). */
-function oneSignal(init: HttpRequestInit | undefined): HttpRequestInit | undefined {
-  if (!init?.alsoSignal) return init;
-  const { alsoSignal, signal, ...rest } = init;
-  return { ...rest, signal: signal ? AbortSignal.any([signal, alsoSignal]) : alsoSignal };
 }
 
 /** Say who is calling (node:http sends no User-Agent, and some gateways refuse requests without one), unless --header set it. */

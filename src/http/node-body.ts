@@ -7,12 +7,6 @@ import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { Transform } from 'node:stream';
 import type { BodyReader, BodyReadResult, HttpBody } from './node-http.js';
 
-/** The reason of the first aborted signal, or undefined when none is. */
-export function abortReason(signals: readonly AbortSignal[]): { reason: unknown } | undefined {
-  for (const s of signals) if (s.aborted) return { reason: s.reason };
-  return undefined;
-}
-
 /** The content codings the relay asks for (on remote hosts) and undoes. */
 export const ACCEPT_ENCODING = 'gzip, deflate, br';
 const DECODERS: Record<string, () => Transform> = {
@@ -47,19 +41,18 @@ export class NodeBody implements HttpBody {
   /** Where the chunks come from: the message itself, or the decoder it is piped into. */
   private readonly source: NodeJS.ReadableStream & { destroy(err?: Error): void };
   private readonly decoder: Transform | undefined;
-  /** Any of them aborting ends the read (the request's budget and the transport's closing). */
-  private readonly signals: readonly AbortSignal[];
+  private readonly signal: AbortSignal | undefined;
   private state: 'reading' | 'ended' | 'failed' = 'reading';
   private error: unknown;
   private readonly queued: Buffer[] = [];
   private readonly waiters: Waiter[] = [];
   private locked = false;
   private disturbed = false;
-  private readonly onAbort = (): void => this.fail(abortReason(this.signals)?.reason);
+  private readonly onAbort = (): void => this.fail(this.signal?.reason);
 
-  constructor(res: http.IncomingMessage, signals: readonly AbortSignal[]) {
+  constructor(res: http.IncomingMessage, signal: AbortSignal | undefined) {
     this.res = res;
-    this.signals = signals;
+    this.signal = signal;
     const coding = (res.headers['content-encoding'] ?? '').trim().toLowerCase();
     this.decoder = DECODERS[coding]?.();
     const source = this.decoder ? res.pipe(this.decoder) : res;
@@ -88,9 +81,8 @@ export class NodeBody implements HttpBody {
     this.decoder?.on('close', () => {
       if (this.state === 'reading') this.fail(prematureClose());
     });
-    const aborted = abortReason(signals);
-    if (aborted) this.fail(aborted.reason);
-    else for (const s of signals) s.addEventListener('abort', this.onAbort, { once: true });
+    if (signal?.aborted) this.fail(signal.reason);
+    else signal?.addEventListener('abort', this.onAbort, { once: true });
   }
 
   getReader(): BodyReader {
@@ -166,7 +158,7 @@ export class NodeBody implements HttpBody {
 
   /** The exchange is over: release the signal and answer every pending read. */
   private settle(): void {
-    for (const s of this.signals) s.removeEventListener('abort', this.onAbort);
+    this.signal?.removeEventListener('abort', this.onAbort);
     for (const waiter of this.waiters.splice(0)) {
       if (this.state === 'failed') waiter.reject(this.error);
       else waiter.resolve({ done: true, value: undefined });

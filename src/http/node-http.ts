@@ -12,7 +12,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { TlsClientOptions } from '../config/tls.js';
-import { abortReason, ACCEPT_ENCODING, concat, NodeBody } from './node-body.js';
+import { ACCEPT_ENCODING, concat, NodeBody } from './node-body.js';
 
 /** One read from a body: `{done:false, value: chunk}` for each chunk, then `{done:true}`. */
 export interface BodyReadResult {
@@ -54,13 +54,6 @@ export interface HttpRequestInit {
   headers?: Record<string, string>;
   body?: string | Uint8Array | undefined;
   signal?: AbortSignal | undefined;
-  /**
-   * A second signal that aborts the request exactly as `signal` does (the transport's closing
-   * beside the request's budget): one listener more instead of an `AbortSignal.any` per request,
-   * which costs a new signal with weak references to its sources (docs/performance.md). An abort
-   * rejects with the reason of whichever signal fired first.
-   */
-  alsoSignal?: AbortSignal | undefined;
 }
 
 /**
@@ -76,8 +69,7 @@ export interface HttpRequestInit {
  *   sent again, once, on a fresh connection (never on a fresh socket's failure);
  * - 307/308 redirects are followed only within the request's origin, so credentials and
  *   --header values never travel to another host; any other redirect is returned as it is;
- * - aborting `signal` (or `alsoSignal`) rejects the pending promise, or ends a body being read, and
- *   frees the socket;
+ * - aborting `signal` rejects the pending promise, or ends a body being read, and frees the socket;
  * - compressed answers it asked for are decoded before the body is handed over.
  */
 export type HttpFetch = (url: URL | string, init?: HttpRequestInit) => Promise<HttpResponse>;
@@ -165,8 +157,7 @@ export function createNodeHttpFetch(opts: NodeHttpOptions = {}): HttpFetch & { c
     if (payload) headers['content-length'] = payload.byteLength;
     const wantsCompression = compress === 'remote' ? !isLoopback(url.hostname) : compress;
     if (wantsCompression && !Object.keys(headers).some((k) => k.toLowerCase() === 'accept-encoding')) headers['accept-encoding'] = ACCEPT_ENCODING;
-    const signals = [init?.signal, init?.alsoSignal].filter((s): s is AbortSignal => s !== undefined);
-    const exchange: Exchange = { url, method: init?.method ?? 'GET', headers, payload, signals };
+    const exchange: Exchange = { url, method: init?.method ?? 'GET', headers, payload, signal: init?.signal };
     return send(target, exchange, false);
   };
   return Object.assign(fetchFn, {
@@ -177,8 +168,7 @@ export function createNodeHttpFetch(opts: NodeHttpOptions = {}): HttpFetch & { c
   });
 }
 
-/** `signals`: zero, one or two; any of them aborting aborts the exchange. */
-type Exchange = { url: URL; method: string; headers: http.OutgoingHttpHeaders; payload: Uint8Array | undefined; signals: AbortSignal[] };
+type Exchange = { url: URL; method: string; headers: http.OutgoingHttpHeaders; payload: Uint8Array | undefined; signal: AbortSignal | undefined };
 
 /**
  * One request/response exchange. A request that fails on a reused keep-alive socket before any
@@ -188,39 +178,34 @@ type Exchange = { url: URL; method: string; headers: http.OutgoingHttpHeaders; p
  */
 function send(target: Target, ex: Exchange, retry: boolean): Promise<HttpResponse> {
   return new Promise<HttpResponse>((resolve, reject) => {
-    const { signals } = ex;
-    const aborted = abortReason(signals);
-    if (aborted) return reject(aborted.reason);
+    const { signal } = ex;
+    if (signal?.aborted) return reject(signal.reason);
     let settled = false;
     const onAbort = (): void => {
       if (settled) return;
       settled = true;
-      unlisten();
       req.destroy();
-      reject(abortReason(signals)?.reason);
-    };
-    const unlisten = (): void => {
-      for (const s of signals) s.removeEventListener('abort', onAbort);
+      reject(signal?.reason);
     };
     const req = target.request(ex.url, { method: ex.method, headers: ex.headers, agent: retry ? false : target.agent }, (res) => {
-      unlisten();
+      signal?.removeEventListener('abort', onAbort);
       if (settled) {
         res.destroy();
         return;
       }
       settled = true;
-      resolve(new NodeHttpResponse(res, signals));
+      resolve(new NodeHttpResponse(res, signal));
     });
     // Kept for the request's whole life: once the response has started, a socket error also
     // destroys the response, and its body reports it.
     req.on('error', (err: NodeJS.ErrnoException) => {
       if (settled) return;
       settled = true;
-      unlisten();
+      signal?.removeEventListener('abort', onAbort);
       if (!retry && req.reusedSocket && STALE_SOCKET_CODES.has(err.code ?? '')) resolve(send(target, ex, true));
       else reject(err);
     });
-    for (const s of signals) s.addEventListener('abort', onAbort, { once: true });
+    signal?.addEventListener('abort', onAbort, { once: true });
     req.end(ex.payload);
   });
 }
@@ -232,14 +217,14 @@ class NodeHttpResponse implements HttpResponse {
   readonly headers: { get(name: string): string | null };
   readonly body: NodeBody;
 
-  constructor(res: http.IncomingMessage, signals: readonly AbortSignal[]) {
+  constructor(res: http.IncomingMessage, signal: AbortSignal | undefined) {
     this.status = res.statusCode ?? 0;
     this.statusText = res.statusMessage ?? '';
     this.ok = this.status >= 200 && this.status <= 299;
     this.headers = {
       get: (name) => res.headersDistinct[name.toLowerCase()]?.join(', ') ?? null,
     };
-    this.body = new NodeBody(res, signals);
+    this.body = new NodeBody(res, signal);
   }
 
   async arrayBuffer(): Promise<ArrayBuffer> {

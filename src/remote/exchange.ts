@@ -194,11 +194,11 @@ export class Exchange {
     const timer = headersDeadline
       ? setTimeout(() => headersDeadline.abort(new DOMException('no response headers in time', 'TimeoutError')), r.headersTimeoutMs)
       : undefined;
-    // The transport's closing goes as the client's second signal (a listener, not an
-    // AbortSignal.any per request); only a request with both a budget and a deadline joins two.
-    const own = r.signal && headersDeadline ? AbortSignal.any([r.signal, headersDeadline.signal]) : (r.signal ?? headersDeadline?.signal);
+    const signals = [r.signal ?? this.o.closing];
+    if (headersDeadline) signals.push(headersDeadline.signal);
+    if (r.signal) signals.push(this.o.closing);
     try {
-      return await this.o.fetch(this.o.url, { method, headers, body: r.body, signal: own ?? this.o.closing, alsoSignal: own ? this.o.closing : undefined });
+      return await this.o.fetch(this.o.url, { method, headers, body: r.body, signal: signals.length === 1 ? signals[0] : AbortSignal.any(signals) });
     } catch (err) {
       if (this.o.closing.aborted) throw new RelayError('SHUTTING_DOWN', 'the relay is shutting down', { cause: err });
       throw networkError(headersDeadline?.signal.aborted ? headersDeadline.signal.reason : err, this.o.url);

@@ -309,55 +309,6 @@ describe('aborts', () => {
   });
 });
 
-describe('alsoSignal: a second signal beside signal (the transport closing beside a budget)', () => {
-  it('aborts a request waiting for headers with its own reason and leaves no listener on either signal', async () => {
-    const arrived = gate();
-    const s = await serve(() => arrived.open()); // never answers
-    const budget = new AbortController();
-    const closing = new AbortController();
-    const pending = client()(s.url, { method: 'POST', body: '{}', signal: budget.signal, alsoSignal: closing.signal });
-    await arrived.opened;
-    expect(getEventListeners(closing.signal, 'abort')).toHaveLength(1);
-    const reason = new DOMException('relay closing', 'AbortError');
-    closing.abort(reason);
-    await expect(pending).rejects.toBe(reason);
-    await closed(s.sockets[0]!);
-    expect(getEventListeners(budget.signal, 'abort')).toHaveLength(0);
-    expect(getEventListeners(closing.signal, 'abort')).toHaveLength(0);
-  });
-
-  it('an already aborted alsoSignal rejects and sends nothing', async () => {
-    const s = await serve((_req, res) => res.end('ok'));
-    const reason = new DOMException('closed', 'AbortError');
-    const err = await client()(s.url, { method: 'GET', signal: new AbortController().signal, alsoSignal: AbortSignal.abort(reason) }).catch((e: unknown) => e);
-    expect(err).toBe(reason);
-    expect(s.requests).toBe(0);
-  });
-
-  it('ends a body being read, and a finished body releases both signals', async () => {
-    const s = await serve((req, res) => {
-      if (req.url === '/done') return res.end('all');
-      res.writeHead(200);
-      res.write('one'); // then holds the body open
-    });
-    const f = client();
-    const budget = new AbortController();
-    const closing = new AbortController();
-    const done = await f(`${s.url}/done`, { method: 'GET', signal: budget.signal, alsoSignal: closing.signal });
-    expect(await done.text()).toBe('all');
-    expect(getEventListeners(budget.signal, 'abort')).toHaveLength(0);
-    expect(getEventListeners(closing.signal, 'abort')).toHaveLength(0);
-    const r = await f(s.url, { method: 'GET', signal: budget.signal, alsoSignal: closing.signal });
-    const reader = r.body!.getReader();
-    expect(decode((await reader.read()).value)).toBe('one');
-    const pending = reader.read();
-    const reason = new DOMException('relay closing', 'AbortError');
-    closing.abort(reason);
-    await expect(pending).rejects.toBe(reason);
-    expect(getEventListeners(budget.signal, 'abort')).toHaveLength(0);
-  });
-});
-
 describe('network errors', () => {
   it('a dead port rejects with ECONNREFUSED', async () => {
     const s = await serve(() => {});
