@@ -8,7 +8,8 @@ import type { Argv } from 'yargs';
 import { doctorExitCode, runDoctor, type DoctorStep } from '../doctor/run.js';
 import { scrub, silentLogger } from '../log.js';
 import { runLogin } from './login.js';
-import { connectionOptions, toConfig, type ConnectionArgs } from './options.js';
+import { connectionOptions, type ConnectionArgs } from './options.js';
+import { toConfig } from './to-config.js';
 
 const MARK: Record<DoctorStep['status'], string> = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL', skip: 'skip' };
 

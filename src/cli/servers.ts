@@ -21,7 +21,8 @@ import {
   type ServersFile,
 } from '../config/servers-file.js';
 import { RelayError, isRelayError } from '../errors.js';
-import { connectionOptions, toConfig, type ConnectionArgs } from './options.js';
+import { connectionOptions, type ConnectionArgs } from './options.js';
+import { toConfig } from './to-config.js';
 
 /** One server the relay is to carry. */
 export interface ResolvedServer {

@@ -20,7 +20,8 @@ import {
   type ClientCredentialsRequest,
 } from '../../src/auth/client-credentials.js';
 import { discover, type Discovered } from '../../src/auth/discovery.js';
-import { connectionOptions, toConfig, type ConnectionArgs } from '../../src/cli/options.js';
+import { connectionOptions, type ConnectionArgs } from '../../src/cli/options.js';
+import { toConfig } from '../../src/cli/to-config.js';
 import type { AuthOptions, ClientKey } from '../../src/config/config.js';
 import { RelayError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';

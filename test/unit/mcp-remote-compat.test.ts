@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import yargs from 'yargs';
 import { describe, expect, it } from 'vitest';
 import { fromMcpRemote, type CompatDeps } from '../../src/cli/mcp-remote-compat.js';
-import { connectionOptions, toConfig, type ConnectionArgs } from '../../src/cli/options.js';
+import { connectionOptions, type ConnectionArgs } from '../../src/cli/options.js';
+import { toConfig } from '../../src/cli/to-config.js';
 import type { Config } from '../../src/config/config.js';
 import { RelayError } from '../../src/errors.js';
 

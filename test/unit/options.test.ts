@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yargs from 'yargs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { connectionOptions, DEFAULT_AUTH_TIMEOUT_S, DEFAULT_REQUEST_TIMEOUT_S, toConfig, type ConnectionArgs } from '../../src/cli/options.js';
+import { connectionOptions, DEFAULT_AUTH_TIMEOUT_S, DEFAULT_REQUEST_TIMEOUT_S, type ConnectionArgs } from '../../src/cli/options.js';
+import { toConfig } from '../../src/cli/to-config.js';
 import type { Config } from '../../src/config/config.js';
 import { RelayError } from '../../src/errors.js';
 
