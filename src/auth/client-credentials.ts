@@ -11,19 +11,14 @@
  */
 import type { AuthOptions, ClientKey } from '../config/config.js';
 import { RelayError } from '../errors.js';
-import type { Logger } from '../log.js';
-import type { FetchFn } from '../http/fetch.js';
-import type { ServerStore, StoredTokens } from '../store/store.js';
+import type { StoredTokens } from '../store/store.js';
 import { clientAuthentication, PrivateKeyJwt } from './client-auth.js';
-import type { Discovered } from './discovery.js';
 import { staticClient } from './registration.js';
-import { machineGrantLogin, type MachineGrant } from './machine-grant.js';
-import type { TokenRetryDeps } from './retry.js';
+import { machineGrantLogin, type MachineGrant, type MachineGrantLogin, type MachineGrantRequest } from './machine-grant.js';
 import { processTokenResponse, redact, tokenProblem, tokenRequest } from './token-endpoint.js';
 export { CLIENT_KEY_ALGS, parseClientKey } from './client-key.js';
 export { JWT_BEARER_ASSERTION_TYPE } from './client-auth.js';
 import { toStored, tokenEndpoint } from './tokens.js';
-import type { TokenDpop } from './dpop.js';
 
 /**
  * `private_key_jwt` (RFC 7523 §2.2) in the SDK's AddClientAuthentication shape `(headers,
@@ -36,16 +31,8 @@ export function privateKeyJwtAuth(clientId: string, key: ClientKey, now: () => n
     sign({ headers, body, audience: metadata?.issuer ?? String(tokenUrl) });
 }
 
-export interface ClientCredentialsRequest {
-  auth: AuthOptions;
-  discovered: Discovered;
-  scope: string | undefined;
-  resource: string | undefined;
-  fetch: FetchFn;
-  now: () => number;
-  /** RFC 9449 §5: prove possession of this key; the token is bound to it. */
-  dpop?: TokenDpop | undefined;
-}
+/** One client credentials request needs what every machine grant gets (machine-grant.ts). */
+export type ClientCredentialsRequest = Pick<MachineGrantRequest, 'auth' | 'discovered' | 'scope' | 'resource' | 'fetch' | 'now' | 'dpop'>;
 
 /** How the client authenticates, for messages. */
 function credentialFlags(auth: AuthOptions): string {
@@ -154,16 +141,8 @@ export function isClientCredentialsTokens(t: StoredTokens | undefined): t is Sto
   return t?.grant === 'client_credentials';
 }
 
-export interface ClientCredentialsLogin extends ClientCredentialsRequest {
-  store: ServerStore;
-  log: Logger;
-  /** The access token that was rejected or is expiring, so a replacement from another relay is recognised. */
-  staleAccessToken: string | undefined;
-  /** How transient failures are retried under the lock (default: retry.ts with timers). */
-  retry?: TokenRetryDeps | undefined;
-  /** The DPoP key for the grant, chosen under the lock from the stored tokens (absent: no DPoP). */
-  dpopFor?: ((current: StoredTokens | undefined) => Promise<TokenDpop | undefined>) | undefined;
-}
+/** What a shared client credentials login needs: what every machine grant login needs. */
+export type ClientCredentialsLogin = MachineGrantLogin;
 
 /** The client credentials grant as one of the machine grants (machine-grant.ts). */
 export const clientCredentialsGrant: MachineGrant = {
