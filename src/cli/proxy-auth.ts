@@ -117,6 +117,7 @@ export const makeAuth: ProxyDeps['makeAuth'] = async (config, log, env, version)
       ...(command ? { headers: () => command.headers() } : {}),
     },
     shield,
+    server,
     idle: () => coordinator.idle(),
     loginHint: machine ? MACHINE_HINTS[machine] : `To log in from a terminal on this machine: ${terminalLogin}`,
     close: async () => {

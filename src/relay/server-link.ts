@@ -15,6 +15,7 @@ import type { Logger } from '../log.js';
 import { AutoRemote } from '../remote/connect.js';
 import { storeEraMemory, type EraMemory } from '../remote/era-memory.js';
 import { openStore } from '../store/open.js';
+import type { ServerStore } from '../store/store.js';
 import { describeError } from '../errors.js';
 import { DEFAULT_MAX_TIME_MS } from './budget.js';
 import { McpFilter } from './filters.js';
@@ -28,6 +29,8 @@ export interface ProxyAuth {
   idle(): Promise<void>;
   loginHint: string;
   close(): Promise<void>;
+  /** This server's store, when the auth side opened it (the era record then uses the same one). */
+  server?: ServerStore | undefined;
 }
 
 /** Builds the auth side of one server once the logger exists (absent or undefined: static headers only). */
@@ -75,7 +78,7 @@ export class ServerLink {
       },
       config.transport,
       (kind) => log.info(`connected to ${config.serverUrl.host} over ${kind === 'http' ? 'Streamable HTTP' : 'legacy HTTP+SSE'}`),
-      eraMemory(config, opts.env, log),
+      eraMemory(opts.auth?.server, config, opts.env, log),
     );
     relay = new Relay({
       host: opts.host,
@@ -108,9 +111,9 @@ export class ServerLink {
 }
 
 /** The server's era between starts (remote.json); without a usable store, every start probes. */
-function eraMemory(config: Config, env: NodeJS.ProcessEnv, log: Logger): EraMemory | undefined {
+function eraMemory(server: ServerStore | undefined, config: Config, env: NodeJS.ProcessEnv, log: Logger): EraMemory | undefined {
   try {
-    return storeEraMemory(openStore(config, env, log).server, log);
+    return storeEraMemory(server ?? openStore(config, env, log).server, log);
   } catch (err) {
     log.debug(`no era record: ${describeError(err)}`);
     return undefined;
